@@ -1,0 +1,115 @@
+"""Everything that differs between the supported Airflow 3 release lines (3.0.x ... 3.3.x).
+
+No other module of the provider branches on the Airflow version: they import from here.
+
+============================  ==============================  ==================================
+symbol                        3.0.x                           3.1+ (verified on 3.3.2)
+============================  ==============================  ==================================
+exceptions                    ``airflow.exceptions``          ``airflow.sdk.exceptions``
+``BaseHook``                  ``airflow.hooks.base``          ``airflow.sdk``
+``conf``                      ``airflow.configuration``       ``airflow.sdk``
+``mask_secret``               ``...execution_time.            ``airflow.sdk.log`` (+ async
+                              secrets_masker``                ``amask_secret``)
+async connection lookup       ``sync_to_async(get_connection)``  ``BaseHook.aget_connection``
+============================  ==============================  ==================================
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from typing import TYPE_CHECKING, Any
+
+try:  # Airflow 3.1+
+    from airflow.sdk.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+        TaskDeferred,
+    )
+except ImportError:  # Airflow 3.0.x
+    from airflow.exceptions import (  # type: ignore[no-redef,attr-defined]
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+        TaskDeferred,
+    )
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+AIRFLOW_VERSION: str = importlib.metadata.version("apache-airflow-core")
+AIRFLOW_V_3_1_PLUS: bool = tuple(int(p) for p in AIRFLOW_VERSION.split(".")[:2]) >= (3, 1)
+
+__all__ = [
+    "AIRFLOW_VERSION",
+    "AIRFLOW_V_3_1_PLUS",
+    "AirflowException",
+    "AirflowFailException",
+    "AirflowSensorTimeout",
+    "AirflowSkipException",
+    "TaskDeferred",
+    "aget_connection",
+    "amask_secret",
+    "base_hook_class",
+    "get_conf",
+    "mask_secret",
+]
+
+
+def base_hook_class() -> type[Any]:
+    try:
+        from airflow.sdk import BaseHook
+    except ImportError:  # 3.0.x
+        from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
+    return BaseHook  # type: ignore[no-any-return]
+
+
+def get_conf() -> Any:
+    try:
+        from airflow.sdk import conf
+    except ImportError:  # 3.0.x
+        from airflow.configuration import conf  # type: ignore[no-redef,attr-defined]
+    return conf
+
+
+def default_deferrable() -> bool:
+    """``[operators] default_deferrable``, read when an operator is built (as Airflow's own do)."""
+    return bool(get_conf().getboolean("operators", "default_deferrable", fallback=False))
+
+
+def mask_secret(secret: str | None) -> None:
+    """Register ``secret`` with Airflow's masker (task process and, inside a task, its supervisor)."""
+    if not secret:
+        return
+    try:
+        from airflow.sdk.log import mask_secret as _mask
+    except ImportError:  # 3.0.x
+        from airflow.sdk.execution_time.secrets_masker import mask_secret as _mask
+    _mask(secret)
+
+
+async def amask_secret(secret: str | None) -> None:
+    """Async :func:`mask_secret`: on 3.1+ it must not block the event loop on supervisor comms."""
+    if not secret:
+        return
+    try:
+        from airflow.sdk.log import amask_secret as _amask
+    except ImportError:  # 3.0.x: only the local masker is reachable from the triggerer loop.
+        from airflow.sdk.execution_time.secrets_masker import _secrets_masker
+
+        _secrets_masker().add_mask(secret)
+        return
+    await _amask(secret)
+
+
+async def aget_connection(conn_id: str) -> Connection:
+    """Fetch a connection without blocking the event loop (the triggerer's, above all)."""
+    hook_cls = base_hook_class()
+    if hasattr(hook_cls, "aget_connection"):
+        return await hook_cls.aget_connection(conn_id)  # type: ignore[no-any-return]
+    # 3.0.x: the Task SDK's comms must be driven from a worker thread (triggerer_job_runner docs).
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(hook_cls.get_connection)(conn_id)  # type: ignore[no-any-return]
