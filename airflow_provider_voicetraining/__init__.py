@@ -86,7 +86,11 @@ _CONN_FIELDS: dict[str, Any] = {
         "label": "Auth type",
         "description": "aksk (default): login=AK, password=SK. password: IAM user/password, the hook "
         "gets a project-scoped token. token: password holds a ready X-Auth-Token.",
-        "schema": {"type": ["string", "null"], "enum": ["aksk", "password", "token", None], "default": "aksk"},
+        "schema": {
+            "type": ["string", "null"],
+            "enum": ["aksk", "password", "token", None],
+            "default": "aksk",
+        },
     },
     "project_id": {
         "label": "Project ID",

@@ -70,7 +70,7 @@ def get_conf() -> Any:
     try:
         from airflow.sdk import conf
     except ImportError:  # 3.0.x
-        from airflow.configuration import conf  # type: ignore[no-redef,attr-defined]
+        from airflow.configuration import conf  # type: ignore[no-redef,attr-defined,assignment]
     return conf
 
 
@@ -86,7 +86,7 @@ def mask_secret(secret: str | None) -> None:
     try:
         from airflow.sdk.log import mask_secret as _mask
     except ImportError:  # 3.0.x
-        from airflow.sdk.execution_time.secrets_masker import mask_secret as _mask
+        from airflow.sdk.execution_time.secrets_masker import mask_secret as _mask  # type: ignore[no-redef]
     _mask(secret)
 
 

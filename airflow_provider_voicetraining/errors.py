@@ -69,7 +69,7 @@ class VoiceTrainingAPIError(VoiceTrainingError):
         retry_after: float | None = None,
     ) -> None:
         self.operation = operation
-        self.status_code = status_code
+        self.status_code = status_code  # type: ignore[assignment]  # AirflowException's is an HTTPStatus
         self.error_code = error_code
         self.error_msg = error_msg
         self.request_id = request_id

@@ -166,7 +166,9 @@ def sign(
     sdk_date = _header(out, HEADER_DATE)
     assert sdk_date is not None
     signature = compute_signature(secret_key, string_to_sign(canonical, sdk_date))
-    out["Authorization"] = f"{ALGORITHM} Access={access_key}, SignedHeaders={';'.join(names)}, Signature={signature}"
+    out["Authorization"] = (
+        f"{ALGORITHM} Access={access_key}, SignedHeaders={';'.join(names)}, Signature={signature}"
+    )
     return out
 
 
