@@ -202,6 +202,30 @@ COMMIT_FIELDS = (
 )
 
 
+def commit_body(overrides: Mapping[str, Any] | None) -> bytes | None:
+    """Validate commit metadata overrides; the JSON body to send (None when there is none)."""
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(COMMIT_FIELDS))
+    if unknown:
+        raise VoiceTrainingValidationError(
+            "commit overrides", f"{unknown} are not commit fields", f"use only {list(COMMIT_FIELDS)}"
+        )
+    body = _body(
+        {
+            "tag": check.choice(overrides.get("tag"), "tag", TAGS),
+            "description": check.text(overrides.get("description"), "description"),
+            "sex": check.choice(overrides.get("sex"), "sex", SEXES),
+            "voice_name": check.text(overrides.get("voice_name"), "voice_name", max_length=256),
+            "language": check.choice(overrides.get("language"), "language", LANGUAGES),
+            "phone": check.text(overrides.get("phone"), "phone", max_length=32),
+            "app_user_id": check.app_user_id(overrides.get("app_user_id"), "app_user_id (commit body)"),
+            "output_language": check.text(overrides.get("output_language"), "output_language", max_length=64),
+            "custom_text": check.text(overrides.get("custom_text"), "custom_text", max_length=4096),
+        }
+    )
+    return body if body != b"{}" else None
+
+
 def commit_job(
     settings: ConnectionSettings,
     job_id: str,
@@ -210,29 +234,11 @@ def commit_job(
 ) -> ApiCall[None]:
     """Commit (``POST .../user/jobs/{job_id}``); ``overrides`` may change the job's metadata."""
     job_id = check.job_id(job_id)
-    overrides = dict(overrides or {})
-    unknown = sorted(set(overrides) - set(COMMIT_FIELDS))
-    if unknown:
-        raise VoiceTrainingValidationError(
-            "commit overrides", f"{unknown} are not commit fields", f"use only {list(COMMIT_FIELDS)}"
-        )
-    checked = {
-        "tag": check.choice(overrides.get("tag"), "tag", TAGS),
-        "description": check.text(overrides.get("description"), "description"),
-        "sex": check.choice(overrides.get("sex"), "sex", SEXES),
-        "voice_name": check.text(overrides.get("voice_name"), "voice_name", max_length=256),
-        "language": check.choice(overrides.get("language"), "language", LANGUAGES),
-        "phone": check.text(overrides.get("phone"), "phone", max_length=32),
-        "app_user_id": check.app_user_id(overrides.get("app_user_id"), "app_user_id (commit body)"),
-        "output_language": check.text(overrides.get("output_language"), "output_language", max_length=64),
-        "custom_text": check.text(overrides.get("custom_text"), "custom_text", max_length=4096),
-    }
-    body = _body(checked)
     return ApiCall(
         operation="commit_job",
         method="POST",
         path=_path(settings, "user", "jobs", job_id),
-        body=body if body != b"{}" else None,
+        body=commit_body(overrides),
         app_user_id=check.app_user_id(app_user_id),
         decode=_decode_empty,
     )

@@ -1,0 +1,415 @@
+"""Operators: get a job's result into XCom, and create + upload + commit a job.
+
+XCom contract (the same for both operators and the sensor):
+
+================== ===========================================================================
+key                value
+================== ===========================================================================
+``return_value``   the ``asset_id`` (str) on success; the failure-details dict when the job
+                   failed and ``fail_on_job_failure=False``; for the create operator without
+                   ``wait_for_completion``, the ``job_id``
+``job``            the job as a JSON-safe dict (``VoiceTrainingJob.to_dict()``)
+``failure_details`` ``{job_id, state, state_class, job_failed_code, job_failed_reason,
+                   audit_errors[], admin_audit_message, console_url}`` when the job failed
+``job_id``         the created job's id, pushed right after creation (before upload/waiting)
+``console_url``    where a person can look at the job (also the task's extra link)
+================== ===========================================================================
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_voicetraining import DEFAULT_CONN_ID, compat
+from airflow_provider_voicetraining import validation as check
+from airflow_provider_voicetraining.errors import (
+    VoiceTrainingError,
+    VoiceTrainingJobNotFinishedError,
+    VoiceTrainingValidationError,
+)
+from airflow_provider_voicetraining.links import VoiceTrainingJobLink
+from airflow_provider_voicetraining.states import COMMITTABLE_STATES, normalize_failure_states
+from airflow_provider_voicetraining.wait_mixin import JobWaitMixin, render_job_id
+from airflow_provider_voicetraining.waiting import (
+    EVENT_FAILED,
+    EVENT_SUCCESS,
+    EVENT_TIMEOUT,
+    XCOM_JOB_ID,
+    Verdict,
+    check_event,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+DEFAULT_WAIT_TIMEOUT = 7 * 24 * 3600.0
+ON_ABORT_CHOICES = ("leave", "delete")
+
+
+class _ResultHandling(JobWaitMixin, BaseOperator):
+    """What both operators do once a job is terminal (or the wait ends)."""
+
+    fail_on_job_failure: bool
+    wait_timeout: float | None
+
+    def _setup_waiting(
+        self,
+        *,
+        metastudio_conn_id: str,
+        app_user_id: str | None,
+        poll_interval: float,
+        wait_timeout: float | None,
+        failure_states: Iterable[str] | None,
+        fail_on_job_failure: bool,
+        max_consecutive_errors: int,
+        deferrable: bool | None,
+    ) -> None:
+        self.metastudio_conn_id = metastudio_conn_id
+        self.app_user_id = app_user_id
+        self.poll_interval = check.positive_number(poll_interval, "poll_interval", maximum=86400, default=60)
+        self.wait_timeout = (
+            None
+            if wait_timeout is None
+            else check.positive_number(wait_timeout, "wait_timeout", maximum=90 * 86400, default=0)
+        )
+        self.failure_states = sorted(normalize_failure_states(failure_states))
+        self.fail_on_job_failure = bool(fail_on_job_failure)
+        self.max_consecutive_errors = check.bounded_int(
+            max_consecutive_errors, "max_consecutive_errors", minimum=0, maximum=1000, default=5
+        )
+        self.deferrable = compat.default_deferrable() if deferrable is None else bool(deferrable)
+
+    def _deadline(self, started_at: float) -> float | None:
+        """Wall-clock end of the wait: ``wait_timeout``, capped by ``execution_timeout`` (which
+        Airflow does not apply while a task is deferred)."""
+        limits = [self.wait_timeout] if self.wait_timeout is not None else []
+        if self.execution_timeout is not None:
+            limits.append(self.execution_timeout.total_seconds())
+        return started_at + min(limits) if limits else None
+
+    def _settle(self, context: Context, job_id: str, started_at: float) -> Any:
+        """Poll once; finish if terminal, else wait (defer or inline)."""
+        job, verdict = self.poll_once(job_id)
+        self.new_state_log(job_id, started_at).observe(job.state)
+        if verdict is Verdict.SUCCESS:
+            return self._succeeded(context, job.to_dict())
+        if verdict is Verdict.FAILED:
+            self.push_job(context, job.to_dict())
+            details = self.failure_details(job)
+            return self.job_failed(context, details.to_dict(), details.summary())
+        if not self._waits:
+            raise VoiceTrainingJobNotFinishedError(
+                f"Job {job_id} is still {job.state}; set wait_for_completion=True (or use "
+                "VoiceTrainingJobSensor) to wait for it"
+            )
+        return self.wait_for_job(context, job_id, self._deadline(started_at), started_at)
+
+    @property
+    def _waits(self) -> bool:
+        return True
+
+    def _succeeded(self, context: Context, job: dict[str, Any]) -> Any:
+        self.push_job(context, job)
+        self.log.info("Job %s succeeded: asset_id %s", job.get("job_id"), job.get("asset_id"))
+        return job["asset_id"]
+
+    def job_failed(self, context: Context, details: dict[str, Any], message: str) -> Any:
+        if self.fail_on_job_failure:
+            return super().job_failed(context, details, message)
+        from airflow_provider_voicetraining.waiting import XCOM_FAILURE
+
+        context["ti"].xcom_push(key=XCOM_FAILURE, value=details)
+        self.log.warning("%s (fail_on_job_failure=False: returning the failure details)", message)
+        return details
+
+    def _timed_out(self, context: Context, event: dict[str, Any]) -> Any:
+        raise VoiceTrainingError(event["message"])
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        event = check_event(event)
+        status = event["status"]
+        if status == EVENT_SUCCESS:
+            return self._succeeded(context, event["job"])
+        if status == EVENT_FAILED:
+            self.push_job(context, event.get("job"))
+            return self.job_failed(context, event["failure"], event["message"])
+        if status == EVENT_TIMEOUT:
+            return self._timed_out(context, event)
+        raise VoiceTrainingError(event["message"])
+
+
+class VoiceTrainingJobResultOperator(_ResultHandling):
+    """Get a job's outcome into XCom: the ``asset_id`` on success, the failure details otherwise.
+
+    :param job_id: the job (templated).
+    :param metastudio_conn_id: connection id (templated).
+    :param app_user_id: ``X-App-UserId`` the job was created with (templated).
+    :param wait_for_completion: wait while the job is in progress (default True); if False, an
+        unfinished job fails the task with ``VoiceTrainingJobNotFinishedError``.
+    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    :param poll_interval: seconds between polls while waiting.
+    :param wait_timeout: give up waiting after this many seconds (default 7 days; also capped
+        by ``execution_timeout``).
+    :param failure_states: as for :class:`VoiceTrainingJobSensor`.
+    :param fail_on_job_failure: if False, a failed job does not fail the task: the failure
+        details are returned (and pushed as ``failure_details``) for a downstream branch.
+    :param max_consecutive_errors: transient API errors tolerated in a row while waiting.
+    """
+
+    template_fields: Sequence[str] = ("job_id", "app_user_id", "metastudio_conn_id")
+    ui_color = "#d6ecf3"
+    operator_extra_links = (VoiceTrainingJobLink(),)
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        metastudio_conn_id: str = DEFAULT_CONN_ID,
+        app_user_id: str | None = None,
+        wait_for_completion: bool = True,
+        deferrable: bool | None = None,
+        poll_interval: float = 60.0,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        failure_states: Iterable[str] | None = None,
+        fail_on_job_failure: bool = True,
+        max_consecutive_errors: int = 5,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.job_id = job_id
+        self.wait_for_completion = bool(wait_for_completion)
+        self._setup_waiting(
+            metastudio_conn_id=metastudio_conn_id,
+            app_user_id=app_user_id,
+            poll_interval=poll_interval,
+            wait_timeout=wait_timeout,
+            failure_states=failure_states,
+            fail_on_job_failure=fail_on_job_failure,
+            max_consecutive_errors=max_consecutive_errors,
+            deferrable=deferrable,
+        )
+
+    @property
+    def _waits(self) -> bool:
+        return self.wait_for_completion
+
+    def execute(self, context: Context) -> Any:
+        started_at = time.time()
+        job_id = render_job_id(self.job_id)
+        self.publish_console_url(context, job_id)
+        return self._settle(context, job_id, started_at)
+
+
+class CreateVoiceTrainingJobOperator(_ResultHandling):
+    """Create a voice-training job, upload its training package, commit it, optionally wait.
+
+    The package is checked locally first (exists, is a zip, holds what the edition needs), and
+    every argument is validated, before the job is created: bad input leaves no remote job.
+    ``job_id`` is pushed to XCom right after creation. If the upload or the commit fails, the
+    new job is deleted (best effort) so nothing is left half-done, unless the commit is proven
+    to have gone through.
+
+    :param edition: ``basic`` (20 sentences), ``middle`` (100), ``advance`` (one long
+        recording) or ``third_party``.
+    :param voice_name: name of the voice (asset) to train (templated).
+    :param training_package: local path of the training zip (templated, e.g. from an upstream
+        task's XCom).
+    :param sex: ``FEMALE``/``MALE``; :param language: ``CN``/``EN``; :param tag: job tag;
+        :param description:, :param phone:, :param dhtms_job_id:, :param batch_name:,
+        :param output_language:, :param custom_text:, :param is_ondemand_resource:,
+        :param supported_service: passed to the create call (see the README).
+    :param app_user_id: ``X-App-UserId`` to create the job for (templated).
+    :param commit_overrides: metadata overrides sent with the commit.
+    :param wait_for_completion: wait for the job to finish and return its ``asset_id``
+        (default False: return the ``job_id`` right after the commit).
+    :param deferrable:, :param poll_interval:, :param wait_timeout:, :param failure_states:,
+        :param fail_on_job_failure:, :param max_consecutive_errors: as for
+        :class:`VoiceTrainingJobResultOperator`.
+    :param on_abort: what happens to the remote job when this task gives up on it (killed,
+        or the wait timed out): ``"leave"`` (default; training continues and can be collected
+        later with the result operator) or ``"delete"``.
+    """
+
+    template_fields: Sequence[str] = (
+        "voice_name",
+        "training_package",
+        "description",
+        "app_user_id",
+        "batch_name",
+        "custom_text",
+        "metastudio_conn_id",
+    )
+    ui_color = "#b7e0ef"
+    operator_extra_links = (VoiceTrainingJobLink(),)
+
+    def __init__(
+        self,
+        *,
+        edition: str,
+        voice_name: str,
+        training_package: str,
+        sex: str | None = None,
+        language: str | None = None,
+        tag: str | None = None,
+        description: str | None = None,
+        phone: str | None = None,
+        dhtms_job_id: str | None = None,
+        batch_name: str | None = None,
+        output_language: str | None = None,
+        custom_text: str | None = None,
+        is_ondemand_resource: bool | None = None,
+        supported_service: list[str] | None = None,
+        app_user_id: str | None = None,
+        commit_overrides: dict[str, Any] | None = None,
+        metastudio_conn_id: str = DEFAULT_CONN_ID,
+        wait_for_completion: bool = False,
+        deferrable: bool | None = None,
+        poll_interval: float = 60.0,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        failure_states: Iterable[str] | None = None,
+        fail_on_job_failure: bool = True,
+        max_consecutive_errors: int = 5,
+        on_abort: str = "leave",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        from airflow_provider_voicetraining.client.api import edition as check_edition
+
+        self.edition = check_edition(edition)
+        self.voice_name = voice_name
+        self.training_package = training_package
+        self.sex = sex
+        self.language = language
+        self.tag = tag
+        self.description = description
+        self.phone = phone
+        self.dhtms_job_id = dhtms_job_id
+        self.batch_name = batch_name
+        self.output_language = output_language
+        self.custom_text = custom_text
+        self.is_ondemand_resource = is_ondemand_resource
+        self.supported_service = supported_service
+        self.commit_overrides = dict(commit_overrides or {})
+        self.wait_for_completion = bool(wait_for_completion)
+        if on_abort not in ON_ABORT_CHOICES:
+            raise VoiceTrainingValidationError(
+                "on_abort", f"{on_abort!r} is not supported", f"use {ON_ABORT_CHOICES}"
+            )
+        self.on_abort = on_abort
+        self._setup_waiting(
+            metastudio_conn_id=metastudio_conn_id,
+            app_user_id=app_user_id,
+            poll_interval=poll_interval,
+            wait_timeout=wait_timeout,
+            failure_states=failure_states,
+            fail_on_job_failure=fail_on_job_failure,
+            max_consecutive_errors=max_consecutive_errors,
+            deferrable=deferrable,
+        )
+        self._remote_job_id: str | None = None
+
+    def _create_kwargs(self) -> dict[str, Any]:
+        return {
+            "voice_name": self.voice_name,
+            "sex": self.sex,
+            "language": self.language,
+            "tag": self.tag,
+            "description": self.description,
+            "create_type": "PACKAGE",
+            "phone": self.phone,
+            "dhtms_job_id": self.dhtms_job_id,
+            "batch_name": self.batch_name,
+            "output_language": self.output_language,
+            "custom_text": self.custom_text,
+            "is_ondemand_resource": self.is_ondemand_resource,
+            "supported_service": self.supported_service,
+            "app_user_id": self.app_user_id,
+        }
+
+    def execute(self, context: Context) -> Any:
+        from airflow_provider_voicetraining.client import api
+        from airflow_provider_voicetraining.package import validate_package
+
+        started_at = time.time()
+        hook = self.hook
+        # Everything is checked before the first request: the package, every create field,
+        # the commit overrides and the connection itself.
+        package = validate_package(self.training_package, self.edition)
+        api.create_job(hook.settings, self.edition, **self._create_kwargs())
+        api.commit_body(self.commit_overrides)
+
+        created = hook.create_job(self.edition, **self._create_kwargs())
+        job_id = self._remote_job_id = created.job_id
+        context["ti"].xcom_push(key=XCOM_JOB_ID, value=job_id)
+        self.publish_console_url(context, job_id)
+        self.log.info(
+            "Created %s job %s; uploading %s (%d bytes)", self.edition, job_id, package.path, package.size
+        )
+        try:
+            hook.upload_training_data(
+                api.presigned_url(created.upload_urls.training_data_uploading_url), package.path
+            )
+            hook.commit_job(job_id, app_user_id=self.app_user_id, **self.commit_overrides)
+        except BaseException as exc:
+            self._clean_up_unsubmitted(job_id, exc)
+            raise
+        self.log.info("Committed job %s", job_id)
+        if not self.wait_for_completion:
+            return job_id
+        try:
+            return self._settle(context, job_id, started_at)
+        except compat.TaskDeferred:
+            raise
+        except BaseException as exc:
+            if type(exc).__name__ == "AirflowTaskTimeout":
+                self._abort(job_id, "execution_timeout")
+            raise
+
+    def _clean_up_unsubmitted(self, job_id: str, exc: BaseException) -> None:
+        """Upload or commit failed: delete the job unless it demonstrably got committed."""
+        hook = self.hook
+        try:
+            state = hook.get_job(job_id, app_user_id=self.app_user_id).state
+            if state not in COMMITTABLE_STATES:
+                self.log.warning("Job %s is %s despite %s: it was committed; keeping it", job_id, state, exc)
+                return
+            hook.delete_job(job_id, app_user_id=self.app_user_id, missing_ok=True)
+            self.log.warning("Deleted job %s because its upload or commit failed: %s", job_id, exc)
+        except Exception as cleanup_error:
+            self.log.error(
+                "Job %s was created but not submitted (%s), and deleting it failed too (%s); delete it "
+                "in the console",
+                job_id,
+                exc,
+                cleanup_error,
+            )
+
+    def _abort(self, job_id: str, why: str) -> None:
+        if self.on_abort != "delete":
+            self.log.warning("Leaving job %s running after %s (on_abort='leave')", job_id, why)
+            return
+        try:
+            self.hook.delete_job(job_id, app_user_id=self.app_user_id, missing_ok=True)
+            self.log.warning("Deleted job %s after %s (on_abort='delete')", job_id, why)
+        except Exception as exc:
+            self.log.error("Could not delete job %s after %s: %s", job_id, why, exc)
+
+    @property
+    def _waits(self) -> bool:
+        return True
+
+    @property
+    def delete_on_kill(self) -> bool:
+        return self.on_abort == "delete"
+
+    def _timed_out(self, context: Context, event: dict[str, Any]) -> Any:
+        self._abort(event["job_id"], "the wait timed out")
+        return super()._timed_out(context, event)
+
+    def on_kill(self) -> None:
+        if self._remote_job_id is not None:
+            self._abort(self._remote_job_id, "the task was killed")

@@ -1,0 +1,145 @@
+"""``VoiceTrainingJobSensor``: wait until a voice-training job is terminal.
+
+Poke, reschedule or deferrable. Success returns the job (a JSON-safe dict) as XCom; a failure
+state fails the task (without retries: retrying cannot change a failed job) with the failure
+details in the message and under the XCom key ``failure_details``. States that wait on a
+person (``AUDIT_FAILED``, ``USER_RESULT_REVIEW``) fail by default; leave them out of
+``failure_states`` to keep waiting while someone acts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+
+from airflow_provider_voicetraining import DEFAULT_CONN_ID, compat
+from airflow_provider_voicetraining import validation as check
+from airflow_provider_voicetraining.errors import VoiceTrainingError, VoiceTrainingJobFailedError
+from airflow_provider_voicetraining.links import VoiceTrainingJobLink
+from airflow_provider_voicetraining.states import normalize_failure_states
+from airflow_provider_voicetraining.wait_mixin import JobWaitMixin, render_job_id
+from airflow_provider_voicetraining.waiting import (
+    EVENT_FAILED,
+    EVENT_SUCCESS,
+    EVENT_TIMEOUT,
+    Verdict,
+    check_event,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+DEFAULT_TIMEOUT = 7 * 24 * 3600.0
+
+
+class VoiceTrainingJobSensor(JobWaitMixin, BaseSensorOperator):
+    """Wait for a MetaStudio voice-training job to finish.
+
+    :param job_id: the job (templated).
+    :param metastudio_conn_id: connection id (templated; default ``metastudio_default``).
+    :param app_user_id: ``X-App-UserId`` the job was created with (templated).
+    :param failure_states: states that fail the sensor. Default: ``FAILED``, ``SPLIT_FAILED``,
+        ``USER_REVIEW_REJECT`` and the needs-a-person states ``AUDIT_FAILED``,
+        ``USER_RESULT_REVIEW``. Must include the first three.
+    :param max_consecutive_errors: transient API errors (network, 429, 5xx) tolerated in a row,
+        each after the hook's own retries, before the sensor fails. In reschedule mode each
+        poke starts afresh (Airflow clears task state between reschedules), so there the
+        sensor ``timeout`` bounds persistent errors.
+    :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
+        Pokes once in the worker first; defers only if the job is not done.
+    :param poke_interval: seconds between polls (default 60; training takes hours).
+    :param timeout: seconds before the sensor times out (default 7 days). In deferrable mode
+        the trigger reports the timeout itself after a final poll; ``soft_fail`` turns any
+        failure or timeout into a skip.
+    """
+
+    template_fields: Sequence[str] = ("job_id", "app_user_id", "metastudio_conn_id")
+    ui_color = "#d6ecf3"
+    operator_extra_links = (VoiceTrainingJobLink(),)
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        metastudio_conn_id: str = DEFAULT_CONN_ID,
+        app_user_id: str | None = None,
+        failure_states: Iterable[str] | None = None,
+        max_consecutive_errors: int = 5,
+        deferrable: bool | None = None,
+        poke_interval: float = 60.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
+        self.job_id = job_id
+        self.metastudio_conn_id = metastudio_conn_id
+        self.app_user_id = app_user_id
+        self.failure_states = sorted(normalize_failure_states(failure_states))
+        self.max_consecutive_errors = check.bounded_int(
+            max_consecutive_errors, "max_consecutive_errors", minimum=0, maximum=1000, default=5
+        )
+        self.deferrable = compat.default_deferrable() if deferrable is None else bool(deferrable)
+        self._budget = self.new_budget()
+        self._states: Any = None
+
+    # -- poke / reschedule ---------------------------------------------------------------------
+    def poke(self, context: Context) -> PokeReturnValue | bool:
+        job_id = render_job_id(self.job_id)
+        if self._states is None:
+            self._states = self.new_state_log(job_id)
+            self.publish_console_url(context, job_id)
+        try:
+            job, verdict = self.poll_once(job_id)
+        except VoiceTrainingError as exc:
+            if not self._budget.record(exc):
+                raise
+            self.log.warning(
+                "Poll of job %s failed (%d/%d transient errors tolerated): %s",
+                job_id,
+                self._budget.consecutive,
+                self._budget.limit,
+                exc,
+            )
+            return False
+        self._budget.reset()
+        self._states.observe(job.state)
+        if verdict is Verdict.SUCCESS:
+            return PokeReturnValue(is_done=True, xcom_value=job.to_dict())
+        if verdict is Verdict.FAILED:
+            details = self.failure_details(job)
+            self.push_job(context, job.to_dict())
+            self.job_failed(context, details.to_dict(), details.summary())
+        return False
+
+    # -- deferrable ----------------------------------------------------------------------------
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        started_at = time.time()
+        try:
+            done = self.poke(context)
+        except VoiceTrainingJobFailedError as exc:
+            if self.soft_fail or getattr(self, "never_fail", False):
+                raise compat.AirflowSkipException(f"Skipping due to soft_fail: {exc}") from exc
+            raise
+        if isinstance(done, PokeReturnValue) and done.is_done:
+            return done.xcom_value
+        job_id = render_job_id(self.job_id)
+        self.log.info("Job %s is not done; deferring (poll every %ss)", job_id, self.poll_interval)
+        return self.wait_for_job(context, job_id, started_at + float(self.timeout), started_at)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        event = check_event(event)
+        status = event["status"]
+        if status == EVENT_SUCCESS:
+            self.log.info("%s", event["message"])
+            return event["job"]
+        if status == EVENT_FAILED:
+            self.push_job(context, event.get("job"))
+            return self.job_failed(context, event["failure"], event["message"])
+        if status == EVENT_TIMEOUT:
+            raise compat.AirflowSensorTimeout(event["message"])
+        raise VoiceTrainingError(event["message"])

@@ -1,0 +1,192 @@
+"""``VoiceTrainingJobTrigger``: waits for a job in the triggerer, asynchronously.
+
+* One ``httpx`` client for the trigger's life (shared per event loop), the connection fetched
+  asynchronously, no blocking call on the loop, the same request core as the sync hook.
+* Serializes primitives and the conn id only: never a credential, never a client object.
+* ``end_time`` is a wall-clock epoch (a monotonic clock means nothing in another process:
+  apache/airflow#67616). At the deadline it polls once more, then reports ``timeout``.
+* Yields exactly one event (``success``, ``failed``, ``timeout``, ``error``; see
+  :func:`airflow_provider_voicetraining.waiting.make_event`) and sleeps on every other path.
+* Rebuilt from :meth:`serialize` (triggerer restart or failover) it simply resumes polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_voicetraining import DEFAULT_CONN_ID
+from airflow_provider_voicetraining.errors import VoiceTrainingError
+from airflow_provider_voicetraining.states import normalize_failure_states
+from airflow_provider_voicetraining.waiting import (
+    EVENT_ERROR,
+    EVENT_FAILED,
+    EVENT_SUCCESS,
+    EVENT_TIMEOUT,
+    ErrorBudget,
+    StateLog,
+    Verdict,
+    decide,
+    make_event,
+)
+
+CLASSPATH = "airflow_provider_voicetraining.triggers.voice_training.VoiceTrainingJobTrigger"
+
+
+class VoiceTrainingJobTrigger(BaseTrigger):
+    """Poll ``GET .../user/jobs/{job_id}`` until the job is terminal or ``end_time`` passes.
+
+    :param job_id: the job to wait for.
+    :param metastudio_conn_id: connection id (the only thing the triggerer needs to authenticate).
+    :param poll_interval: seconds between polls.
+    :param end_time: wall-clock epoch seconds after which a ``timeout`` event is sent (None: no limit).
+    :param failure_states: states that end the wait as ``failed`` (default: failure and
+        needs-action states; see :func:`~airflow_provider_voicetraining.states.normalize_failure_states`).
+    :param app_user_id: ``X-App-UserId`` of the job, if it was created for an end user.
+    :param max_consecutive_errors: transient API errors tolerated in a row before an ``error`` event.
+    :param started_at: epoch when waiting began (for elapsed times in logs).
+    :param delete_on_kill: delete the job if the deferred task is killed (the create operator's
+        ``on_abort="delete"``; Airflow 3.1+ calls :meth:`on_kill`).
+    """
+
+    def __init__(
+        self,
+        job_id: str,
+        metastudio_conn_id: str = DEFAULT_CONN_ID,
+        poll_interval: float = 60.0,
+        end_time: float | None = None,
+        failure_states: Iterable[str] | None = None,
+        app_user_id: str | None = None,
+        max_consecutive_errors: int = 5,
+        started_at: float | None = None,
+        delete_on_kill: bool = False,
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.job_id = job_id
+        self.metastudio_conn_id = metastudio_conn_id
+        self.poll_interval = float(poll_interval)
+        self.end_time = None if end_time is None else float(end_time)
+        self.failure_states = sorted(normalize_failure_states(failure_states))
+        self.app_user_id = app_user_id
+        self.max_consecutive_errors = int(max_consecutive_errors)
+        self.started_at = time.time() if started_at is None else float(started_at)
+        self.delete_on_kill = bool(delete_on_kill)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            CLASSPATH,
+            {
+                "job_id": self.job_id,
+                "metastudio_conn_id": self.metastudio_conn_id,
+                "poll_interval": self.poll_interval,
+                "end_time": self.end_time,
+                "failure_states": list(self.failure_states),
+                "app_user_id": self.app_user_id,
+                "max_consecutive_errors": self.max_consecutive_errors,
+                "started_at": self.started_at,
+                "delete_on_kill": self.delete_on_kill,
+            },
+        )
+
+    def _sleep_for(self) -> float:
+        """Sleep one interval, but wake at the deadline for the final poll."""
+        if self.end_time is None:
+            return self.poll_interval
+        return max(0.0, min(self.poll_interval, self.end_time - time.time()))
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Yield exactly one event: :meth:`wait` returns it; a crash becomes an ``error`` event."""
+        try:
+            event = await self.wait()
+        except Exception as exc:  # a bug or an unexpected library error: report it, once
+            self.log.exception("Trigger for job %s crashed", self.job_id)
+            event = make_event(
+                EVENT_ERROR,
+                self.job_id,
+                message=f"Trigger for job {self.job_id} crashed: {type(exc).__name__}: {exc}",
+            )
+        yield TriggerEvent(event)  # type: ignore[no-untyped-call]
+
+    async def wait(self) -> dict[str, Any]:
+        """Poll until there is something to report; return the event payload."""
+        from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+
+        failure_states = frozenset(self.failure_states)
+        budget = ErrorBudget(self.max_consecutive_errors)
+        states = StateLog(self.log, self.job_id, self.started_at)
+        async with VoiceTrainingHook(self.metastudio_conn_id, app_user_id=self.app_user_id) as hook:
+            while True:
+                deadline_passed = self.end_time is not None and time.time() >= self.end_time
+                try:
+                    job = await hook.aget_job(self.job_id)
+                    verdict = decide(job, failure_states)
+                except VoiceTrainingError as exc:
+                    if not budget.record(exc):
+                        reason = (
+                            f"{budget.consecutive} transient errors in a row"
+                            if budget.consecutive
+                            else "a permanent error"
+                        )
+                        return make_event(
+                            EVENT_ERROR,
+                            self.job_id,
+                            message=f"Stopped waiting for job {self.job_id} after {reason}: {exc}",
+                        )
+                    self.log.warning(
+                        "Polling job %s failed (%d/%d transient errors tolerated): %s",
+                        self.job_id,
+                        budget.consecutive,
+                        budget.limit,
+                        exc,
+                    )
+                    if deadline_passed:
+                        return self._timeout_event(None)
+                    await asyncio.sleep(self._sleep_for())
+                    continue
+                budget.reset()
+                states.observe(job.state)
+                if verdict is Verdict.SUCCESS:
+                    return make_event(
+                        EVENT_SUCCESS,
+                        self.job_id,
+                        message=f"Job {self.job_id} succeeded: asset_id {job.asset_id}",
+                        job=job.to_dict(),
+                    )
+                if verdict is Verdict.FAILED:
+                    details = await hook.aget_failure_details(job)
+                    return make_event(
+                        EVENT_FAILED,
+                        self.job_id,
+                        message=details.summary(),
+                        job=job.to_dict(),
+                        failure=details.to_dict(),
+                    )
+                if deadline_passed:
+                    return self._timeout_event(job.state, job.to_dict())
+                await asyncio.sleep(self._sleep_for())
+
+    async def on_kill(self) -> None:
+        """The user stopped the deferred task: delete the job if the task asked for it."""
+        if not self.delete_on_kill:
+            return
+        from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+
+        async with VoiceTrainingHook(self.metastudio_conn_id, app_user_id=self.app_user_id) as hook:
+            await hook.adelete_job(self.job_id, missing_ok=True)
+        self.log.warning("Deleted job %s because its deferred task was killed", self.job_id)
+
+    def _timeout_event(self, state: str | None, job: dict[str, Any] | None = None) -> dict[str, Any]:
+        waited = time.time() - self.started_at
+        return make_event(
+            EVENT_TIMEOUT,
+            self.job_id,
+            message=(
+                f"Job {self.job_id} did not finish before the deadline "
+                f"(waited {waited:.0f}s; last state {state or 'unknown'})"
+            ),
+            job=job,
+        )

@@ -1,0 +1,128 @@
+"""``JobWaitMixin``: how a task waits for a job, shared by the sensor and both operators.
+
+* **deferrable**: one poll in the worker, then :meth:`defer` to
+  :class:`~airflow_provider_voicetraining.triggers.voice_training.VoiceTrainingJobTrigger`
+  with a wall-clock ``end_time``;
+* **not deferrable** (operators): the very same trigger logic runs inline in the worker
+  (``asyncio.run(trigger.wait())``), so there is one wait loop, not two;
+* either way the outcome arrives as a trigger event and is handled by :meth:`finish` for
+  success and :meth:`job_failed` for failure, which push the documented XComs.
+
+The hook is imported lazily: DAG files import operators on every parse, and the HTTP
+stack (``requests``) costs more to import than everything else here together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_voicetraining import validation as check
+from airflow_provider_voicetraining.errors import VoiceTrainingJobFailedError
+from airflow_provider_voicetraining.models import FailureDetails, VoiceTrainingJob
+from airflow_provider_voicetraining.waiting import (
+    XCOM_CONSOLE_URL,
+    XCOM_FAILURE,
+    XCOM_JOB,
+    ErrorBudget,
+    StateLog,
+    Verdict,
+    decide,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+    from airflow_provider_voicetraining.triggers.voice_training import VoiceTrainingJobTrigger
+
+#: Extra time granted to ``defer(timeout=...)`` beyond the trigger's own deadline: the trigger
+#: reports the timeout itself (after a final poll); Airflow's deferral timeout is only the
+#: backstop for a triggerer that is down, and it skips ``execute_complete``.
+DEFER_GRACE_SECONDS = 300.0
+
+
+class JobWaitMixin:
+    """Needs ``metastudio_conn_id``, ``app_user_id``, ``poll_interval``, ``failure_states``,
+    ``max_consecutive_errors``, ``deferrable`` and ``log`` on the task."""
+
+    metastudio_conn_id: str
+    app_user_id: str | None
+    poll_interval: float
+    failure_states: list[str]
+    max_consecutive_errors: int
+    deferrable: bool
+    log: Any
+
+    @cached_property
+    def hook(self) -> VoiceTrainingHook:
+        from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+
+        return VoiceTrainingHook(self.metastudio_conn_id, app_user_id=self.app_user_id)
+
+    # -- polling -----------------------------------------------------------------------------
+    def poll_once(self, job_id: str) -> tuple[VoiceTrainingJob, Verdict]:
+        job = self.hook.get_job(job_id)
+        return job, decide(job, frozenset(self.failure_states))
+
+    def new_budget(self) -> ErrorBudget:
+        return ErrorBudget(self.max_consecutive_errors)
+
+    def new_state_log(self, job_id: str, started_at: float | None = None) -> StateLog:
+        return StateLog(self.log, job_id, started_at)
+
+    # -- outcomes ------------------------------------------------------------------------------
+    def publish_console_url(self, context: Context, job_id: str) -> None:
+        context["ti"].xcom_push(key=XCOM_CONSOLE_URL, value=self.hook.console_url(job_id))
+
+    def failure_details(self, job: VoiceTrainingJob) -> FailureDetails:
+        return self.hook.get_failure_details(job)
+
+    def job_failed(self, context: Context, details: dict[str, Any], message: str) -> Any:
+        """Push ``failure_details`` and raise (subclasses may return instead)."""
+        context["ti"].xcom_push(key=XCOM_FAILURE, value=details)
+        raise VoiceTrainingJobFailedError(message, details)
+
+    def push_job(self, context: Context, job: dict[str, Any] | None) -> None:
+        if job is not None:
+            context["ti"].xcom_push(key=XCOM_JOB, value=job)
+
+    # -- waiting -------------------------------------------------------------------------------
+    @property
+    def delete_on_kill(self) -> bool:
+        """Whether the trigger deletes the job when the deferred task is killed (Airflow 3.1+)."""
+        return False
+
+    def make_trigger(self, job_id: str, end_time: float | None, started_at: float) -> VoiceTrainingJobTrigger:
+        from airflow_provider_voicetraining.triggers.voice_training import VoiceTrainingJobTrigger
+
+        return VoiceTrainingJobTrigger(
+            job_id=job_id,
+            metastudio_conn_id=self.metastudio_conn_id,
+            poll_interval=self.poll_interval,
+            end_time=end_time,
+            failure_states=self.failure_states,
+            app_user_id=self.app_user_id,
+            max_consecutive_errors=self.max_consecutive_errors,
+            started_at=started_at,
+            delete_on_kill=self.delete_on_kill,
+        )
+
+    def wait_for_job(self, context: Context, job_id: str, end_time: float | None, started_at: float) -> Any:
+        """Defer (deferrable) or run the trigger's loop inline; then :meth:`execute_complete`."""
+        trigger = self.make_trigger(job_id, end_time, started_at)
+        if self.deferrable:
+            backstop = None
+            if end_time is not None:
+                backstop = timedelta(seconds=max(0.0, end_time - time.time()) + DEFER_GRACE_SECONDS)
+            self.defer(trigger=trigger, method_name="execute_complete", timeout=backstop)  # type: ignore[attr-defined]
+        event = asyncio.run(trigger.wait())
+        return self.execute_complete(context, event)  # type: ignore[attr-defined]
+
+
+def render_job_id(value: Any) -> str:
+    """``job_id`` after template rendering, checked before any request."""
+    return check.job_id(value.strip() if isinstance(value, str) else value)
