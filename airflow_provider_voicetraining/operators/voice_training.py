@@ -235,6 +235,7 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
     """
 
     template_fields: Sequence[str] = (
+        "edition",
         "voice_name",
         "training_package",
         "description",
@@ -279,7 +280,7 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         super().__init__(**kwargs)
         from airflow_provider_voicetraining.client.api import edition as check_edition
 
-        self.edition = check_edition(edition)
+        self.edition = edition if "{{" in str(edition) else check_edition(edition)
         self.voice_name = voice_name
         self.training_package = training_package
         self.sex = sex
@@ -336,6 +337,7 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
 
         started_at = time.time()
         hook = self.hook
+        self.edition = api.edition(self.edition)
         # Everything is checked before the first request: the package, every create field,
         # the commit overrides and the connection itself.
         package = validate_package(self.training_package, self.edition)

@@ -1,0 +1,76 @@
+"""Collect the result of an existing job and route a failure to whoever must fix the data.
+
+get_result (deferrable, fail_on_job_failure=False) -> branch -> use_voice | report_failure
+
+Trigger it for a job created elsewhere (the console, another DAG, another system)::
+
+    airflow dags trigger example_voice_training_existing_job -c '{"job_id": "26f06524-..."}'
+
+A failed job does not fail ``get_result``: its failure details (state, job_failed_code,
+job_failed_reason, the audit errors naming the bad recordings) flow to ``report_failure``,
+which turns them into a message for the data owners (print it here; send it to your ticket
+system or chat in production).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pendulum
+from airflow.sdk import DAG, Param, task
+
+from airflow_provider_voicetraining.operators.voice_training import VoiceTrainingJobResultOperator
+
+POLL_INTERVAL = float(os.environ.get("VOICE_TRAINING_POLL_INTERVAL", "60"))
+
+with DAG(
+    dag_id="example_voice_training_existing_job",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["example", "metastudio", "voice-training"],
+    params={"job_id": Param("26f06524-4f75-4b3a-a853-b649a21aaf66", type="string", minLength=1)},
+) as dag:
+    get_result = VoiceTrainingJobResultOperator(
+        task_id="get_result",
+        job_id="{{ params.job_id }}",
+        deferrable=True,
+        poll_interval=POLL_INTERVAL,
+        wait_timeout=3 * 24 * 3600,
+        fail_on_job_failure=False,
+    )
+
+    @task.branch
+    def route(ti=None) -> str:  # type: ignore[no-untyped-def]
+        failure = ti.xcom_pull(task_ids="get_result", key="failure_details")
+        return "report_failure" if failure else "use_voice"
+
+    @task
+    def use_voice(ti=None) -> str:  # type: ignore[no-untyped-def]
+        asset_id = ti.xcom_pull(task_ids="get_result")
+        print(f"Voice ready: asset_id={asset_id}")
+        return str(asset_id)
+
+    @task
+    def report_failure(ti=None) -> dict:  # type: ignore[no-untyped-def,type-arg]
+        details = ti.xcom_pull(task_ids="get_result", key="failure_details")
+        lines = [
+            f"Voice-training job {details['job_id']} ended in {details['state']} ({details['state_class']}).",
+            f"Code: {details['job_failed_code'] or '-'}; reason: {details['job_failed_reason'] or '-'}",
+        ]
+        for error in details["audit_errors"]:
+            lines.append(
+                f"  fix {error['audio_name'] or error['text_name']}: "
+                f"{error['error_code'] or ''} {error['error_message'] or ''}".rstrip()
+            )
+        if details.get("admin_audit_message"):
+            lines.append(f"Reviewer says: {details['admin_audit_message']}")
+        if details.get("console_url"):
+            lines.append(f"Console: {details['console_url']}")
+        report = "\n".join(lines)
+        print(report)
+        return {"job_id": details["job_id"], "state": details["state"], "report": report}
+
+    route_task = route()
+    get_result >> route_task
+    route_task >> [use_voice(), report_failure()]
