@@ -22,6 +22,7 @@ This module is pure: no I/O, no Airflow import (the emulator runs without Airflo
 from __future__ import annotations
 
 import calendar
+import datetime as dt
 import hashlib
 import hmac
 import time
@@ -91,12 +92,19 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
+def _wire_value(value: str) -> str:
+    """A header value as the official signer holds it after canonicalizing: stripped, and UTF-8
+    bytes re-read as latin-1 (how ``requests`` then puts them on the wire)."""
+    return str(value).strip().encode("utf-8").decode("iso-8859-1")
+
+
 def payload_hash(body: bytes | None, headers: Mapping[str, str]) -> str:
     if not body:
         return EMPTY_SHA256
     declared = _header(headers, HEADER_CONTENT_SHA256)
-    if declared:
-        return declared
+    # The official signer reads this header after canonicalizing header values (stripped).
+    if declared is not None and _wire_value(declared):
+        return _wire_value(declared)
     return hashlib.sha256(body).hexdigest()
 
 
@@ -122,8 +130,11 @@ def canonical_request(
 
 
 def string_to_sign(canonical: str, sdk_date: str) -> str:
+    """The official signer parses ``X-Sdk-Date`` and re-formats it here (``2025011T...`` becomes
+    ``20250101T...``), while the canonical headers keep the value as sent."""
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    return f"{ALGORITHM}\n{sdk_date}\n{digest}"
+    normalized = dt.datetime.strptime(sdk_date, DATE_FORMAT).strftime(DATE_FORMAT)
+    return f"{ALGORITHM}\n{normalized}\n{digest}"
 
 
 def compute_signature(secret_key: str, to_sign: str) -> str:
@@ -134,7 +145,8 @@ def prepare_headers(headers: Mapping[str, str], host: str, sdk_date: str | None 
     """Add what the official signer adds before signing: ``X-Sdk-Content-Sha256`` for non-JSON
     bodies, ``X-Sdk-Date`` unless present, ``Host`` unless present."""
     out = dict(headers)
-    content_type = _header(out, "Content-Type")
+    # Case-sensitive on purpose: the official signer looks up exactly "Content-Type".
+    content_type = out.get("Content-Type")
     if content_type and not content_type.startswith(("application/json", "application/bson")):
         out[HEADER_CONTENT_SHA256] = UNSIGNED_PAYLOAD
     if _header(out, HEADER_DATE) is None:
@@ -226,6 +238,9 @@ def verify(
         auth.signed_headers,
         body,
     )
-    sdk_date = lowered.get(HEADER_DATE.lower(), "")
-    expected = compute_signature(secret_key, string_to_sign(canonical, sdk_date))
+    try:
+        to_sign = string_to_sign(canonical, lowered.get(HEADER_DATE.lower(), ""))
+    except ValueError:  # missing or malformed X-Sdk-Date
+        return False
+    expected = compute_signature(secret_key, to_sign)
     return hmac.compare_digest(expected, auth.signature)
