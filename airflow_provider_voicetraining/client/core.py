@@ -231,7 +231,7 @@ def call_flow(
         attempts = retries + 1
 
         if isinstance(outcome, TransportFailure):
-            retryable = call.idempotent or not outcome.sent
+            retryable = (call.idempotent or not outcome.sent) and not outcome.permanent
             if retryable and policy.can_retry(retries):
                 wait = policy.backoff(retries)
                 log.warning(
@@ -246,7 +246,11 @@ def call_flow(
                 retries += 1
                 yield Sleep(wait)
                 continue
-            why = "" if retryable else " (not retried: the request may have reached the service)"
+            why = ""
+            if outcome.permanent:
+                why = " (not retried: the server certificate does not verify; set the connection's verify to its CA bundle)"
+            elif not retryable:
+                why = " (not retried: the request may have reached the service)"
             raise VoiceTrainingTransportError(
                 f"MetaStudio {call.operation}: no answer from {request.display.split(' ', 1)[0]} "
                 f"{settings.endpoint if call.target == 'service' else '(upload/IAM host)'}: "

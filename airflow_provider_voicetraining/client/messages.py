@@ -70,6 +70,11 @@ class TransportFailure:
     message: str
     sent: bool
 
+    @property
+    def permanent(self) -> bool:
+        """A certificate that does not verify will not verify on the next attempt either."""
+        return self.kind == "tls" and "CERTIFICATE_VERIFY_FAILED" in self.message
+
 
 @dataclass(frozen=True)
 class Send:

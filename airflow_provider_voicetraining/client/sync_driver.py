@@ -116,6 +116,8 @@ class SyncDriver:
                 headers=request.headers,
                 data=body,
                 timeout=(min(request.timeout, 10.0), request.timeout),
+                # per request: requests lets REQUESTS_CA_BUNDLE override Session.verify
+                verify=self.settings.verify,
                 allow_redirects=False,
             )
             return WireResponse(response.status_code, Headers(response.headers), response.content)

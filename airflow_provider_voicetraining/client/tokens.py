@@ -128,8 +128,10 @@ class TokenCache:
                 del self._entries[key]
 
     def clear(self) -> None:
+        """Forget every token (tests and benchmarks start from a cold cache)."""
         with self._guard:
             self._entries.clear()
+            self.minted = 0
 
     def thread_lock(self, key: str) -> threading.Lock:
         with self._guard:

@@ -1,0 +1,109 @@
+"""Test environment: a private AIRFLOW_HOME and HOME, and the emulator on loopback.
+
+Airflow reads its configuration when first imported, so the environment is set here, at
+conftest import, before any test module imports Airflow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+_SANDBOX = tempfile.mkdtemp(prefix="voicetraining-tests-")
+REPO = Path(__file__).resolve().parent.parent
+os.environ.update(
+    {
+        # huaweicloudsdkcore writes ~/.huaweicloud on import; Airflow writes its home.
+        "HOME": os.path.join(_SANDBOX, "home"),
+        "AIRFLOW_HOME": os.path.join(_SANDBOX, "airflow"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+        "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+        "VOICE_TRAINING_POLL_INTERVAL": "0.2",
+    }
+)
+for _var in list(os.environ):
+    if _var.startswith("AIRFLOW_CONN_"):
+        del os.environ[_var]
+os.makedirs(os.environ["HOME"], exist_ok=True)
+
+import pytest  # noqa: E402
+
+from airflow_provider_voicetraining.emulator import EmulatorConfig, EmulatorServer  # noqa: E402
+
+#: fast retries for tests (the defaults are 1 s base, 30 s cap)
+FAST_RETRY = {"retry_delay": 0.01, "retry_max_delay": 0.05}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_SANDBOX, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[EmulatorServer]:
+    with EmulatorServer(EmulatorConfig(time_scale=0.01, seed=1)) as server:
+        yield server
+
+
+@pytest.fixture
+def emu(emulator_server: EmulatorServer) -> Iterator[EmulatorServer]:
+    """The shared emulator, reset before each test (jobs, faults, request log, tokens, clock)."""
+    emulator_server.control.reset()
+    yield emulator_server
+    emulator_server.control.reset()
+
+
+@pytest.fixture(scope="session")
+def tls_emulator_server() -> Iterator[EmulatorServer]:
+    with EmulatorServer(EmulatorConfig(time_scale=0.01, seed=2, tls=True)) as server:
+        yield server
+
+
+@pytest.fixture
+def tls_emu(tls_emulator_server: EmulatorServer) -> Iterator[EmulatorServer]:
+    tls_emulator_server.control.reset()
+    yield tls_emulator_server
+
+
+def conn_json(emulator: EmulatorServer, auth_type: str = "aksk", **extra: Any) -> str:
+    merged = {**FAST_RETRY, **extra}
+    return emulator.connection_json(auth_type=auth_type, **merged)
+
+
+@pytest.fixture
+def use_conn(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """``use_conn(emulator, auth_type="aksk", conn_id="metastudio_default", **extra)`` installs
+    an ``AIRFLOW_CONN_*`` variable for the test and returns the connection dict."""
+
+    def install(
+        emulator: EmulatorServer,
+        auth_type: str = "aksk",
+        conn_id: str = "metastudio_default",
+        login: str | None = None,
+        password: str | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        value = json.loads(conn_json(emulator, auth_type, **extra))
+        if login is not None:
+            value["login"] = login
+        if password is not None:
+            value["password"] = password
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(value))
+        return value  # type: ignore[no-any-return]
+
+    return install
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache() -> Iterator[None]:
+    from airflow_provider_voicetraining.client.tokens import TOKENS
+
+    TOKENS.clear()
+    yield
+    TOKENS.clear()

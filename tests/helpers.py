@@ -1,0 +1,22 @@
+"""Small helpers shared by tests (no assertions hidden in here)."""
+
+from __future__ import annotations
+
+import time
+
+from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+from airflow_provider_voicetraining.models import VoiceTrainingJob
+
+
+def wait_for_state(
+    hook: VoiceTrainingHook, job_id: str, states: set[str], timeout: float = 20.0, **kwargs: str
+) -> VoiceTrainingJob:
+    """Poll until the job reaches one of ``states``; raise with the last state on timeout."""
+    deadline = time.monotonic() + timeout
+    job = hook.get_job(job_id, **kwargs)
+    while job.state not in states:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"job {job_id} stayed in {job.state}, expected {sorted(states)}")
+        time.sleep(0.05)
+        job = hook.get_job(job_id, **kwargs)
+    return job
