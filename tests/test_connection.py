@@ -58,7 +58,11 @@ def test_region_endpoint_and_overrides() -> None:
     # the default port is dropped so the signed Host equals the one requests sends
     assert settings.endpoint == "https://metastudio.ap-southeast-3.myhuaweicloud.com"
     assert settings.iam_endpoint == "https://iam.myhuaweicloud.com"
-    assert (settings.region, settings.app_user_id, settings.verify) == ("ap-southeast-3", "end-user-42", False)
+    assert (settings.region, settings.app_user_id, settings.verify) == (
+        "ap-southeast-3",
+        "end-user-42",
+        False,
+    )
     assert (settings.timeout, settings.max_retries) == (12.5, 2)
     assert settings.security_token is not None
 
@@ -70,7 +74,9 @@ def test_loopback_http_and_port_kept() -> None:
 
 
 def test_password_mode() -> None:
-    settings = parse_connection(conn(login="iam-user", password="iam-pass-123", auth_type="password", domain_name="acct"))
+    settings = parse_connection(
+        conn(login="iam-user", password="iam-pass-123", auth_type="password", domain_name="acct")
+    )
     assert (settings.auth_type, settings.user_name, settings.domain_name) == ("password", "iam-user", "acct")
     assert settings.password is not None and settings.password.reveal() == "iam-pass-123"
 

@@ -90,7 +90,10 @@ def test_create_each_edition(emu, use_conn, tmp_path: Path, edition: str) -> Non
     created = hook.create_job(edition, voice_name=f"{edition}-voice", sex="MALE", language="EN", tag="NEWS")
     job = hook.get_job(created.job_id)
     assert job.state == "CREATING"
-    assert job.job_type == {"basic": "BASIC", "middle": "MIDDLE", "advance": "ADVANCE", "third_party": "THIRD_PARTY"}[edition]
+    assert (
+        job.job_type
+        == {"basic": "BASIC", "middle": "MIDDLE", "advance": "ADVANCE", "third_party": "THIRD_PARTY"}[edition]
+    )
     assert (job.sex, job.language, job.tag) == ("MALE", "EN", "NEWS")
     assert "Signature" not in repr(created) and "?" not in repr(created)
 

@@ -53,7 +53,9 @@ def test_retry_after_wins_over_a_shorter_backoff() -> None:
 def test_throttle_burst_is_retried_honouring_retry_after(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
     use_conn(emu)
     job_id = seeded_job(emu)
-    emu.control.set_faults([{"route": "show_job", "kind": "throttle", "retry_after": 0.2, "times": 1, "burst": 1}])
+    emu.control.set_faults(
+        [{"route": "show_job", "kind": "throttle", "retry_after": 0.2, "times": 1, "burst": 1}]
+    )
     started = time.monotonic()
     assert VoiceTrainingHook().get_job(job_id).state == "WAITING"
     assert time.monotonic() - started >= 0.4  # two waits of at least Retry-After
@@ -114,7 +116,9 @@ def test_create_is_not_repeated_when_the_outcome_is_unknown(emu, use_conn) -> No
 
 def test_create_is_retried_when_throttled(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
     use_conn(emu)
-    emu.control.set_faults([{"route": "create_basic_job", "kind": "throttle", "retry_after": 0.01, "times": 1}])
+    emu.control.set_faults(
+        [{"route": "create_basic_job", "kind": "throttle", "retry_after": 0.01, "times": 1}]
+    )
     hook = VoiceTrainingHook()
     job_id = hook.create_job("basic", voice_name="throttled-create").job_id
     assert statuses(emu, "create_basic_job") == [429, 200]

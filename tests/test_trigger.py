@@ -1,0 +1,269 @@
+"""VoiceTrainingJobTrigger against the emulator: event matrix, serialization, resume, deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+
+from airflow_provider_voicetraining.triggers.voice_training import CLASSPATH, VoiceTrainingJobTrigger
+
+
+async def events_of(trigger: VoiceTrainingJobTrigger) -> list[dict[str, Any]]:
+    return [event.payload async for event in trigger.run()]
+
+
+def make(job_id: str, **kwargs: Any) -> VoiceTrainingJobTrigger:
+    kwargs.setdefault("poll_interval", 0.05)
+    return VoiceTrainingJobTrigger(job_id=job_id, **kwargs)
+
+
+# ------------------------------------------------------------------------------- serialization
+def test_serialize_is_primitives_and_conn_id_only(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    conn = use_conn(emu)
+    trigger = make(
+        "job-1",
+        end_time=1_900_000_000.5,
+        app_user_id="u-1",
+        failure_states=["FAILED", "SPLIT_FAILED", "USER_REVIEW_REJECT"],
+    )
+    classpath, kwargs = trigger.serialize()
+    assert classpath == CLASSPATH
+    assert kwargs == {
+        "job_id": "job-1",
+        "metastudio_conn_id": "metastudio_default",
+        "poll_interval": 0.05,
+        "end_time": 1_900_000_000.5,
+        "failure_states": ["FAILED", "SPLIT_FAILED", "USER_REVIEW_REJECT"],
+        "app_user_id": "u-1",
+        "max_consecutive_errors": 5,
+        "started_at": trigger.started_at,
+        "delete_on_kill": False,
+    }
+    text = json.dumps(kwargs)  # JSON primitives only
+    for secret in (conn["login"], conn["password"]):
+        assert secret not in text
+    rebuilt = VoiceTrainingJobTrigger(**kwargs)
+    assert rebuilt.serialize() == (classpath, kwargs)
+
+
+def test_serialized_kwargs_survive_airflow_serde(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    from airflow.sdk.serde import deserialize, serialize
+
+    _, kwargs = make("job-2", end_time=time.time() + 60).serialize()
+    assert deserialize(serialize(kwargs)) == kwargs
+
+
+# ------------------------------------------------------------------------------- event matrix
+@pytest.mark.parametrize(
+    ("seed", "status", "failure_class"),
+    [
+        ({"state": "SUCCEED", "asset_id": "asset-1"}, "success", None),
+        (
+            {"state": "FAILED", "job_failed_code": "MSS.20001001", "job_failed_reason": "SNR too low"},
+            "failed",
+            "failure",
+        ),
+        ({"state": "SPLIT_FAILED"}, "failed", "failure"),
+        ({"state": "USER_REVIEW_REJECT"}, "failed", "failure"),
+        ({"state": "AUDIT_FAILED"}, "failed", "needs_action"),
+        ({"state": "USER_RESULT_REVIEW"}, "failed", "needs_action"),
+    ],
+)
+async def test_terminal_states_give_one_event(emu, use_conn, seed, status, failure_class) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    job_id = emu.control.seed_job(**seed)["job_id"]
+    events = await events_of(make(job_id))
+    assert len(events) == 1
+    event = events[0]
+    assert event["status"] == status and event["job_id"] == job_id
+    assert event["job"]["state"] == seed["state"]
+    json.dumps(event)
+    if status == "success":
+        assert event["job"]["asset_id"] == "asset-1" and event["failure"] is None
+    else:
+        failure = event["failure"]
+        assert failure["state"] == seed["state"] and failure["state_class"] == failure_class
+        if "job_failed_code" in seed:
+            assert failure["job_failed_code"] == seed["job_failed_code"]
+            assert failure["job_failed_reason"] == seed["job_failed_reason"]
+        assert seed["state"] in event["message"]
+
+
+async def test_audit_failure_carries_the_audit_errors(emu, use_conn, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+    from airflow_provider_voicetraining.package import make_synthetic_package
+
+    use_conn(emu)
+    hook = VoiceTrainingHook()
+    created = hook.create_job("basic", voice_name="auditfail-x")
+    hook.upload_training_data(
+        created.upload_urls.training_data_uploading_url,  # type: ignore[arg-type]
+        make_synthetic_package(tmp_path / "p.zip", "basic", seconds=0.01),
+    )
+    hook.commit_job(created.job_id)
+    events = await events_of(make(created.job_id, end_time=time.time() + 30))
+    assert events[0]["status"] == "failed", events[0]
+    assert events[0]["failure"]["audit_errors"], events[0]
+
+
+async def test_progresses_through_states_to_success(emu, use_conn, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+    from airflow_provider_voicetraining.package import make_synthetic_package
+
+    use_conn(emu)
+    hook = VoiceTrainingHook()
+    created = hook.create_job("basic", voice_name="live-voice")
+    hook.upload_training_data(
+        created.upload_urls.training_data_uploading_url,  # type: ignore[arg-type]
+        make_synthetic_package(tmp_path / "p.zip", "basic", seconds=0.01),
+    )
+    hook.commit_job(created.job_id)
+    events = await events_of(make(created.job_id, poll_interval=0.02))
+    assert events[0]["status"] == "success" and events[0]["job"]["asset_id"]
+    # one request per poll on the healthy path: no retries, no duplicate calls per iteration
+    polls = emu.control.requests(route="show_job")
+    assert all(r["status"] == 200 for r in polls)
+
+
+async def test_needs_action_keeps_waiting_when_not_a_failure_state(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    job_id = emu.control.seed_job(state="AUDIT_FAILED")["job_id"]
+    trigger = make(job_id, failure_states=["FAILED", "SPLIT_FAILED", "USER_REVIEW_REJECT"])
+    task = asyncio.ensure_future(trigger.run().__anext__())
+    await asyncio.sleep(0.5)
+    assert not task.done()  # still polling
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    polls = len(emu.control.requests(route="show_job"))
+    assert 2 <= polls <= 15  # it sleeps between polls: no tight loop
+
+
+async def test_unknown_state_is_in_progress_not_a_crash(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    job_id = emu.control.seed_job(state="QUANTUM_TUNING")["job_id"]
+    task = asyncio.ensure_future(make(job_id).run().__anext__())
+    await asyncio.sleep(0.3)
+    assert not task.done()
+    emu.control.seed_job(job_id=job_id, state="SUCCEED", asset_id="late-asset")
+    event = (await asyncio.wait_for(task, 5)).payload
+    assert event["status"] == "success" and event["job"]["asset_id"] == "late-asset"
+
+
+async def test_deadline_in_the_past_polls_once_then_times_out(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    job_id = emu.control.seed_job(state="PROCESSING")["job_id"]
+    events = await events_of(make(job_id, end_time=time.time() - 10))
+    assert [e["status"] for e in events] == ["timeout"]
+    assert events[0]["job"]["state"] == "PROCESSING" and "PROCESSING" in events[0]["message"]
+    assert len(emu.control.requests(route="show_job")) == 1
+
+
+async def test_a_job_finishing_at_the_deadline_is_success_not_timeout(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    job_id = emu.control.seed_job(state="SUCCEED", asset_id="just-in-time")["job_id"]
+    events = await events_of(make(job_id, end_time=time.time() - 1))
+    assert events[0]["status"] == "success"
+
+
+async def test_deadline_is_wall_clock(emu, use_conn, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The deadline is compared with the wall clock (``time.time``), the only clock that means
+    the same in the worker that computed it and the triggerer that checks it."""
+    import types
+
+    import airflow_provider_voicetraining.triggers.voice_training as module
+
+    use_conn(emu)
+    job_id = emu.control.seed_job(state="PROCESSING")["job_id"]
+    real_time = time.time
+    end_time = real_time() + 60
+    # an hour later on the wall clock; a monotonic clock would not have moved
+    monkeypatch.setattr(module, "time", types.SimpleNamespace(time=lambda: real_time() + 3600))
+    events = await asyncio.wait_for(events_of(make(job_id, end_time=end_time)), 10)
+    assert [e["status"] for e in events] == ["timeout"]
+
+
+async def test_permanent_error_is_reported_at_once(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    events = await events_of(make("26f06524-4f75-4b3a-a853-b649a21aaf66"))
+    assert [e["status"] for e in events] == ["error"]
+    assert "404" in events[0]["message"] and "permanent" in events[0]["message"]
+    assert len(emu.control.requests(route="show_job")) == 1
+
+
+async def test_transient_errors_are_tolerated_up_to_the_budget(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu, max_retries=0)
+    job_id = emu.control.seed_job(state="SUCCEED", asset_id="after-outage")["job_id"]
+    emu.control.set_faults([{"route": "show_job", "kind": "status", "status": 503, "times": 3}])
+    events = await events_of(make(job_id, max_consecutive_errors=3))
+    assert events[0]["status"] == "success"
+
+    emu.control.set_faults([{"route": "show_job", "kind": "status", "status": 503}])
+    events = await events_of(make(job_id, max_consecutive_errors=2))
+    assert events[0]["status"] == "error" and "3 transient errors in a row" in events[0]["message"]
+
+
+async def test_bad_job_id_is_an_error_event_before_any_request(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    events = await events_of(make("../../etc/passwd"))
+    assert events[0]["status"] == "error" and "job_id" in events[0]["message"]
+    assert emu.control.requests() == []
+
+
+async def test_missing_connection_is_an_error_event(emu) -> None:  # type: ignore[no-untyped-def]
+    events = await events_of(make("job-x", metastudio_conn_id="does_not_exist"))
+    assert len(events) == 1 and events[0]["status"] == "error"
+    assert "does_not_exist" in events[0]["message"]
+
+
+async def test_resume_after_triggerer_restart(emu, use_conn, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A trigger rebuilt from serialize() (new triggerer process) picks up where it was."""
+    use_conn(emu)
+    job_id = emu.control.seed_job(state="PROCESSING")["job_id"]
+    first = make(job_id, end_time=time.time() + 60)
+    task = asyncio.ensure_future(first.run().__anext__())
+    await asyncio.sleep(0.2)
+    task.cancel()  # the triggerer died
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    classpath, kwargs = first.serialize()
+    emu.control.seed_job(job_id=job_id, state="SUCCEED", asset_id="resumed-asset")
+    resumed = VoiceTrainingJobTrigger(**kwargs)
+    events = await events_of(resumed)
+    assert events[0]["status"] == "success" and events[0]["job"]["asset_id"] == "resumed-asset"
+    assert resumed.started_at == first.started_at
+
+
+async def test_the_event_loop_is_never_blocked(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    job_id = emu.control.seed_job(state="SUCCEED", asset_id="slow")["job_id"]
+    emu.control.set_faults([{"route": "show_job", "kind": "latency", "min_delay": 0.6, "max_delay": 0.6}])
+    gaps: list[float] = []
+
+    async def heartbeat() -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    beat = asyncio.ensure_future(heartbeat())
+    events = await events_of(make(job_id))
+    beat.cancel()
+    assert events[0]["status"] == "success"
+    assert max(gaps) < 0.3, f"event loop blocked for {max(gaps):.2f}s"
+
+
+async def test_on_kill_deletes_only_when_asked(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    keep = emu.control.seed_job(state="PROCESSING")["job_id"]
+    drop = emu.control.seed_job(state="PROCESSING")["job_id"]
+    await make(keep).on_kill()
+    await make(drop, delete_on_kill=True).on_kill()
+    assert emu.control.job(keep)["state"] == "PROCESSING"
+    assert [r["status"] for r in emu.control.requests(route="delete_job")] == [200]
