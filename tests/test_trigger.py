@@ -230,7 +230,7 @@ async def test_resume_after_triggerer_restart(emu, use_conn, tmp_path) -> None: 
     task.cancel()  # the triggerer died
     with pytest.raises(asyncio.CancelledError):
         await task
-    classpath, kwargs = first.serialize()
+    _, kwargs = first.serialize()
     emu.control.seed_job(job_id=job_id, state="SUCCEED", asset_id="resumed-asset")
     resumed = VoiceTrainingJobTrigger(**kwargs)
     events = await events_of(resumed)
