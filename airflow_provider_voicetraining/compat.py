@@ -113,3 +113,15 @@ async def aget_connection(conn_id: str) -> Connection:
     from asgiref.sync import sync_to_async
 
     return await sync_to_async(hook_cls.get_connection)(conn_id)  # type: ignore[no-any-return]
+
+
+def load_dagbag(dag_folder: str) -> Any:
+    """Parse ``dag_folder`` into a DagBag, without Airflow's bundled examples (demo and tests)."""
+    try:  # 3.1+ (airflow.models.dagbag still works there, with a deprecation warning)
+        from airflow.dag_processing.dagbag import DagBag
+
+        return DagBag(dag_folder=dag_folder)
+    except ImportError:  # 3.0.x
+        from airflow.models.dagbag import DagBag  # type: ignore[attr-defined,no-redef]
+
+        return DagBag(dag_folder=dag_folder, include_examples=False)

@@ -61,12 +61,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_dag(voice_name: str) -> int:
     # Airflow reads its configuration at import: import it only now that the env is set.
-    from airflow.models.dagbag import DagBag
     from airflow.utils.db import initdb
+
+    from airflow_provider_voicetraining.compat import load_dagbag
 
     print("Migrating the Airflow database (SQLite) ...")
     initdb()
-    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"], include_examples=False)
+    bag = load_dagbag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     if bag.import_errors:
         for path, error in bag.import_errors.items():
             print(f"Import error in {path}:\n{error}", file=sys.stderr)

@@ -16,13 +16,18 @@ from typing import Any
 
 _SANDBOX = tempfile.mkdtemp(prefix="voicetraining-tests-")
 REPO = Path(__file__).resolve().parent.parent
+#: dag.test() only runs DAGs inside [core] dags_folder: the examples and the test DAGs.
+DAGS_FOLDER = Path(_SANDBOX) / "dags"
+DAGS_FOLDER.mkdir()
+for _source in [*sorted((REPO / "dags").glob("*.py")), *sorted((REPO / "tests" / "dags").glob("*.py"))]:
+    shutil.copy(_source, DAGS_FOLDER / _source.name)
 os.environ.update(
     {
         # huaweicloudsdkcore writes ~/.huaweicloud on import; Airflow writes its home.
         "HOME": os.path.join(_SANDBOX, "home"),
         "AIRFLOW_HOME": os.path.join(_SANDBOX, "airflow"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
         "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
         "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
         "VOICE_TRAINING_POLL_INTERVAL": "0.2",
@@ -107,3 +112,19 @@ def _fresh_token_cache() -> Iterator[None]:
     TOKENS.clear()
     yield
     TOKENS.clear()
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """A migrated SQLite metadata database (dag.test() needs one)."""
+    from airflow.utils.db import initdb
+
+    initdb()
+
+
+@pytest.fixture(scope="session")
+def dagbag(airflow_db: None):  # type: ignore[no-untyped-def]
+    from tests.airflow_helpers import load_dagbag
+
+    bag = load_dagbag()
+    return bag

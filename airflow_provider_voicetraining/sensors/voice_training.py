@@ -85,6 +85,11 @@ class VoiceTrainingJobSensor(JobWaitMixin, BaseSensorOperator):
         self._budget = self.new_budget()
         self._states: Any = None
 
+    @property
+    def poll_interval(self) -> float:  # type: ignore[override]
+        """The trigger polls at the sensor's ``poke_interval``."""
+        return float(self.poke_interval)
+
     # -- poke / reschedule ---------------------------------------------------------------------
     def poke(self, context: Context) -> PokeReturnValue | bool:
         job_id = render_job_id(self.job_id)

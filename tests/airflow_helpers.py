@@ -1,0 +1,49 @@
+"""Run DAGs for real with ``dag.test()`` and read back task states and XComs from the database."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class RunResult:
+    dag_id: str
+    run_id: str
+    state: str
+    tasks: dict[str, str] = field(default_factory=dict)
+
+    def xcom(self, task_id: str, key: str = "return_value") -> Any:
+        from airflow.models.xcom import XComModel
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            row = (
+                session.query(XComModel)
+                .filter_by(dag_id=self.dag_id, run_id=self.run_id, task_id=task_id, key=key)
+                .one_or_none()
+            )
+            return None if row is None else XComModel.deserialize_value(row)
+
+    def xcom_keys(self, task_id: str) -> set[str]:
+        from airflow.models.xcom import XComModel
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            rows = session.query(XComModel.key).filter_by(dag_id=self.dag_id, run_id=self.run_id, task_id=task_id)
+            return {r[0] for r in rows}
+
+
+def load_dagbag() -> Any:
+    from airflow_provider_voicetraining.compat import load_dagbag
+
+    return load_dagbag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+
+
+def run_dag(dagbag: Any, dag_id: str, conf: dict[str, Any] | None = None) -> RunResult:
+    dag = dagbag.get_dag(dag_id)
+    assert dag is not None, f"{dag_id} not found; import errors: {dagbag.import_errors}"
+    run = dag.test(run_conf=conf or {})
+    tasks = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    return RunResult(dag_id=dag_id, run_id=run.run_id, state=str(run.state), tasks=tasks)
