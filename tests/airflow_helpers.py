@@ -41,9 +41,18 @@ def load_dagbag() -> Any:
     return load_dagbag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
 
 
+_DEFAULT_PARAMS: dict[str, dict[str, Any]] = {}
+
+
 def run_dag(dagbag: Any, dag_id: str, conf: dict[str, Any] | None = None) -> RunResult:
+    """``dag.test()`` with ``conf`` on top of the DAG's original param defaults.
+
+    In-process runs share the DAG object, and a run's conf can linger in its params; passing
+    every param explicitly keeps one test's conf out of the next test's run.
+    """
     dag = dagbag.get_dag(dag_id)
     assert dag is not None, f"{dag_id} not found; import errors: {dagbag.import_errors}"
-    run = dag.test(run_conf=conf or {})
+    defaults = _DEFAULT_PARAMS.setdefault(dag_id, {k: dag.params[k] for k in dag.params})
+    run = dag.test(run_conf={**defaults, **(conf or {})})
     tasks = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     return RunResult(dag_id=dag_id, run_id=run.run_id, state=str(run.state), tasks=tasks)

@@ -93,9 +93,14 @@ for deferrable in (True, False):
                 deferrable=deferrable,
                 poll_interval=0.2,
                 wait_timeout=30 if on_abort == "leave" else 1,
+                # the delete variants wait through USER_RESULT_REVIEW so that they time out
+                failure_states=None if on_abort == "leave" else HARD_FAILURES,
                 on_abort=on_abort,
             )
         globals()[dag.dag_id] = dag
+
+with _dag("t_result_nowait") as dag:
+    VoiceTrainingJobResultOperator(task_id="result", job_id="{{ params.job_id }}", wait_for_completion=False)
 
 with DAG(
     dag_id="t_create_nowait",
