@@ -1,0 +1,58 @@
+"""The example DAGs load without import errors and run end to end with dag.test()."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.airflow_helpers import run_dag
+
+EXAMPLES = ["example_voice_training_pipeline", "example_voice_training_existing_job"]
+
+
+def test_example_dags_import_cleanly(dagbag) -> None:  # type: ignore[no-untyped-def]
+    assert dagbag.import_errors == {}
+    for dag_id in EXAMPLES:
+        dag = dagbag.get_dag(dag_id)
+        assert dag is not None and dag.tags and "example" in dag.tags
+
+
+def test_pipeline_trains_and_uses_the_voice(emu, use_conn, dagbag) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    result = run_dag(dagbag, "example_voice_training_pipeline", {"voice_name": "example-voice"})
+    assert result.state == "success"
+    assert set(result.tasks.values()) == {"success"}
+    job_id = result.xcom("create_voice_job")
+    asset_id = result.xcom("use_voice")
+    assert asset_id == result.xcom("wait_for_voice")["asset_id"]
+    assert result.xcom("wait_for_voice")["job_id"] == job_id
+
+
+def test_pipeline_failure_stops_before_using_the_voice(emu, use_conn, dagbag) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    result = run_dag(dagbag, "example_voice_training_pipeline", {"voice_name": "fail-example"})
+    assert result.state == "failed"
+    assert result.tasks["wait_for_voice"] == "failed"
+    assert result.tasks["use_voice"] == "upstream_failed"
+    assert result.xcom("wait_for_voice", "failure_details")["state"] == "FAILED"
+
+
+@pytest.mark.parametrize(
+    ("seed", "route_to"),
+    [
+        ({"state": "SUCCEED", "asset_id": "existing-asset"}, "use_voice"),
+        ({"state": "FAILED", "job_failed_code": "MSS.20001001", "job_failed_reason": "background noise"}, "report_failure"),
+    ],
+)
+def test_existing_job_routes_success_and_failure(emu, use_conn, dagbag, seed, route_to: str) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    job_id = emu.control.seed_job(**seed)["job_id"]
+    result = run_dag(dagbag, "example_voice_training_existing_job", {"job_id": job_id})
+    assert result.state == "success"
+    other = {"use_voice", "report_failure"} - {route_to}
+    assert result.tasks[route_to] == "success" and result.tasks[other.pop()] == "skipped"
+    if route_to == "use_voice":
+        assert result.xcom("use_voice") == "existing-asset"
+    else:
+        report = result.xcom("report_failure")
+        assert report["state"] == "FAILED" and "background noise" in report["report"]
+        assert "MSS.20001001" in report["report"]
