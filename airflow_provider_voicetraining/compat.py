@@ -125,3 +125,12 @@ def load_dagbag(dag_folder: str) -> Any:
         from airflow.models.dagbag import DagBag  # type: ignore[attr-defined,no-redef]
 
         return DagBag(dag_folder=dag_folder, include_examples=False)
+
+
+def redact(value: Any) -> Any:
+    """Airflow's masker applied to ``value`` (what task logs would show)."""
+    try:
+        from airflow.sdk._shared.secrets_masker import redact as _redact
+    except ImportError:  # 3.0.x
+        from airflow.sdk.execution_time.secrets_masker import redact as _redact  # type: ignore[no-redef]
+    return _redact(value)

@@ -1,0 +1,123 @@
+"""No credential (AK, SK, IAM password, issued or stored tokens, security token) appears in logs,
+exception messages, reprs, trigger kwargs or events; Airflow's masker knows all of them."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+
+from airflow_provider_voicetraining import compat
+from airflow_provider_voicetraining.client.tokens import TOKENS
+from airflow_provider_voicetraining.errors import VoiceTrainingError
+from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+from airflow_provider_voicetraining.triggers.voice_training import VoiceTrainingJobTrigger
+
+
+def _secrets(emu, conn: dict[str, Any]) -> list[str]:  # type: ignore[no-untyped-def]
+    values = [
+        emu.config.access_key,
+        emu.config.secret_key,
+        emu.config.temp_access_key,
+        emu.config.temp_secret_key,
+        emu.config.security_token,
+        emu.config.iam_password,
+        conn.get("password") or "",
+    ]
+    values += [entry.token.reveal() for entry in TOKENS._entries.values()]
+    return [v for v in values if v]
+
+
+def _assert_clean(texts: list[str], secrets: list[str]) -> None:
+    blob = "\n".join(texts)
+    leaked = [s[:4] + "..." for s in secrets if s in blob]
+    assert not leaked, f"secrets leaked: {leaked}"
+
+
+@pytest.mark.parametrize("auth_type", ["aksk", "aksk_temporary", "password", "token"])
+def test_no_secret_in_logs_errors_or_reprs(emu, use_conn, caplog, capsys, auth_type: str) -> None:  # type: ignore[no-untyped-def]
+    conn = use_conn(emu, auth_type, max_retries=1)
+    texts: list[str] = []
+    job_id = emu.control.seed_job(state="FAILED", job_failed_code="MSS.1", job_failed_reason="r")["job_id"]
+    with caplog.at_level(logging.DEBUG):
+        hook = VoiceTrainingHook()
+        job = hook.get_job(job_id)
+        texts += [repr(hook), repr(hook.settings), str(hook.settings), repr(job), json.dumps(job.to_dict())]
+        texts.append(json.dumps(hook.get_failure_details(job).to_dict()))
+        created = hook.create_job("basic", voice_name="secret-scan")
+        texts += [repr(created), repr(created.upload_urls)]
+        # faults: retries log warnings; token expiry forces a refresh in password mode
+        emu.control.set_faults(
+            [
+                {"route": "show_job", "kind": "status", "status": 503, "times": 1},
+                {"route": "show_job", "kind": "token_expiry", "times": 1},
+            ]
+        )
+        try:
+            hook.get_job(job_id)
+        except VoiceTrainingError as exc:  # token mode cannot refresh: an auth error
+            texts += [str(exc), repr(exc)]
+        emu.control.clear_faults()
+        for failing in (
+            lambda: hook.get_job("26f06524-4f75-4b3a-a853-b649a21aaf66"),
+            lambda: hook.commit_job(created.job_id),
+        ):
+            with pytest.raises(VoiceTrainingError) as info:
+                failing()
+            texts += [str(info.value), repr(info.value)]
+        ok, message = hook.test_connection()
+        texts.append(message)
+    # a wrong SK and an unknown AK: the gateway's messages echo the AK
+    for login, password in ((None, "wrong-secret-key-0000000000000000"), ("UNKNOWNAK00000000001", None)):
+        if auth_type != "aksk":
+            break
+        use_conn(emu, auth_type, login=login, password=password, max_retries=0)
+        with pytest.raises(VoiceTrainingError) as info:
+            VoiceTrainingHook().get_job(job_id)
+        texts += [str(info.value), repr(info.value), str(info.value.error_msg)]
+        if login:
+            assert "***" in str(info.value)  # the echoed AK was redacted
+            conn = {**conn, "login_unknown": login}
+    texts += [r.getMessage() for r in caplog.records]
+    texts += [str(r.args) for r in caplog.records]
+    captured = capsys.readouterr()
+    texts += [captured.out, captured.err]
+    secrets = _secrets(emu, conn)
+    if "login_unknown" in conn:
+        secrets.append(conn["login_unknown"])
+    assert secrets
+    _assert_clean(texts, secrets)
+
+
+async def test_trigger_kwargs_and_events_hold_no_secret(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    conn = use_conn(emu, "password")
+    job_id = emu.control.seed_job(state="AUDIT_FAILED")["job_id"]
+    trigger = VoiceTrainingJobTrigger(job_id=job_id, poll_interval=0.05)
+    events = [e.payload async for e in trigger.run()]
+    _assert_clean([json.dumps(trigger.serialize()), json.dumps(events)], _secrets(emu, conn))
+
+
+def test_airflow_masker_knows_every_credential(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    for auth_type in ("aksk_temporary", "password", "token"):
+        use_conn(emu, auth_type)
+        hook = VoiceTrainingHook()
+        hook.get_job(emu.control.seed_job(state="WAITING")["job_id"])
+        secrets = [s.reveal() for s in hook.settings.secrets()]
+        secrets += [entry.token.reveal() for entry in TOKENS._entries.values()]
+        for secret in secrets:
+            assert secret not in compat.redact(f"value={secret}")
+
+
+def test_secret_objects_refuse_serialization() -> None:
+    import pickle
+
+    from airflow_provider_voicetraining.secret import Secret
+
+    secret = Secret("s3cr3t-value")
+    assert "s3cr3t" not in repr(secret) + str(secret) + f"{secret}" + f"{secret!r}"
+    with pytest.raises(TypeError):
+        pickle.dumps(secret)
+    with pytest.raises(TypeError):
+        json.dumps(secret)
