@@ -124,7 +124,7 @@ def load_dagbag(dag_folder: str) -> Any:
     except ImportError:  # 3.0.x
         from airflow.models.dagbag import DagBag  # type: ignore[attr-defined,no-redef]
 
-        return DagBag(dag_folder=dag_folder, include_examples=False)
+        return DagBag(dag_folder=dag_folder, include_examples=False)  # type: ignore[call-arg]
 
 
 def redact(value: Any) -> Any:
