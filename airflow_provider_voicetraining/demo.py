@@ -25,7 +25,9 @@ DAG_ID = "example_voice_training_pipeline"
 def _dags_folder() -> Path:
     here = Path(__file__).resolve().parent.parent / "dags"
     if not (here / f"{DAG_ID}.py").exists():
-        raise SystemExit(f"Cannot find the example DAGs next to the package ({here}); run from a source checkout.")
+        raise SystemExit(
+            f"Cannot find the example DAGs next to the package ({here}); run from a source checkout."
+        )
     return here
 
 

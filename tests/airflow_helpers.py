@@ -31,7 +31,9 @@ class RunResult:
         from airflow.utils.session import create_session
 
         with create_session() as session:
-            rows = session.query(XComModel.key).filter_by(dag_id=self.dag_id, run_id=self.run_id, task_id=task_id)
+            rows = session.query(XComModel.key).filter_by(
+                dag_id=self.dag_id, run_id=self.run_id, task_id=task_id
+            )
             return {r[0] for r in rows}
 
 

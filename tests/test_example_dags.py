@@ -40,7 +40,10 @@ def test_pipeline_failure_stops_before_using_the_voice(emu, use_conn, dagbag) ->
     ("seed", "route_to"),
     [
         ({"state": "SUCCEED", "asset_id": "existing-asset"}, "use_voice"),
-        ({"state": "FAILED", "job_failed_code": "MSS.20001001", "job_failed_reason": "background noise"}, "report_failure"),
+        (
+            {"state": "FAILED", "job_failed_code": "MSS.20001001", "job_failed_reason": "background noise"},
+            "report_failure",
+        ),
     ],
 )
 def test_existing_job_routes_success_and_failure(emu, use_conn, dagbag, seed, route_to: str) -> None:  # type: ignore[no-untyped-def]

@@ -24,7 +24,9 @@ def package(tmp_path: Path) -> str:
 @pytest.mark.parametrize("style", STYLES)
 def test_result_success_pushes_asset_id_and_job(emu, use_conn, dagbag, style: str) -> None:  # type: ignore[no-untyped-def]
     use_conn(emu)
-    job_id = emu.control.seed_job(state="SUCCEED", voice_name="result-voice", asset_id="asset-result")["job_id"]
+    job_id = emu.control.seed_job(state="SUCCEED", voice_name="result-voice", asset_id="asset-result")[
+        "job_id"
+    ]
     result = run_dag(dagbag, f"t_result_{style}_fail", {"job_id": job_id})
     assert result.tasks == {"result": "success"}
     assert result.xcom("result") == "asset-result"
@@ -51,9 +53,9 @@ def test_result_waits_for_a_running_job(emu, use_conn, dagbag, package, style: s
 @pytest.mark.parametrize("style", STYLES)
 def test_result_failure_fails_the_task_with_details(emu, use_conn, dagbag, style: str) -> None:  # type: ignore[no-untyped-def]
     use_conn(emu)
-    job_id = emu.control.seed_job(state="FAILED", job_failed_code="MSS.20001001", job_failed_reason="too quiet")[
-        "job_id"
-    ]
+    job_id = emu.control.seed_job(
+        state="FAILED", job_failed_code="MSS.20001001", job_failed_reason="too quiet"
+    )["job_id"]
     result = run_dag(dagbag, f"t_result_{style}_fail", {"job_id": job_id})
     assert result.tasks == {"result": "failed"}
     details = result.xcom("result", "failure_details")
@@ -174,7 +176,9 @@ def test_failed_upload_deletes_the_new_job(emu, use_conn, dagbag, package) -> No
 
 @pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("on_abort", ["leave", "delete"])
-def test_wait_timeout_leaves_or_deletes_the_job(emu, use_conn, dagbag, package, style: str, on_abort: str) -> None:  # type: ignore[no-untyped-def]
+def test_wait_timeout_leaves_or_deletes_the_job(
+    emu, use_conn, dagbag, package, style: str, on_abort: str
+) -> None:  # type: ignore[no-untyped-def]
     use_conn(emu)
     # USER_RESULT_REVIEW is not a failure state in the delete variants: the wait times out
     conf = {"package": package, "voice_name": "review-forever"}
@@ -199,7 +203,11 @@ def test_on_kill_deletes_only_with_on_abort_delete(emu, use_conn) -> None:  # ty
         emu.control.clear_requests()
         job_id = emu.control.seed_job(state="PROCESSING")["job_id"]
         operator = CreateVoiceTrainingJobOperator(
-            task_id=f"kill_{on_abort}", edition="basic", voice_name="v", training_package="p.zip", on_abort=on_abort
+            task_id=f"kill_{on_abort}",
+            edition="basic",
+            voice_name="v",
+            training_package="p.zip",
+            on_abort=on_abort,
         )
         operator._remote_job_id = job_id  # what execute() records right after creating the job
         operator.on_kill()
@@ -212,7 +220,9 @@ def test_operator_arguments_are_validated_at_construction() -> None:
     with pytest.raises(VoiceTrainingValidationError, match="edition"):
         CreateVoiceTrainingJobOperator(task_id="a", edition="gold", voice_name="v", training_package="p")
     with pytest.raises(VoiceTrainingValidationError, match="on_abort"):
-        CreateVoiceTrainingJobOperator(task_id="b", edition="basic", voice_name="v", training_package="p", on_abort="x")
+        CreateVoiceTrainingJobOperator(
+            task_id="b", edition="basic", voice_name="v", training_package="p", on_abort="x"
+        )
     templated = CreateVoiceTrainingJobOperator(
         task_id="c", edition="{{ params.edition }}", voice_name="v", training_package="p"
     )

@@ -67,7 +67,7 @@ def test_no_secret_in_logs_errors_or_reprs(emu, use_conn, caplog, capsys, auth_t
             with pytest.raises(VoiceTrainingError) as info:
                 failing()
             texts += [str(info.value), repr(info.value)]
-        ok, message = hook.test_connection()
+        _ok, message = hook.test_connection()
         texts.append(message)
     # a wrong SK and an unknown AK: the gateway's messages echo the AK
     for login, password in ((None, "wrong-secret-key-0000000000000000"), ("UNKNOWNAK00000000001", None)):

@@ -248,7 +248,10 @@ def call_flow(
                 continue
             why = ""
             if outcome.permanent:
-                why = " (not retried: the server certificate does not verify; set the connection's verify to its CA bundle)"
+                why = (
+                    " (not retried: the server certificate does not verify; "
+                    "set the connection's verify to its CA bundle)"
+                )
             elif not retryable:
                 why = " (not retried: the request may have reached the service)"
             raise VoiceTrainingTransportError(

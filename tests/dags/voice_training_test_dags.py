@@ -72,7 +72,11 @@ for deferrable in (True, False):
 
     with _dag(f"t_result_{suffix}_timeout") as dag:
         VoiceTrainingJobResultOperator(
-            task_id="result", job_id="{{ params.job_id }}", deferrable=deferrable, poll_interval=0.2, wait_timeout=1
+            task_id="result",
+            job_id="{{ params.job_id }}",
+            deferrable=deferrable,
+            poll_interval=0.2,
+            wait_timeout=1,
         )
     globals()[dag.dag_id] = dag
 
