@@ -1,0 +1,1 @@
+"""Benchmarks of the provider (run with ``make bench``); each prints its figures."""
