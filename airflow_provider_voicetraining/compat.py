@@ -19,8 +19,9 @@ from __future__ import annotations
 import importlib.metadata
 from typing import TYPE_CHECKING, Any
 
+# mypy runs against whichever Airflow is installed: the ignores below cover the other line.
 try:  # Airflow 3.1+
-    from airflow.sdk.exceptions import (
+    from airflow.sdk.exceptions import (  # type: ignore[attr-defined]
         AirflowException,
         AirflowFailException,
         AirflowSensorTimeout,
@@ -60,7 +61,7 @@ __all__ = [
 
 def base_hook_class() -> type[Any]:
     try:
-        from airflow.sdk import BaseHook
+        from airflow.sdk import BaseHook  # type: ignore[attr-defined]
     except ImportError:  # 3.0.x
         from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
     return BaseHook  # type: ignore[no-any-return]
@@ -68,7 +69,7 @@ def base_hook_class() -> type[Any]:
 
 def get_conf() -> Any:
     try:
-        from airflow.sdk import conf
+        from airflow.sdk import conf  # type: ignore[attr-defined]
     except ImportError:  # 3.0.x
         from airflow.configuration import conf  # type: ignore[no-redef,attr-defined,assignment]
     return conf

@@ -15,7 +15,7 @@ from typing import Any
 from airflow_provider_voicetraining.compat import AirflowException, AirflowFailException
 
 
-class VoiceTrainingError(AirflowException):
+class VoiceTrainingError(AirflowException):  # type: ignore[misc]  # Any on Airflow 3.0
     """Base class of every error this provider raises."""
 
 
@@ -114,7 +114,7 @@ class VoiceTrainingResponseError(VoiceTrainingError):
         return (_rebuild, (type(self), self.args, self.__dict__))
 
 
-class VoiceTrainingJobFailedError(VoiceTrainingError, AirflowFailException):
+class VoiceTrainingJobFailedError(VoiceTrainingError, AirflowFailException):  # type: ignore[misc]
     """The job ended in a failure state (or one that needs a person).
 
     ``details`` is the documented failure-details dict (see ``FailureDetails.to_dict``).
