@@ -63,6 +63,12 @@ class JobWaitMixin:
 
         return VoiceTrainingHook(self.metastudio_conn_id, app_user_id=self.app_user_id)
 
+    def checked_job_id(self, value: Any) -> str:
+        """The rendered ``job_id``, and the hook's arguments, checked before any request."""
+        job_id = render_job_id(value)
+        _ = self.hook  # validates app_user_id
+        return job_id
+
     # -- polling -----------------------------------------------------------------------------
     def poll_once(self, job_id: str) -> tuple[VoiceTrainingJob, Verdict]:
         job = self.hook.get_job(job_id)

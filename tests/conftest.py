@@ -92,9 +92,11 @@ def use_conn(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
         conn_id: str = "metastudio_default",
         login: str | None = None,
         password: str | None = None,
+        extra_overrides: dict[str, Any] | None = None,
         **extra: Any,
     ) -> dict[str, Any]:
         value = json.loads(conn_json(emulator, auth_type, **extra))
+        value["extra"].update(extra_overrides or {})
         if login is not None:
             value["login"] = login
         if password is not None:

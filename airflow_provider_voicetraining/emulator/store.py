@@ -72,6 +72,7 @@ _SEED_SPECIAL = {
     "commit_time",
     "uploaded",
     "reject_times",
+    "omit_fields",
     *META_FIELDS,
 }
 
@@ -144,6 +145,8 @@ class JobRecord:
     upload_sequence: int = 0
     data_sequence: int = 0
     pinned: dict[str, Any] = field(default_factory=dict)
+    #: keys removed from the job detail (to emulate a broken service: no ``state``, no ``asset_id``)
+    omit_fields: tuple[str, ...] = ()
     seeded: bool = False
 
     # -- state -------------------------------------------------------------------------------
@@ -401,7 +404,8 @@ class JobStore:
         epoch seconds) runs the normal timeline; with ``state`` as well the job is placed at the
         start of that state and continues from there. ``create_time`` / ``lastupdate_time``
         are epoch milliseconds like the API shows. ``uploaded=True`` records a valid package.
-        Unknown fields are shown verbatim in the job detail.
+        Unknown fields are shown verbatim in the job detail; ``omit_fields`` lists keys to leave
+        out of it (a broken service: no ``state``, a ``SUCCEED`` without ``asset_id``).
         """
         kind = fields.get("kind", "voice")
         if kind not in ("voice", "short"):
@@ -429,6 +433,7 @@ class JobStore:
             failed_code=fields.get("job_failed_code"),
             failed_reason=fields.get("job_failed_reason"),
             pinned={k: v for k, v in fields.items() if k not in _SEED_SPECIAL},
+            omit_fields=tuple(str(k) for k in fields.get("omit_fields") or ()),
             seeded=True,
         )
         if fields.get("asset_id"):
@@ -618,6 +623,8 @@ def voice_view(rec: JobRecord, now: float, base_url: str) -> dict[str, Any]:
         }
     )
     view.update(rec.pinned)
+    for key in rec.omit_fields:
+        view.pop(key, None)
     return view
 
 

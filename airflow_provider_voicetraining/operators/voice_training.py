@@ -33,7 +33,7 @@ from airflow_provider_voicetraining.errors import (
 )
 from airflow_provider_voicetraining.links import VoiceTrainingJobLink
 from airflow_provider_voicetraining.states import COMMITTABLE_STATES, normalize_failure_states
-from airflow_provider_voicetraining.wait_mixin import JobWaitMixin, render_job_id
+from airflow_provider_voicetraining.wait_mixin import JobWaitMixin
 from airflow_provider_voicetraining.waiting import (
     EVENT_FAILED,
     EVENT_SUCCESS,
@@ -199,7 +199,7 @@ class VoiceTrainingJobResultOperator(_ResultHandling):
 
     def execute(self, context: Context) -> Any:
         started_at = time.time()
-        job_id = render_job_id(self.job_id)
+        job_id = self.checked_job_id(self.job_id)
         self.publish_console_url(context, job_id)
         return self._settle(context, job_id, started_at)
 

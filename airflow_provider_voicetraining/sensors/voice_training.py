@@ -20,7 +20,7 @@ from airflow_provider_voicetraining import validation as check
 from airflow_provider_voicetraining.errors import VoiceTrainingError, VoiceTrainingJobFailedError
 from airflow_provider_voicetraining.links import VoiceTrainingJobLink
 from airflow_provider_voicetraining.states import normalize_failure_states
-from airflow_provider_voicetraining.wait_mixin import JobWaitMixin, render_job_id
+from airflow_provider_voicetraining.wait_mixin import JobWaitMixin
 from airflow_provider_voicetraining.waiting import (
     EVENT_FAILED,
     EVENT_SUCCESS,
@@ -92,7 +92,7 @@ class VoiceTrainingJobSensor(JobWaitMixin, BaseSensorOperator):
 
     # -- poke / reschedule ---------------------------------------------------------------------
     def poke(self, context: Context) -> PokeReturnValue | bool:
-        job_id = render_job_id(self.job_id)
+        job_id = self.checked_job_id(self.job_id)
         if self._states is None:
             self._states = self.new_state_log(job_id)
             self.publish_console_url(context, job_id)
@@ -132,7 +132,7 @@ class VoiceTrainingJobSensor(JobWaitMixin, BaseSensorOperator):
             raise
         if isinstance(done, PokeReturnValue) and done.is_done:
             return done.xcom_value
-        job_id = render_job_id(self.job_id)
+        job_id = self.checked_job_id(self.job_id)
         self.log.info("Job %s is not done; deferring (poll every %ss)", job_id, self.poll_interval)
         return self.wait_for_job(context, job_id, started_at + float(self.timeout), started_at)
 

@@ -1,0 +1,392 @@
+"""Table-driven bad input: connection fields, hook / sensor / operator arguments, API responses.
+
+For input that is ours, each row must fail with an error naming the field and the fix, raised
+before any request: the emulator's request log proves nothing was sent. For bad API responses,
+the error must say what is wrong with the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_voicetraining.errors import (
+    VoiceTrainingConnectionError,
+    VoiceTrainingError,
+    VoiceTrainingPackageError,
+    VoiceTrainingResponseError,
+    VoiceTrainingValidationError,
+)
+from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+from airflow_provider_voicetraining.operators.voice_training import (
+    CreateVoiceTrainingJobOperator,
+    VoiceTrainingJobResultOperator,
+)
+from airflow_provider_voicetraining.sensors.voice_training import VoiceTrainingJobSensor
+
+JOB = "26f06524-4f75-4b3a-a853-b649a21aaf66"
+
+
+@dataclass
+class Case:
+    name: str
+    run: Callable[[Any], Any]  # gets the emulator
+    error: type[Exception]
+    mentions: tuple[str, ...]
+    conn: dict[str, Any] = field(default_factory=dict)  # connection overrides
+    ours: bool = True  # our input: nothing may be sent
+
+
+def hook_call(fn: Callable[[VoiceTrainingHook], Any]) -> Callable[[Any], Any]:
+    return lambda emu: fn(VoiceTrainingHook())
+
+
+def create_op(tmp: Path, **kwargs: Any) -> Callable[[Any], Any]:
+    def run(emu: Any) -> Any:
+        args = {
+            "task_id": "create",
+            "edition": "basic",
+            "voice_name": "v",
+            "training_package": str(tmp / "p.zip"),
+        }
+        args.update(kwargs)
+        return CreateVoiceTrainingJobOperator(**args).execute({})
+
+    return run
+
+
+def _not_a_zip(tmp: Path) -> str:
+    path = tmp / "not-a-zip.zip"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("plain text")
+    return str(path)
+
+
+def _package(tmp: Path) -> str:
+    from airflow_provider_voicetraining.package import make_synthetic_package
+
+    return make_synthetic_package(tmp / "good.zip", "basic", seconds=0.01)
+
+
+def _cases(tmp: Path) -> list[Case]:
+    conn_get = hook_call(lambda h: h.get_job(JOB))
+    return [
+        # -- connection fields -----------------------------------------------------------------
+        Case(
+            "conn: missing project_id",
+            conn_get,
+            VoiceTrainingConnectionError,
+            ("project_id", "missing"),
+            {"project_id": None},
+        ),
+        Case(
+            "conn: unknown auth_type",
+            conn_get,
+            VoiceTrainingConnectionError,
+            ("auth_type", "use one of"),
+            {"auth_type": "kerberos"},
+        ),
+        Case(
+            "conn: http:// to a remote host",
+            conn_get,
+            VoiceTrainingConnectionError,
+            ("endpoint", "https"),
+            {"endpoint": "http://metastudio.example.com"},
+        ),
+        Case(
+            "conn: bad region",
+            conn_get,
+            VoiceTrainingConnectionError,
+            ("region", "cn-north-4"),
+            {"region": "mars-1a"},
+        ),
+        Case(
+            "conn: bad verify path",
+            conn_get,
+            VoiceTrainingConnectionError,
+            ("verify", "CA bundle"),
+            {"verify": "/no/such/ca.pem"},
+        ),
+        Case(
+            "conn: endpoint with a path",
+            conn_get,
+            VoiceTrainingConnectionError,
+            ("endpoint", "scheme://host"),
+            {"endpoint": "https://example.com/../admin"},
+        ),
+        Case(
+            "conn: CR/LF in app_user_id",
+            conn_get,
+            VoiceTrainingConnectionError,
+            ("app_user_id", "CR/LF"),
+            {"app_user_id": "u\r\nX-Injected: 1"},
+        ),
+        Case(
+            "conn: negative timeout",
+            conn_get,
+            VoiceTrainingConnectionError,
+            ("timeout", "between"),
+            {"timeout": -1},
+        ),
+        Case(
+            "conn: empty SK",
+            conn_get,
+            VoiceTrainingConnectionError,
+            ("password (SK)", "missing"),
+            {"password": ""},
+        ),
+        Case(
+            "conn: AK with a newline",
+            conn_get,
+            VoiceTrainingConnectionError,
+            ("login (AK)", "access key"),
+            {"login": "EMULATORAK\n0000001"},
+        ),
+        Case(
+            "conn: password mode without domain",
+            conn_get,
+            VoiceTrainingConnectionError,
+            ("domain_name",),
+            {"auth_type": "password", "domain_name": None},
+        ),
+        # -- hook arguments ----------------------------------------------------------------------
+        Case(
+            "job_id: path traversal",
+            hook_call(lambda h: h.get_job("../../v2/admin")),
+            VoiceTrainingValidationError,
+            ("job_id", "path separator"),
+        ),
+        Case(
+            "job_id: separator",
+            hook_call(lambda h: h.delete_job("abc/def")),
+            VoiceTrainingValidationError,
+            ("job_id", "path separator"),
+        ),
+        Case(
+            "job_id: backslash",
+            hook_call(lambda h: h.get_audit_result("abc\\def")),
+            VoiceTrainingValidationError,
+            ("job_id",),
+        ),
+        Case(
+            "job_id: query injection",
+            hook_call(lambda h: h.get_job("abc?state=x")),
+            VoiceTrainingValidationError,
+            ("job_id", "A-Z a-z 0-9"),
+        ),
+        Case(
+            "job_id: empty",
+            hook_call(lambda h: h.get_job("")),
+            VoiceTrainingValidationError,
+            ("job_id", "empty"),
+        ),
+        Case(
+            "job_id: oversized",
+            hook_call(lambda h: h.get_job("a" * 500)),
+            VoiceTrainingValidationError,
+            ("job_id", "500 characters"),
+        ),
+        Case(
+            "app_user_id: CR/LF",
+            hook_call(lambda h: h.get_job(JOB, app_user_id="a\nb")),
+            VoiceTrainingValidationError,
+            ("app_user_id", "CR/LF"),
+        ),
+        Case(
+            "app_user_id: non-ASCII",
+            hook_call(lambda h: h.get_job(JOB, app_user_id="用户7")),
+            VoiceTrainingValidationError,
+            ("app_user_id", "non-ASCII"),
+        ),
+        Case(
+            "app_user_id: empty",
+            hook_call(lambda h: h.get_job(JOB, app_user_id="")),
+            VoiceTrainingValidationError,
+            ("app_user_id", "empty"),
+        ),
+        Case(
+            "app_user_id: oversized",
+            hook_call(lambda h: h.get_job(JOB, app_user_id="u" * 300)),
+            VoiceTrainingValidationError,
+            ("app_user_id",),
+        ),
+        Case(
+            "create: unknown edition",
+            hook_call(lambda h: h.create_job("flexus", voice_name="v")),
+            VoiceTrainingValidationError,
+            ("edition", "basic"),
+        ),
+        Case(
+            "create: oversized voice_name",
+            hook_call(lambda h: h.create_job("basic", voice_name="v" * 300)),
+            VoiceTrainingValidationError,
+            ("voice_name", "shorten"),
+        ),
+        Case(
+            "create: tag not in the enum",
+            hook_call(lambda h: h.create_job("basic", voice_name="v", tag="SPORTS")),
+            VoiceTrainingValidationError,
+            ("tag", "ECOMMERCE"),
+        ),
+        Case(
+            "list: limit over 100",
+            hook_call(lambda h: h.list_jobs(page_size=1000)),
+            VoiceTrainingValidationError,
+            ("page_size", "1..100"),
+        ),
+        Case(
+            "list: naive datetime",
+            hook_call(lambda h: h.list_jobs(create_since=__import__("datetime").datetime(2026, 1, 1))),
+            VoiceTrainingValidationError,
+            ("create_since", "timezone"),
+        ),
+        # -- sensor and operator arguments ---------------------------------------------------------
+        Case(
+            "sensor: rendered job_id is a path",
+            lambda emu: VoiceTrainingJobSensor(task_id="s", job_id="/etc/passwd").poke({}),
+            VoiceTrainingValidationError,
+            ("job_id",),
+        ),
+        Case(
+            "sensor: failure_states without FAILED",
+            lambda emu: VoiceTrainingJobSensor(task_id="s", job_id=JOB, failure_states=["AUDIT_FAILED"]),
+            VoiceTrainingValidationError,
+            ("failure_states", "FAILED"),
+        ),
+        Case(
+            "sensor: app_user_id CR/LF",
+            lambda emu: VoiceTrainingJobSensor(task_id="s", job_id=JOB, app_user_id="x\r\n").poke({}),
+            VoiceTrainingValidationError,
+            ("app_user_id",),
+        ),
+        Case(
+            "result: rendered job_id is a list",
+            lambda emu: VoiceTrainingJobResultOperator(task_id="r", job_id=["a", "b"]).execute({}),
+            VoiceTrainingValidationError,
+            ("job_id", "must be a string"),
+        ),
+        Case(
+            "result: negative poll_interval",
+            lambda emu: VoiceTrainingJobResultOperator(task_id="r", job_id=JOB, poll_interval=-5),
+            VoiceTrainingValidationError,
+            ("poll_interval",),
+        ),
+        Case(
+            "create: package does not exist",
+            create_op(tmp),
+            VoiceTrainingPackageError,
+            ("training_package", "does not exist"),
+        ),
+        Case(
+            "create: package is not a zip",
+            lambda emu: create_op(tmp, training_package=_not_a_zip(tmp))(emu),
+            VoiceTrainingPackageError,
+            ("training_package", "not a zip"),
+        ),
+        Case(
+            "create: empty voice_name",
+            lambda emu: create_op(tmp, voice_name="", training_package=_package(tmp))(emu),
+            VoiceTrainingValidationError,
+            ("voice_name", "empty"),
+        ),
+        Case(
+            "create: package path is empty",
+            create_op(tmp, training_package=""),
+            VoiceTrainingPackageError,
+            ("training_package", "empty"),
+        ),
+        Case(
+            "create: unknown commit override",
+            lambda emu: create_op(tmp, training_package=_package(tmp), commit_overrides={"colour": "red"})(
+                emu
+            ),
+            VoiceTrainingValidationError,
+            ("commit overrides",),
+        ),
+        Case(
+            "create: bad sex with a good package",
+            lambda emu: create_op(tmp, training_package=_package(tmp), sex="robot")(emu),
+            VoiceTrainingValidationError,
+            ("sex", "FEMALE"),
+        ),
+        Case(
+            "create: on_abort typo",
+            create_op(tmp, on_abort="remove"),
+            VoiceTrainingValidationError,
+            ("on_abort", "leave"),
+        ),
+        # -- API responses ------------------------------------------------------------------------
+        Case(
+            "response: job without state",
+            lambda emu: VoiceTrainingHook().get_job(
+                emu.control.seed_job(state="WAITING", omit_fields=["state"])["job_id"]
+            ),
+            VoiceTrainingResponseError,
+            ("show_job", "no state"),
+            {"max_retries": 0},
+            ours=False,
+        ),
+        Case(
+            "response: SUCCEED without asset_id",
+            lambda emu: VoiceTrainingJobSensor(
+                task_id="s",
+                job_id=emu.control.seed_job(state="SUCCEED", omit_fields=["asset_id"])["job_id"],
+                max_consecutive_errors=0,
+            ).poke(_ctx()),
+            VoiceTrainingResponseError,
+            ("SUCCEED", "asset_id"),
+            ours=False,
+        ),
+        Case(
+            "response: non-JSON body",
+            lambda emu: (
+                emu.control.set_faults([{"route": "show_job", "kind": "malformed"}]),
+                VoiceTrainingHook().get_job(emu.control.seed_job(state="WAITING")["job_id"]),
+            ),
+            VoiceTrainingResponseError,
+            ("does not match the API",),
+            {"max_retries": 1},
+            ours=False,
+        ),
+    ]
+
+
+class _TI:
+    """Only what a poke touches before the answer is judged: the console-URL XCom."""
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        pass
+
+
+def _ctx() -> dict[str, Any]:
+    return {"ti": _TI()}
+
+
+CASE_NAMES = [c.name for c in _cases(Path("/nonexistent"))]
+
+
+def test_the_table_is_big_enough() -> None:
+    assert len(CASE_NAMES) >= 25
+    assert len(set(CASE_NAMES)) == len(CASE_NAMES)
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_bad_input(emu, use_conn, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+    case = next(c for c in _cases(tmp_path) if c.name == name)
+    extra = {k: v for k, v in case.conn.items() if k not in ("login", "password")}
+    use_conn(emu, extra_overrides=extra, login=case.conn.get("login"), password=case.conn.get("password"))
+    emu.control.clear_requests()
+    with pytest.raises(VoiceTrainingError) as info:
+        case.run(emu)
+    assert isinstance(info.value, case.error), f"{type(info.value).__name__}: {info.value}"
+    message = str(info.value)
+    for fragment in case.mentions:
+        assert fragment in message, message
+    if case.ours:
+        assert "Fix:" in message
+        assert emu.control.requests() == [], "a request was sent despite bad input"
+    assert emu.config.secret_key not in message
