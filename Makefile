@@ -9,15 +9,22 @@ VENV ?= .venv-airflow-$(AIRFLOW_VERSION)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Airflow's published constraint files are not reachable from every CI machine; resolving
+# Airflow's own dependency tree as it stood at (or after) the release (uv --exclude-newer)
+# reproduces a compatible set. A newer tree breaks 3.0.6 (e.g. cadwyn 8 vs its execution API).
+RESOLVE_DATE_3.0.6 := 2025-09-20
+RESOLVE_DATE_3.3.2 := 2026-11-20
+RESOLVE_DATE ?= $(RESOLVE_DATE_$(AIRFLOW_VERSION))
 
 .PHONY: demo test lint typecheck unit bench clean venv
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip uv
-	@echo "Installing apache-airflow==$(AIRFLOW_VERSION) and the provider into $(VENV) ..."
-	@$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev]" "apache-airflow==$(AIRFLOW_VERSION)" \
-	  || $(BIN)/python -m pip install --quiet -e ".[dev]" "apache-airflow==$(AIRFLOW_VERSION)"
+	@echo "Installing apache-airflow==$(AIRFLOW_VERSION) (dependencies as of $(or $(RESOLVE_DATE),today)) and the provider into $(VENV) ..."
+	@$(BIN)/uv pip install --quiet --python $(BIN)/python $(if $(RESOLVE_DATE),--exclude-newer $(RESOLVE_DATE)) \
+	  "apache-airflow==$(AIRFLOW_VERSION)"
+	@$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev]" "apache-airflow==$(AIRFLOW_VERSION)"
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -37,6 +37,7 @@ for _var in list(os.environ):
     if _var.startswith("AIRFLOW_CONN_"):
         del os.environ[_var]
 os.makedirs(os.environ["HOME"], exist_ok=True)
+os.makedirs(os.environ["AIRFLOW_HOME"], exist_ok=True)
 
 import pytest  # noqa: E402
 

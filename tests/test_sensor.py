@@ -12,6 +12,16 @@ from tests.airflow_helpers import run_dag
 MODES = ["poke", "reschedule", "deferrable"]
 
 
+def skip_reschedule_timeout_on_3_0(mode: str) -> None:
+    """Airflow 3.0's in-process dag.test() supervisor hands the sensor its first reschedule date
+    as a string (``model_construct`` without validation), so a reschedule-mode sensor crashes
+    with a TypeError when it checks its timeout. Real runs validate the message; 3.1 fixed it."""
+    from airflow_provider_voicetraining.compat import AIRFLOW_V_3_1_PLUS
+
+    if mode == "reschedule" and not AIRFLOW_V_3_1_PLUS:
+        pytest.skip("Airflow 3.0 dag.test(): reschedule-mode sensor timeouts crash inside Airflow")
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_success_returns_the_job(emu, use_conn, dagbag, mode: str) -> None:  # type: ignore[no-untyped-def]
     use_conn(emu)
@@ -72,6 +82,7 @@ def test_soft_fail_skips_on_failure(emu, use_conn, dagbag, mode: str) -> None:  
 
 @pytest.mark.parametrize("mode", MODES)
 def test_soft_fail_skips_on_timeout(emu, use_conn, dagbag, mode: str) -> None:  # type: ignore[no-untyped-def]
+    skip_reschedule_timeout_on_3_0(mode)
     use_conn(emu)
     job_id = emu.control.seed_job(state="PROCESSING")["job_id"]
     assert run_dag(dagbag, f"t_sensor_{mode}_soft", {"job_id": job_id}).tasks == {"wait": "skipped"}
@@ -80,6 +91,7 @@ def test_soft_fail_skips_on_timeout(emu, use_conn, dagbag, mode: str) -> None:  
 @pytest.mark.parametrize("mode", MODES)
 def test_needs_action_states_can_be_waited_for(emu, use_conn, dagbag, mode: str) -> None:  # type: ignore[no-untyped-def]
     """AUDIT_FAILED left out of failure_states: the sensor keeps waiting, here until its timeout."""
+    skip_reschedule_timeout_on_3_0(mode)
     use_conn(emu)
     job_id = emu.control.seed_job(state="AUDIT_FAILED")["job_id"]
     result = run_dag(dagbag, f"t_sensor_{mode}_waits_for_review", {"job_id": job_id})

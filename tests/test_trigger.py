@@ -51,7 +51,10 @@ def test_serialize_is_primitives_and_conn_id_only(emu, use_conn) -> None:  # typ
 
 
 def test_serialized_kwargs_survive_airflow_serde(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
-    from airflow.sdk.serde import deserialize, serialize
+    try:
+        from airflow.sdk.serde import deserialize, serialize
+    except ImportError:  # Airflow 3.0
+        from airflow.serialization.serde import deserialize, serialize  # type: ignore[no-redef]
 
     _, kwargs = make("job-2", end_time=time.time() + 60).serialize()
     assert deserialize(serialize(kwargs)) == kwargs
