@@ -42,11 +42,16 @@ class VoiceTrainingConnectionError(VoiceTrainingValidationError):
 
 
 class VoiceTrainingTransportError(VoiceTrainingError):
-    """The request never got an HTTP answer (DNS, refused, reset, TLS, timeout), after retries."""
+    """The request never got an HTTP answer (DNS, refused, reset, TLS, timeout), after retries.
 
-    def __init__(self, message: str, *, operation: str, attempts: int) -> None:
+    ``may_have_reached``: the last attempt may have been processed by the service (a reset or a
+    read timeout after the request was sent), unlike a refused connection.
+    """
+
+    def __init__(self, message: str, *, operation: str, attempts: int, may_have_reached: bool = True) -> None:
         self.operation = operation
         self.attempts = attempts
+        self.may_have_reached = may_have_reached
         super().__init__(message)
 
     def __reduce__(self) -> tuple[Any, ...]:

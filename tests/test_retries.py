@@ -14,6 +14,7 @@ from airflow_provider_voicetraining.client.retry import RetryPolicy, parse_retry
 from airflow_provider_voicetraining.errors import (
     VoiceTrainingAPIError,
     VoiceTrainingAuthError,
+    VoiceTrainingError,
     VoiceTrainingResponseError,
     VoiceTrainingServerError,
     VoiceTrainingThrottledError,
@@ -100,18 +101,49 @@ def test_malformed_bodies_that_persist_raise_a_response_error(emu, use_conn) -> 
         VoiceTrainingHook().get_job(job_id)
 
 
-def test_create_is_not_repeated_when_the_outcome_is_unknown(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+def test_unanswered_create_that_made_no_job_is_sent_again(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
     use_conn(emu)
     emu.control.set_faults([{"route": "create_basic_job", "kind": "status", "status": 500, "times": 1}])
-    with pytest.raises(VoiceTrainingServerError):
-        VoiceTrainingHook().create_job("basic", voice_name="once-only")
-    assert statuses(emu, "create_basic_job") == [500]
+    hook = VoiceTrainingHook()
+    created = hook.create_job("basic", voice_name="second-try")
+    assert statuses(emu, "create_basic_job") == [500, 200]
+    assert len(emu.control.requests(route="list_jobs")) == 1  # looked before sending again
+    assert [j.job_id for j in hook.list_jobs(voice_name="second-try")] == [created.job_id]
 
-    emu.control.clear_requests()
+
+def test_unanswered_create_that_made_a_job_adopts_it(emu, use_conn, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from airflow_provider_voicetraining.package import make_synthetic_package
+
+    use_conn(emu)
     emu.control.set_faults([{"route": "create_basic_job", "kind": "drop", "times": 1}])
-    with pytest.raises(VoiceTrainingTransportError, match="may have reached the service"):
-        VoiceTrainingHook().create_job("basic", voice_name="lost-answer")
-    assert len(emu.control.requests(route="create_basic_job")) == 1
+    hook = VoiceTrainingHook()
+    created = hook.create_job("basic", voice_name="lost-answer")
+    assert len(emu.control.requests(route="create_basic_job")) == 1  # never sent twice
+    assert [j.job_id for j in hook.list_jobs(voice_name="lost-answer")] == [created.job_id]
+    # the adopted job comes with working upload URLs
+    url = created.upload_urls.training_data_uploading_url
+    assert url is not None
+    hook.upload_training_data(url, make_synthetic_package(tmp_path / "p.zip", "basic", seconds=0.01))
+    hook.commit_job(created.job_id)
+
+
+def test_unanswered_create_with_several_candidates_does_not_guess(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    hook = VoiceTrainingHook()
+    hook.create_job("basic", voice_name="twin")  # someone else's, moments ago
+    emu.control.set_faults([{"route": "create_basic_job", "kind": "drop", "times": 1}])
+    with pytest.raises(VoiceTrainingError, match="refusing to guess"):
+        hook.create_job("basic", voice_name="twin")
+
+
+def test_create_that_surely_failed_is_not_reconciled(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    use_conn(emu, endpoint=f"http://127.0.0.1:{port}", max_retries=1)
+    with pytest.raises(VoiceTrainingTransportError) as info:
+        VoiceTrainingHook().create_job("basic", voice_name="refused")
+    assert info.value.may_have_reached is False and info.value.attempts == 2
 
 
 def test_create_is_retried_when_throttled(emu, use_conn) -> None:  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
@@ -25,6 +26,9 @@ from airflow_provider_voicetraining.errors import (
     VoiceTrainingAPIError,
     VoiceTrainingError,
     VoiceTrainingNotFoundError,
+    VoiceTrainingResponseError,
+    VoiceTrainingServerError,
+    VoiceTrainingTransportError,
     VoiceTrainingValidationError,
 )
 from airflow_provider_voicetraining.models import (
@@ -40,6 +44,9 @@ from airflow_provider_voicetraining.states import COMMITTABLE_STATES, JobState
 T = TypeVar("T")
 
 BaseHook = compat.base_hook_class()
+
+#: How far the service's ``create_time`` may lag our clock when matching an unanswered create.
+CREATE_CLOCK_TOLERANCE = 300.0
 
 
 def console_url(settings: ConnectionSettings, job_id: str) -> str:
@@ -283,11 +290,15 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
     ) -> CreatedJob:
         """Create a job of ``edition`` (``basic``, ``middle``, ``advance``, ``third_party``).
 
-        Returns the ``job_id`` and the presigned upload URLs. Not retried when the outcome is
-        unknown (a read timeout could otherwise create two jobs).
+        Returns the ``job_id`` and the presigned upload URLs. When the answer is lost (5xx,
+        connection reset, read timeout, garbled body) the job may or may not exist, and sending
+        the create again could make two. The hook looks first: a single uncommitted
+        (``CREATING``) job with this ``voice_name`` (and app user) created since the attempt
+        began is adopted, with fresh upload URLs; if there is none the create is sent again
+        (at most ``max_retries`` times); if there are several it stops rather than guess.
         """
-        return self._call(  # type: ignore[no-any-return]
-            api.create_job,
+        call = api.create_job(
+            self.settings,
             edition,
             voice_name=voice_name,
             sex=sex,
@@ -303,6 +314,65 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
             is_ondemand_resource=is_ondemand_resource,
             supported_service=supported_service,
             app_user_id=app_user_id,
+        )
+        driver = self._driver
+        attempt = 0
+        while True:
+            started = time.time()
+            try:
+                return driver.execute(call)
+            except (VoiceTrainingServerError, VoiceTrainingTransportError, VoiceTrainingResponseError) as exc:
+                if isinstance(exc, VoiceTrainingTransportError) and not exc.may_have_reached:
+                    raise
+                adopted = self._adopt_unacknowledged(voice_name, app_user_id, since=started, error=exc)
+                if adopted is not None:
+                    return adopted
+                if not driver.policy.can_retry(attempt):
+                    raise
+                wait = driver.policy.backoff(attempt)
+                self.log.warning(
+                    "Create of %r got no usable answer (%s) and made no job; sending it again in %.1fs",
+                    voice_name,
+                    type(exc).__name__,
+                    wait,
+                )
+                attempt += 1
+                time.sleep(wait)
+
+    def _adopt_unacknowledged(
+        self, voice_name: str, app_user_id: str | None, *, since: float, error: Exception
+    ) -> CreatedJob | None:
+        """The job an unanswered create made, if exactly one matches; None if none does."""
+        candidates = [
+            job
+            for job in self.list_jobs(
+                voice_name=voice_name,
+                state="CREATING",
+                sort_dir="desc",
+                max_items=20,
+                app_user_id=app_user_id,
+            )
+            if job.voice_name == voice_name
+            and job.create_time is not None
+            and job.create_time.timestamp() >= since - CREATE_CLOCK_TOLERANCE
+        ]
+        if not candidates:
+            return None
+        if len(candidates) > 1:
+            raise VoiceTrainingError(
+                f"Create of {voice_name!r} got no usable answer ({error}) and {len(candidates)} uncommitted "
+                f"jobs with that name appeared meanwhile ({', '.join(j.job_id for j in candidates)}); "
+                "refusing to guess which is ours. Delete the extra jobs or use distinct voice names."
+            ) from error
+        job = candidates[0]
+        self.log.warning(
+            "Create of %r got no usable answer (%s), but job %s was created: using it",
+            voice_name,
+            type(error).__name__,
+            job.job_id,
+        )
+        return CreatedJob(
+            job_id=job.job_id, upload_urls=self.get_upload_urls(job.job_id, app_user_id=app_user_id)
         )
 
     def commit_job(self, job_id: str, *, app_user_id: str | None = None, **overrides: Any) -> None:
