@@ -261,6 +261,7 @@ def call_flow(
                 "Check network access to the endpoint, proxies and the connection's timeout/verify.",
                 operation=call.operation,
                 attempts=attempts,
+                may_have_reached=outcome.sent,
             )
 
         assert isinstance(outcome, WireResponse)
