@@ -90,7 +90,9 @@ def test_throttling_that_never_ends_is_reported(emu, use_conn) -> None:  # type:
     emu.control.set_faults([{"route": "show_job", "kind": "throttle", "retry_after": 0.01}])
     with pytest.raises(VoiceTrainingThrottledError) as info:
         VoiceTrainingHook().get_job(job_id)
-    assert info.value.error_code in ("APIGW.0308", "APIG.0308") and info.value.attempts == 3
+    # 429s have their own budget: twice max_retries
+    assert info.value.error_code in ("APIGW.0308", "APIG.0308") and info.value.attempts == 5
+    assert statuses(emu, "show_job") == [429] * 5
 
 
 def test_malformed_bodies_that_persist_raise_a_response_error(emu, use_conn) -> None:  # type: ignore[no-untyped-def]

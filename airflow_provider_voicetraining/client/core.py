@@ -26,7 +26,12 @@ from airflow_provider_voicetraining.client.messages import (
     WireRequest,
     WireResponse,
 )
-from airflow_provider_voicetraining.client.retry import MAX_RETRY_AFTER, RetryPolicy, parse_retry_after
+from airflow_provider_voicetraining.client.retry import (
+    MAX_RETRY_AFTER,
+    THROTTLE_RETRY_FACTOR,
+    RetryPolicy,
+    parse_retry_after,
+)
 from airflow_provider_voicetraining.connection import AUTH_AKSK, AUTH_PASSWORD, AUTH_TOKEN, ConnectionSettings
 from airflow_provider_voicetraining.errors import (
     VoiceTrainingAPIError,
@@ -219,7 +224,8 @@ def call_flow(
     clock: Callable[[], float] = time.time,
 ) -> Flow[T]:
     """Perform ``call`` with auth, retries and decoding; yields actions, returns the decoded value."""
-    retries = 0
+    retries = 0  # retries spent on failures (connection, 5xx, garbled bodies, repeated 401)
+    throttled = 0  # retries spent waiting out 429s
     token_refreshed = False
     needs_token = call.target == "service" and settings.auth_type in (AUTH_PASSWORD, AUTH_TOKEN)
     while True:
@@ -228,7 +234,7 @@ def call_flow(
             token = settings.token if settings.auth_type == AUTH_TOKEN else (yield GetToken())
         request = build_request(call, settings, token, clock())
         outcome = yield Send(request)
-        attempts = retries + 1
+        attempts = retries + throttled + 1
 
         if isinstance(outcome, TransportFailure):
             retryable = (call.idempotent or not outcome.sent) and not outcome.permanent
@@ -294,29 +300,49 @@ def call_flow(
                     attempts=attempts,
                 ) from None
 
-        if status == 401 and settings.auth_type == AUTH_PASSWORD and needs_token and not token_refreshed:
+        # The first refresh is free; a token rejected again (it expired again, or was revoked
+        # while others refreshed) costs a retry, so a real auth failure still ends quickly.
+        refresh = not token_refreshed or policy.can_retry(retries)
+        if status == 401 and settings.auth_type == AUTH_PASSWORD and needs_token and refresh:
             assert token is not None
             log.info("MetaStudio %s: token rejected (HTTP 401); minting a new one", call.operation)
-            token_refreshed = True
             yield DropToken(token)
-            continue
-
-        if status == 429 or status >= 500:
-            retry_after = parse_retry_after(outcome.headers.get_ci("Retry-After"))
-            retryable = status == 429 or call.idempotent
-            too_long = retry_after is not None and retry_after > MAX_RETRY_AFTER
-            if retryable and not too_long and policy.can_retry(retries):
-                wait = policy.delay(retries, retry_after)
-                log.warning(
-                    "MetaStudio %s: HTTP %d (X-Request-Id %s); retry %d/%d in %.1fs",
-                    call.operation,
-                    status,
-                    outcome.request_id,
-                    retries + 1,
-                    policy.max_retries,
-                    wait,
-                )
+            if token_refreshed:
+                wait = policy.backoff(retries)
                 retries += 1
                 yield Sleep(wait)
+            token_refreshed = True
+            continue
+
+        if status == 429:
+            # Throttling is the service asking us to come back later, not a failure: it has
+            # its own, larger budget, so a burst of 429s does not use up the retries that
+            # protect against real errors.
+            retry_after = parse_retry_after(outcome.headers.get_ci("Retry-After"))
+            too_long = retry_after is not None and retry_after > MAX_RETRY_AFTER
+            if not too_long and throttled < THROTTLE_RETRY_FACTOR * policy.max_retries:
+                wait = policy.delay(throttled, retry_after)
+                log.warning(
+                    "MetaStudio %s: throttled (HTTP 429, X-Request-Id %s); retry in %.1fs",
+                    call.operation,
+                    outcome.request_id,
+                    wait,
+                )
+                throttled += 1
+                yield Sleep(wait)
                 continue
+        elif status >= 500 and call.idempotent and policy.can_retry(retries):
+            wait = policy.backoff(retries)
+            log.warning(
+                "MetaStudio %s: HTTP %d (X-Request-Id %s); retry %d/%d in %.1fs",
+                call.operation,
+                status,
+                outcome.request_id,
+                retries + 1,
+                policy.max_retries,
+                wait,
+            )
+            retries += 1
+            yield Sleep(wait)
+            continue
         raise error_from_response(call, settings, outcome, redact, attempts)

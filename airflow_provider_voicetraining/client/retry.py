@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 #: Never wait longer than this for a ``Retry-After``; beyond it, give up and report it.
 MAX_RETRY_AFTER = 120.0
+#: 429s may be retried this many times ``max_retries`` (throttling means "later", not "broken").
+THROTTLE_RETRY_FACTOR = 2
 
 
 @dataclass
