@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--keep-home", action="store_true", help="keep the temporary AIRFLOW_HOME")
     parser.add_argument("--voice-name", default="demo-narrator", help="prefix fail- to see a failure")
+    parser.add_argument("--verbose", action="store_true", help="show Airflow's INFO logs too")
     args = parser.parse_args(argv)
 
     from airflow_provider_voicetraining.emulator import EmulatorConfig, spawn_emulator_process
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             "AIRFLOW__CORE__DAGS_FOLDER": str(_dags_folder()),
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
             "VOICE_TRAINING_POLL_INTERVAL": "0.5",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO" if args.verbose else "WARNING",
         }
     )
     print(f"AIRFLOW_HOME={home}")
@@ -84,19 +86,25 @@ def _run_dag(voice_name: str) -> int:
         print(f"  {ti.task_id:<28} {ti.state}")
         if ti.task_id == "use_voice":
             asset_id = _xcom(run, "use_voice")
+    job_id = _xcom(run, "create_voice_job")
+    if job_id:
+        print(f"\njob_id   = {job_id}\nconsole  = {_xcom(run, 'create_voice_job', 'console_url')}")
+    failure = _xcom(run, "wait_for_voice", "failure_details")
+    if failure:
+        print(f"failure  = {failure}")
     if asset_id:
-        print(f"\nasset_id = {asset_id}")
+        print(f"asset_id = {asset_id}")
     return 0 if str(run.state) == "success" and asset_id else 1
 
 
-def _xcom(run: object, task_id: str) -> object:
+def _xcom(run: object, task_id: str, key: str = "return_value") -> object:
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
     with create_session() as session:
         row = (
             session.query(XComModel)
-            .filter_by(dag_id=run.dag_id, run_id=run.run_id, task_id=task_id, key="return_value")  # type: ignore[attr-defined]
+            .filter_by(dag_id=run.dag_id, run_id=run.run_id, task_id=task_id, key=key)  # type: ignore[attr-defined]
             .one_or_none()
         )
         return None if row is None else XComModel.deserialize_value(row)
