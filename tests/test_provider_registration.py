@@ -1,0 +1,89 @@
+"""Provider discovery: the entry point, the provider-info schema, the CLI, the connection form."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_voicetraining import get_provider_info
+from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+
+
+def test_entry_point_and_package_name() -> None:
+    points = importlib.metadata.entry_points(group="apache_airflow_provider")
+    ours = [p for p in points if p.value.startswith("airflow_provider_voicetraining")]
+    assert len(ours) == 1 and ours[0].load() is get_provider_info
+    assert get_provider_info()["package-name"] == "airflow-provider-voicetraining"
+    assert ours[0].dist is not None
+    assert ours[0].dist.name.replace("_", "-") == "airflow-provider-voicetraining"
+
+
+def test_provider_info_matches_airflows_schema() -> None:
+    import airflow
+    import jsonschema
+
+    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    jsonschema.validate(get_provider_info(), schema)
+    connection = get_provider_info()["connection-types"][0]
+    assert connection["connection-type"] == VoiceTrainingHook.conn_type
+    assert set(connection["ui-field-behaviour"]["hidden-fields"]) == {"host", "port", "schema"}
+    fields = connection["conn-fields"]
+    assert fields["security_token"]["schema"]["format"] == "password"
+    assert {"auth_type", "project_id", "region", "endpoint", "verify", "app_user_id"} <= set(fields)
+    # the classes named in the metadata import
+    for section in ("hooks", "operators", "sensors", "triggers"):
+        for entry in get_provider_info()[section]:
+            for module in entry["python-modules"]:
+                __import__(module)
+
+
+def _airflow_cli(*args: str) -> str:
+    env = {**os.environ}
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    # stdout may carry log lines before the JSON document
+    return next(line for line in result.stdout.splitlines() if line.startswith("["))
+
+
+def test_airflow_cli_lists_the_provider_and_its_hook() -> None:
+    providers = json.loads(_airflow_cli("providers", "list", "-o", "json"))
+    assert {"package_name": "airflow-provider-voicetraining", "version": "0.1.0"}.items() <= next(
+        p for p in providers if p["package_name"] == "airflow-provider-voicetraining"
+    ).items()
+    hooks = json.loads(_airflow_cli("providers", "hooks", "-o", "json"))
+    hook = next(h for h in hooks if h["connection_type"] == "huaweicloud_metastudio")
+    assert hook["class"] == "airflow_provider_voicetraining.hooks.voice_training.VoiceTrainingHook"
+    assert hook["conn_id_attribute_name"] == "metastudio_conn_id"
+    assert hook["hook_name"] == "Huawei Cloud MetaStudio"
+
+
+def test_connection_form_metadata_for_the_ui() -> None:
+    """Airflow 3.2+ builds the form from conn-fields alone (no hook import)."""
+    services = pytest.importorskip("airflow.api_fastapi.core_api.services.ui.connections")
+    if not hasattr(services, "HookMetaService"):
+        pytest.skip("this Airflow builds connection forms from hook widgets (3.0/3.1)")
+    meta = next(
+        m for m in services.HookMetaService.hook_meta_data() if m.connection_type == "huaweicloud_metastudio"
+    )
+    assert meta.hook_name == "Huawei Cloud MetaStudio"
+    assert meta.standard_fields.host.hidden and not meta.standard_fields.login.hidden
+    assert meta.standard_fields.login.title.startswith("Access Key")
+    assert meta.extra_fields["auth_type"]["value"] == "aksk"
+    assert meta.extra_fields["security_token"]["schema"]["format"] == "password"
+
+
+def test_old_style_form_methods_agree_with_the_metadata() -> None:
+    assert (
+        VoiceTrainingHook.get_ui_field_behaviour()
+        == get_provider_info()["connection-types"][0]["ui-field-behaviour"]
+    )
+    widgets = VoiceTrainingHook.get_connection_form_widgets()
+    assert widgets == {} or set(widgets) == set(get_provider_info()["connection-types"][0]["conn-fields"])
