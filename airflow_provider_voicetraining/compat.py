@@ -17,6 +17,7 @@ async connection lookup       ``sync_to_async(get_connection)``  ``BaseHook.aget
 from __future__ import annotations
 
 import importlib.metadata
+import sys
 from typing import TYPE_CHECKING, Any
 
 # mypy runs against whichever Airflow is installed: the ignores below cover the other line.
@@ -40,8 +41,22 @@ except ImportError:  # Airflow 3.0.x
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-AIRFLOW_VERSION: str = importlib.metadata.version("apache-airflow-core")
-AIRFLOW_V_3_1_PLUS: bool = tuple(int(p) for p in AIRFLOW_VERSION.split(".")[:2]) >= (3, 1)
+    AIRFLOW_VERSION: str
+    AIRFLOW_V_3_1_PLUS: bool
+
+
+def __getattr__(name: str) -> Any:
+    """``AIRFLOW_VERSION`` and ``AIRFLOW_V_3_1_PLUS``, read from the installed distribution's
+    metadata on first use (a scan of ``sys.path`` that DAG-file imports need not pay)."""
+    if name == "AIRFLOW_VERSION":
+        value: Any = importlib.metadata.version("apache-airflow-core")
+    elif name == "AIRFLOW_V_3_1_PLUS":
+        value = tuple(int(p) for p in __getattr__("AIRFLOW_VERSION").split(".")[:2]) >= (3, 1)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AIRFLOW_VERSION",
@@ -135,3 +150,17 @@ def redact(value: Any) -> Any:
     except ImportError:  # 3.0.x
         from airflow.sdk.execution_time.secrets_masker import redact as _redact  # type: ignore[no-redef]
     return _redact(value)
+
+
+async def arun_sync(func: Any, *args: Any) -> Any:
+    """Run ``func(*args)`` from async code when it may talk to the Task SDK supervisor.
+
+    On 3.0.x such calls (e.g. ``Connection.extra_dejson`` masking secrets) go through
+    ``async_to_sync`` and fail on the event-loop thread ("You cannot use AsyncToSync in the same
+    thread as an async event loop"), so they run in a worker thread. 3.1+ handles them inline.
+    """
+    if sys.modules[__name__].AIRFLOW_V_3_1_PLUS:  # via the lazy module __getattr__ above
+        return func(*args)
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(func)(*args)

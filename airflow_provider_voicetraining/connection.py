@@ -6,6 +6,7 @@ checked here, once, before the first request: a bad field fails with its name an
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -114,12 +115,16 @@ class ConnectionSettings:
 
 
 def _extras(conn: ConnectionLike) -> dict[str, Any]:
-    try:
-        raw = conn.extra_dejson
-    except Exception:  # Airflow logs and returns {} for bad JSON; be explicit instead.
-        raise VoiceTrainingConnectionError(
-            "extra", "is not valid JSON", 'store the extras as a JSON object, e.g. {"project_id": "..."}'
-        ) from None
+    # Airflow logs bad JSON and returns {}; say so instead of reporting "project_id is missing".
+    text = getattr(conn, "extra", None)
+    if isinstance(text, str) and text.strip():
+        try:
+            json.loads(text)
+        except ValueError:
+            raise VoiceTrainingConnectionError(
+                "extra", "is not valid JSON", 'store the extras as a JSON object, e.g. {"project_id": "..."}'
+            ) from None
+    raw = conn.extra_dejson
     if not isinstance(raw, Mapping):
         raise VoiceTrainingConnectionError(
             "extra", "is not a JSON object", "store the extras as a JSON object"

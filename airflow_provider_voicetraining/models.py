@@ -10,6 +10,7 @@ and presigned URLs lose their query (a presigned query is a bearer credential).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -26,6 +27,19 @@ def epoch_to_datetime(value: Any) -> pendulum.DateTime | None:
     """MetaStudio times are epoch numbers; milliseconds in practice (values above 1e11 are ms)."""
     if value is None or isinstance(value, bool):
         return None
+    if type(value) in (int, float, str):
+        # A poller sees the same timestamps on every poll: DateTime objects are immutable, so
+        # one conversion per distinct value is enough.
+        return _cached_epoch_to_datetime(value)
+    return _epoch_to_datetime(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_epoch_to_datetime(value: int | float | str) -> pendulum.DateTime | None:
+    return _epoch_to_datetime(value)
+
+
+def _epoch_to_datetime(value: Any) -> pendulum.DateTime | None:
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -66,6 +80,17 @@ def _bool_or_none(value: Any) -> bool | None:
     if isinstance(value, str):
         return value.strip().lower() == "true"
     return bool(value)
+
+
+_KNOWN_FIELDS: dict[type[Any], frozenset[str]] = {}
+
+
+def _known_fields(cls: type[Any]) -> frozenset[str]:
+    """Names of the dataclass fields of ``cls`` but ``extra`` (computed once per class)."""
+    known = _KNOWN_FIELDS.get(cls)
+    if known is None:
+        known = _KNOWN_FIELDS[cls] = frozenset(f.name for f in fields(cls)) - {"extra"}
+    return known
 
 
 @dataclass(frozen=True)
@@ -117,7 +142,7 @@ class VoiceTrainingJob:
             raise ValueError("the job detail has no job_id")
         if not isinstance(state, str) or not state:
             raise ValueError(f"the job detail of {job_id} has no state")
-        known = {f.name for f in fields(cls)} - {"extra"}
+        known = _known_fields(cls)
         return cls(
             job_id=job_id,
             state=state,

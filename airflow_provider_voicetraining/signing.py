@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import time
@@ -52,7 +53,9 @@ def parse_sdk_date(value: str) -> float:
     return float(calendar.timegm(time.strptime(value, DATE_FORMAT)))
 
 
+@functools.lru_cache(maxsize=1024)
 def canonical_uri(path: str) -> str:
+    """Cached: a poller signs the same few paths over and over (pure function of ``path``)."""
     segments = unquote(path).split("/")
     uri = "/".join(_encode(s) for s in segments)
     return uri if uri.endswith("/") else uri + "/"
@@ -133,8 +136,14 @@ def string_to_sign(canonical: str, sdk_date: str) -> str:
     """The official signer parses ``X-Sdk-Date`` and re-formats it here (``2025011T...`` becomes
     ``20250101T...``), while the canonical headers keep the value as sent."""
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    normalized = dt.datetime.strptime(sdk_date, DATE_FORMAT).strftime(DATE_FORMAT)
-    return f"{ALGORITHM}\n{normalized}\n{digest}"
+    return f"{ALGORITHM}\n{_normalize_sdk_date(sdk_date)}\n{digest}"
+
+
+@functools.lru_cache(maxsize=64)
+def _normalize_sdk_date(sdk_date: str) -> str:
+    """``strptime`` + ``strftime`` of ``X-Sdk-Date``, cached (one value per second; ``strptime``
+    is the slowest step of signing). A malformed value raises ``ValueError`` every time."""
+    return dt.datetime.strptime(sdk_date, DATE_FORMAT).strftime(DATE_FORMAT)
 
 
 def compute_signature(secret_key: str, to_sign: str) -> str:

@@ -8,8 +8,8 @@
 * either way the outcome arrives as a trigger event and is handled by :meth:`finish` for
   success and :meth:`job_failed` for failure, which push the documented XComs.
 
-The hook is imported lazily: DAG files import operators on every parse, and the HTTP
-stack (``requests``) costs more to import than everything else here together.
+The hook and the models are imported lazily: DAG files import operators on every parse, and
+the HTTP stack (``requests``) costs more to import than everything else here together.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_voicetraining import validation as check
 from airflow_provider_voicetraining.errors import VoiceTrainingJobFailedError
-from airflow_provider_voicetraining.models import FailureDetails, VoiceTrainingJob
 from airflow_provider_voicetraining.waiting import (
     XCOM_CONSOLE_URL,
     XCOM_FAILURE,
@@ -37,6 +36,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+    from airflow_provider_voicetraining.models import FailureDetails, VoiceTrainingJob
     from airflow_provider_voicetraining.triggers.voice_training import VoiceTrainingJobTrigger
 
 #: Extra time granted to ``defer(timeout=...)`` beyond the trigger's own deadline: the trigger

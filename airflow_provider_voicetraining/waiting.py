@@ -15,15 +15,17 @@ import enum
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_voicetraining.errors import (
     VoiceTrainingError,
     VoiceTrainingResponseError,
     is_transient,
 )
-from airflow_provider_voicetraining.models import VoiceTrainingJob
 from airflow_provider_voicetraining.states import StateClass, classify
+
+if TYPE_CHECKING:  # models (dataclasses, pendulum) load with the hook, not with DAG files
+    from airflow_provider_voicetraining.models import VoiceTrainingJob
 
 EVENT_SUCCESS = "success"
 EVENT_FAILED = "failed"

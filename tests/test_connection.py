@@ -172,3 +172,11 @@ def test_env_var_forms_resolve_through_airflow(monkeypatch: pytest.MonkeyPatch, 
     settings: ConnectionSettings = parse_connection(airflow_conn)
     assert settings.secret_key is not None and settings.secret_key.reveal() == "s/k+with=specials"
     assert (settings.region, settings.verify, settings.project_id) == ("cn-east-3", False, PROJECT)
+
+
+def test_extra_that_is_not_json_is_reported_as_such() -> None:
+    broken = Connection(
+        conn_id="broken", conn_type="huaweicloud_metastudio", login=AK, password=SK, extra="{oops"
+    )
+    with pytest.raises(VoiceTrainingConnectionError, match="extra: is not valid JSON"):
+        parse_connection(broken)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,9 +58,18 @@ def edition(value: object) -> str:
     return normalized
 
 
+#: Characters ``quote(..., safe="")`` leaves alone: a segment made only of these is its own encoding.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _segment(value: str) -> str:
+    """``quote(value, safe="")``, skipping the call for the usual already-safe ids."""
+    return value if _UNRESERVED.fullmatch(value) else quote(value, safe="")
+
+
 def _path(settings: ConnectionSettings, *segments: str) -> str:
-    tail = "/".join(quote(s, safe="") for s in segments)
-    return f"/v1/{quote(settings.project_id, safe='')}/voice-training-manage/{tail}"
+    tail = "/".join(_segment(s) for s in segments)
+    return f"/v1/{_segment(settings.project_id)}/voice-training-manage/{tail}"
 
 
 def _decode_job(response: WireResponse) -> VoiceTrainingJob:

@@ -98,7 +98,8 @@ the timeline from that state); ``GET jobs``, ``GET jobs/{id}`` (internal record)
 ``POST jobs/{id}/outcome``; ``GET|PUT|DELETE faults``; ``GET requests?route=``,
 ``DELETE requests``; ``GET stats`` (requests per route and status, distinct ``connections``,
 CPU seconds, uptime); ``PUT clock`` (gateway clock offset); ``PUT rate-limit`` (per-AK token
-bucket); ``POST tokens`` (issue a token), ``POST tokens/expire``; ``GET console/jobs/{id}``
+bucket); ``GET tokens`` (issued tokens as SHA-256 digests with length, prefix and expiry,
+never in clear), ``POST tokens`` (issue a token), ``POST tokens/expire``; ``GET console/jobs/{id}``
 (HTML page, the "console link" for loopback endpoints). :class:`EmulatorControl` wraps them.
 
 Faults

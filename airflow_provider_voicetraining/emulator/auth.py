@@ -167,6 +167,11 @@ class IssuedToken:
     methods: list[str] = field(default_factory=lambda: ["password"])
 
 
+#: Issued tokens are ``TOKEN_PREFIX`` + ``secrets.token_urlsafe(TOKEN_RANDOM_BYTES)`` (fixed length).
+TOKEN_PREFIX = "MII"  # noqa: S105 (a format prefix, not a secret)
+TOKEN_RANDOM_BYTES = 192
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", errors="surrogateescape")).hexdigest()
 
@@ -176,14 +181,36 @@ class TokenStore:
 
     def __init__(self) -> None:
         self._tokens: dict[str, IssuedToken] = {}
+        self._lengths: dict[str, int] = {}
 
     def clear(self) -> None:
         self._tokens.clear()
+        self._lengths.clear()
 
     def issue(self, info: IssuedToken) -> str:
-        token = "MII" + secrets.token_urlsafe(192)
-        self._tokens[_digest(token)] = info
+        token = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_RANDOM_BYTES)
+        digest = _digest(token)
+        self._tokens[digest] = info
+        self._lengths[digest] = len(token)
         return token
+
+    def describe(self, now: float) -> list[dict[str, object]]:
+        """Every issued token *without its value*: SHA-256 digest, length and the format's fixed
+        prefix (enough to find a leaked token in a text by hashing candidate windows), plus
+        metadata. In issue order."""
+        return [
+            {
+                "sha256": digest,
+                "length": self._lengths[digest],
+                "prefix": TOKEN_PREFIX,
+                "project_id": info.project_id,
+                "user_name": info.user_name,
+                "issued_at": info.issued_at,
+                "expires_at": info.expires_at,
+                "expired": now >= info.expires_at,
+            }
+            for digest, info in self._tokens.items()
+        ]
 
     def lookup(self, token: str) -> IssuedToken | None:
         return self._tokens.get(_digest(token))

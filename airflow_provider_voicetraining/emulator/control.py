@@ -114,5 +114,11 @@ class EmulatorControl:
         token: str = self._call("POST", "/tokens", body)["token"]
         return token
 
+    def tokens(self) -> list[dict[str, Any]]:
+        """Every token issued since start or reset, never in clear: ``sha256``, ``length``,
+        ``prefix``, ``project_id``, ``user_name``, ``issued_at``, ``expires_at``, ``expired``."""
+        result: list[dict[str, Any]] = self._call("GET", "/tokens")["tokens"]
+        return result
+
     def console_url(self, job_id: str) -> str:
         return f"{self.base_url}/_emulator/console/jobs/{job_id}"

@@ -20,6 +20,7 @@ DELETE   /_emulator/requests                clear the log and counters
 GET      /_emulator/stats                   requests per route/status, connections, CPU
 PUT      /_emulator/clock                   ``{"offset_seconds": 960}``
 PUT      /_emulator/rate-limit              ``{"per_second": 5, "burst": 5}`` (null disables)
+GET      /_emulator/tokens                  issued tokens as SHA-256 digests + metadata
 POST     /_emulator/tokens                  ``{"project_id", "ttl_seconds"}`` -> a token
 POST     /_emulator/tokens/expire           expire every issued token
 GET      /_emulator/console/jobs/{id}       HTML page of a job (the "console link")
@@ -185,6 +186,9 @@ class ControlApi:
             }
         )
 
+    async def list_tokens(self, request: Request) -> Response:
+        return json_response({"tokens": self.rt.tokens.describe(self.rt.gateway_now())})
+
     async def expire_tokens(self, request: Request) -> Response:
         count = self.rt.tokens.expire_all(self.rt.gateway_now())
         return json_response({"expired": count})
@@ -238,6 +242,7 @@ class ControlApi:
             ("GET", "/stats", self.stats),
             ("PUT", "/clock", self.clock),
             ("PUT", "/rate-limit", self.rate_limit),
+            ("GET", "/tokens", self.list_tokens),
             ("POST", "/tokens", self.issue_token),
             ("POST", "/tokens/expire", self.expire_tokens),
             ("GET", "/console/jobs/{job_id}", self.console),

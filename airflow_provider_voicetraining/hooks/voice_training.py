@@ -165,7 +165,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         """Like :attr:`settings`, without blocking the event loop."""
         if self._settings is None:
             conn = await compat.aget_connection(self.metastudio_conn_id)
-            settings = parse_connection(conn)
+            settings = await compat.arun_sync(parse_connection, conn)
             for secret in settings.secrets():
                 await compat.amask_secret(secret.reveal())
             self._finish_settings(settings)

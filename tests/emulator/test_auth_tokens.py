@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -109,6 +110,26 @@ def test_reset_forgets_tokens(api: Api) -> None:
     token = api.emu.control.issue_token()
     api.emu.control.reset()
     assert api.call("GET", "/user/jobs", token=token).status_code == 401
+
+
+def test_control_lists_issued_tokens_as_digests_only(api: Api) -> None:
+    ctl = api.emu.control
+    assert ctl.tokens() == []
+    minted = _post_tokens(api, _token_body(api)).headers["X-Subject-Token"]
+    issued = ctl.issue_token(project_id=OTHER_PROJECT)
+    raw = requests.get(f"{api.url}/_emulator/tokens").text
+    assert minted not in raw and issued not in raw
+    listed = ctl.tokens()
+    assert [t["sha256"] for t in listed] == [hashlib.sha256(t.encode()).hexdigest() for t in (minted, issued)]
+    assert [t["project_id"] for t in listed] == [api.cfg.project_id, OTHER_PROJECT]
+    for token, entry in zip((minted, issued), listed, strict=True):
+        assert entry["length"] == len(token) and token.startswith(entry["prefix"])
+        assert entry["user_name"] == api.cfg.iam_user and entry["expired"] is False
+        assert entry["expires_at"] > entry["issued_at"]
+    ctl.expire_tokens()
+    assert all(t["expired"] for t in ctl.tokens())
+    ctl.reset()
+    assert ctl.tokens() == []
 
 
 def test_no_secret_reaches_the_request_log(api: Api) -> None:

@@ -1,0 +1,107 @@
+"""Fixtures of the system tests: the emulator in its own process over TLS, and one set of real
+Airflow components per test module, always stopped (also on failure or Ctrl-C). When a test of
+the module failed or did not finish, the whole Airflow home is copied to
+``.test-artifacts/system-<timestamp>/`` and the path is printed at the end of the session."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_voicetraining.emulator import EmulatorConfig, EmulatorProcess, spawn_emulator_process
+from tests.system.cluster import AirflowCluster
+
+#: a basic job runs 19 s of emulated lifecycle at time_scale 1: long enough that every sensor
+#: finds it unfinished at its first poke and defers to the triggerer
+EMULATOR_TIME_SCALE = 1.0
+#: VOICE_TRAINING_POLL_INTERVAL for the DAGs (read at parse time) and the triggers
+POLL_INTERVAL = "0.5"
+#: fast client retries: faults are not under test here
+CONN_EXTRA: dict[str, Any] = {"timeout": 10, "max_retries": 3, "retry_delay": 0.2, "retry_max_delay": 1}
+
+PIPELINE = "example_voice_training_pipeline"
+EXISTING = "example_voice_training_existing_job"
+AUTH_MODES = "system_voice_training_auth_modes"
+DAG_IDS = (PIPELINE, EXISTING, AUTH_MODES)
+
+_OUTCOMES = pytest.StashKey[dict[str, dict[str, set[str]]]]()
+_ARTIFACTS = pytest.StashKey[list[str]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    outcomes = item.config.stash.setdefault(_OUTCOMES, {})
+    module = outcomes.setdefault(item.module.__name__ if item.module else "", {"started": set(), "ok": set()})
+    module["started"].add(item.nodeid)
+    if report.failed:
+        module.setdefault("failed", set()).add(item.nodeid)
+    elif report.when == "call" or report.skipped:
+        module["ok"].add(item.nodeid)
+    return report
+
+
+def _module_failed(request: pytest.FixtureRequest) -> bool:
+    outcomes = request.config.stash.get(_OUTCOMES, {}).get(request.module.__name__)
+    if outcomes is None:
+        return True  # the fixture was set up but no test reported: interrupted
+    return bool(outcomes.get("failed")) or bool(outcomes["started"] - outcomes["ok"])
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for path in terminalreporter.config.stash.get(_ARTIFACTS, []):
+        terminalreporter.write_line(f"system test artifacts (Airflow home, logs, DB): {path}", red=True)
+
+
+@pytest.fixture(scope="module")
+def system_emulator() -> Iterator[EmulatorProcess]:
+    with spawn_emulator_process(EmulatorConfig(tls=True, time_scale=EMULATOR_TIME_SCALE, seed=11)) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def cluster(request: pytest.FixtureRequest, system_emulator: EmulatorProcess) -> Iterator[AirflowCluster]:
+    emu = system_emulator
+    assert emu.ca_file and emu.url.startswith("https://")
+    connections = {
+        "metastudio_default": emu.connection_json(auth_type="aksk_temporary", **CONN_EXTRA),
+        "metastudio_password": emu.connection_json(auth_type="password", **CONN_EXTRA),
+        "metastudio_aksk": emu.connection_json(auth_type="aksk", **CONN_EXTRA),
+    }
+    root = Path(tempfile.mkdtemp(prefix="voicetraining-system-"))
+    airflow = AirflowCluster(root, connections, {"VOICE_TRAINING_POLL_INTERVAL": POLL_INTERVAL})
+    with ExitStack() as stack:
+        stack.callback(shutil.rmtree, root, ignore_errors=True)
+        stack.callback(_save_artifacts_on_failure, request, airflow, emu)
+        stack.callback(_stop, airflow)
+        airflow.start()
+        airflow.startup_seconds = airflow.wait_ready(DAG_IDS)
+        yield airflow
+
+
+def _stop(airflow: AirflowCluster) -> None:
+    leftovers = airflow.stop()
+    assert not leftovers, f"processes outlived their component's process group (killed now): {leftovers}"
+
+
+def _save_artifacts_on_failure(
+    request: pytest.FixtureRequest, airflow: AirflowCluster, emu: EmulatorProcess
+) -> None:
+    if not _module_failed(request):
+        return
+    extra: dict[str, str] = {"emulator-stderr.txt": emu.stderr_tail(limit=200_000)}
+    try:
+        extra["emulator-requests.json"] = json.dumps(emu.control.requests(), indent=1)
+        extra["emulator-jobs.json"] = json.dumps(emu.control.jobs(), indent=1)
+    except Exception as err:  # the emulator may be what broke
+        extra["emulator-control-error.txt"] = repr(err)
+    path = airflow.save_artifacts(extra)
+    request.config.stash.setdefault(_ARTIFACTS, []).append(str(path))
+    print(f"\nsystem test artifacts: {path}")
