@@ -14,6 +14,7 @@ import re
 from urllib.parse import urlsplit
 
 from airflow_provider_voicetraining.errors import VoiceTrainingValidationError
+from airflow_provider_voicetraining.vocabulary import TEXT_LIMITS
 
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
@@ -21,7 +22,7 @@ _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}$")
 _ACCESS_KEY = re.compile(r"^[A-Za-z0-9]{8,128}$")
 _HOST_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
-MAX_APP_USER_ID = 256
+MAX_APP_USER_ID = TEXT_LIMITS["app_user_id"]
 MAX_SECRET = 16384
 MAX_TEXT = 1024
 
@@ -82,7 +83,10 @@ def app_user_id(value: object, field: str = "app_user_id") -> str | None:
     """``X-App-UserId``: optional, ASCII, no CR/LF (the service also forbids Chinese)."""
     if value is None:
         return None
-    fix = "use the end user's ASCII identifier (no line breaks, no Chinese characters), max 256 characters"
+    fix = (
+        "use the end user's ASCII identifier (no line breaks, no Chinese characters), "
+        f"max {MAX_APP_USER_ID} characters"
+    )
     if not isinstance(value, str):
         raise VoiceTrainingValidationError(field, f"must be a string, got {type(value).__name__}", fix)
     if value == "":

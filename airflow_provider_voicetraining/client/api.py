@@ -27,23 +27,20 @@ from airflow_provider_voicetraining.models import (
     VoiceTrainingJob,
 )
 from airflow_provider_voicetraining.states import KNOWN_STATES
-
-#: edition -> (create path segment, job_type)
-EDITIONS: dict[str, tuple[str, str]] = {
-    "basic": ("basic-jobs", "BASIC"),
-    "middle": ("middle-jobs", "MIDDLE"),
-    "advance": ("advance-jobs", "ADVANCE"),
-    "third_party": ("third-party-jobs", "THIRD_PARTY"),
-}
-SEXES = ("FEMALE", "MALE")
-LANGUAGES = ("CN", "EN")
-TAGS = ("ECOMMERCE", "NEWS", "MARKETING", "LIVE", "EDUCATION", "CUSTOMER", "STORYTELLING")
-CREATE_TYPES = ("PACKAGE", "SEGMENT")
-SUPPORTED_SERVICES = ("VIDEO_2D", "LIVE_2D", "CHAT_2D")
-JOB_TYPES = ("BASIC", "MIDDLE", "ADVANCE", "THIRD_PARTY", "THIRD_PARTY_LJZN", "FLEXUS")
-SORT_KEYS = ("create_time", "update_time")
-SORT_DIRS = ("asc", "desc")
-MAX_PAGE = 100
+from airflow_provider_voicetraining.vocabulary import (
+    CREATE_TYPES,
+    EDITIONS,
+    JOB_TYPES,
+    LANGUAGES,
+    MAX_INT,
+    MAX_PAGE,
+    SEXES,
+    SORT_DIRS,
+    SORT_KEYS,
+    SUPPORTED_SERVICES,
+    TAGS,
+    TEXT_LIMITS,
+)
 
 
 def edition(value: object) -> str:
@@ -142,63 +139,66 @@ def _decode_created(response: WireResponse) -> CreatedJob:
     return CreatedJob(job_id=job_id, upload_urls=UploadUrls.from_create_response(body))
 
 
-def create_job(
-    settings: ConnectionSettings,
-    edition_name: str,
-    *,
-    voice_name: str,
-    sex: str | None = None,
-    language: str | None = None,
-    tag: str | None = None,
-    description: str | None = None,
-    create_type: str | None = None,
-    phone: str | None = None,
-    dhtms_job_id: str | None = None,
-    batch_name: str | None = None,
-    output_language: str | None = None,
-    custom_text: str | None = None,
-    is_ondemand_resource: bool | None = None,
-    supported_service: Iterable[str] | None = None,
-    app_user_id: str | None = None,
-) -> ApiCall[CreatedJob]:
-    segment, _ = EDITIONS[edition(edition_name)]
-    services = None
-    if supported_service is not None:
-        if isinstance(supported_service, str):
-            supported_service = [supported_service]
-        services = [check.choice(s, "supported_service", SUPPORTED_SERVICES) for s in supported_service]
-    if is_ondemand_resource is not None and not isinstance(is_ondemand_resource, bool):
+def _text(name: str, *, required: bool = False) -> Any:
+    return lambda value: check.text(value, name, required=required, max_length=TEXT_LIMITS[name])
+
+
+def _choice(name: str, allowed: tuple[str, ...]) -> Any:
+    return lambda value: check.choice(value, name, allowed)
+
+
+def _services(value: object) -> list[str | None] | None:
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, Iterable):
+        raise VoiceTrainingValidationError(
+            "supported_service", "is not a list", f"use {list(SUPPORTED_SERVICES)}"
+        )
+    return [check.choice(s, "supported_service", SUPPORTED_SERVICES) for s in items]
+
+
+def _flag(value: object) -> bool | None:
+    if value is not None and not isinstance(value, bool):
         raise VoiceTrainingValidationError(
             "is_ondemand_resource", "must be a boolean", "pass True or False (or leave it unset)"
         )
-    body = _body(
-        {
-            "voice_name": check.text(voice_name, "voice_name", required=True, max_length=256),
-            "tag": check.choice(tag, "tag", TAGS),
-            "description": check.text(description, "description"),
-            "sex": check.choice(sex, "sex", SEXES),
-            "language": check.choice(language, "language", LANGUAGES),
-            "create_type": check.choice(create_type, "create_type", CREATE_TYPES),
-            "phone": check.text(phone, "phone", max_length=32),
-            "dhtms_job_id": check.job_id(dhtms_job_id, "dhtms_job_id") if dhtms_job_id else None,
-            "batch_name": check.text(batch_name, "batch_name", max_length=256),
-            "output_language": check.text(output_language, "output_language", max_length=64),
-            "custom_text": check.text(custom_text, "custom_text", max_length=4096),
-            "is_ondemand_resource": is_ondemand_resource,
-            "supported_service": services,
-        }
-    )
-    return ApiCall(
-        operation=f"create_{edition(edition_name)}_job",
-        method="POST",
-        path=_path(settings, "user", segment),
-        body=body,
-        app_user_id=check.app_user_id(app_user_id),
-        idempotent=False,
-        decode=_decode_created,
-    )
+    return value
 
 
+#: Every body field of create (``CreateTrainingJobReq``) and commit (``CommitJobReq``), with
+#: its check; in the SDK's field order (the order the body is serialized in).
+BODY_FIELDS: dict[str, Any] = {
+    "voice_name": _text("voice_name"),
+    "tag": _choice("tag", TAGS),
+    "description": _text("description"),
+    "sex": _choice("sex", SEXES),
+    "language": _choice("language", LANGUAGES),
+    "create_type": _choice("create_type", CREATE_TYPES),
+    "phone": _text("phone"),
+    "dhtms_job_id": lambda value: check.job_id(value, "dhtms_job_id") if value else None,
+    "batch_name": _text("batch_name"),
+    "app_user_id": lambda value: check.app_user_id(value, "app_user_id (commit body)"),
+    "output_language": _text("output_language"),
+    "custom_text": _text("custom_text"),
+    "is_ondemand_resource": _flag,
+    "supported_service": _services,
+}
+#: Optional create fields (``voice_name`` is required and passed on its own).
+CREATE_FIELDS = (
+    "tag",
+    "description",
+    "sex",
+    "language",
+    "create_type",
+    "phone",
+    "dhtms_job_id",
+    "batch_name",
+    "output_language",
+    "custom_text",
+    "is_ondemand_resource",
+    "supported_service",
+)
 COMMIT_FIELDS = (
     "tag",
     "description",
@@ -212,28 +212,43 @@ COMMIT_FIELDS = (
 )
 
 
+def _checked_body(fields: Mapping[str, Any], allowed: tuple[str, ...], what: str) -> bytes | None:
+    unknown = sorted(set(fields) - set(allowed))
+    if unknown:
+        raise VoiceTrainingValidationError(what, f"{unknown} are not {what}", f"use only {list(allowed)}")
+    checked = {name: BODY_FIELDS[name](fields[name]) for name in BODY_FIELDS if name in fields}
+    body = _body(checked)
+    return body if body != b"{}" else None
+
+
+def create_job(
+    settings: ConnectionSettings,
+    edition_name: str,
+    *,
+    voice_name: str,
+    app_user_id: str | None = None,
+    **fields: Any,
+) -> ApiCall[CreatedJob]:
+    """Create a job of an edition; ``fields`` are the optional :data:`CREATE_FIELDS`."""
+    name = edition(edition_name)
+    check.text(voice_name, "voice_name", required=True, max_length=TEXT_LIMITS["voice_name"])
+    body = _checked_body(
+        {"voice_name": voice_name, **fields}, ("voice_name", *CREATE_FIELDS), "create fields"
+    )
+    return ApiCall(
+        operation=f"create_{name}_job",
+        method="POST",
+        path=_path(settings, "user", EDITIONS[name][0]),
+        body=body,
+        app_user_id=check.app_user_id(app_user_id),
+        idempotent=False,
+        decode=_decode_created,
+    )
+
+
 def commit_body(overrides: Mapping[str, Any] | None) -> bytes | None:
     """Validate commit metadata overrides; the JSON body to send (None when there is none)."""
-    overrides = dict(overrides or {})
-    unknown = sorted(set(overrides) - set(COMMIT_FIELDS))
-    if unknown:
-        raise VoiceTrainingValidationError(
-            "commit overrides", f"{unknown} are not commit fields", f"use only {list(COMMIT_FIELDS)}"
-        )
-    body = _body(
-        {
-            "tag": check.choice(overrides.get("tag"), "tag", TAGS),
-            "description": check.text(overrides.get("description"), "description"),
-            "sex": check.choice(overrides.get("sex"), "sex", SEXES),
-            "voice_name": check.text(overrides.get("voice_name"), "voice_name", max_length=256),
-            "language": check.choice(overrides.get("language"), "language", LANGUAGES),
-            "phone": check.text(overrides.get("phone"), "phone", max_length=32),
-            "app_user_id": check.app_user_id(overrides.get("app_user_id"), "app_user_id (commit body)"),
-            "output_language": check.text(overrides.get("output_language"), "output_language", max_length=64),
-            "custom_text": check.text(overrides.get("custom_text"), "custom_text", max_length=4096),
-        }
-    )
-    return body if body != b"{}" else None
+    return _checked_body(dict(overrides or {}), COMMIT_FIELDS, "commit overrides")
 
 
 def commit_job(
@@ -333,8 +348,8 @@ class JobFilters:
         return cls(
             state=states,
             job_type=check.choice(job_type, "job_type", JOB_TYPES),
-            voice_name=check.text(voice_name, "voice_name", max_length=256),
-            batch_name=check.text(batch_name, "batch_name", max_length=256),
+            voice_name=BODY_FIELDS["voice_name"](voice_name),
+            batch_name=BODY_FIELDS["batch_name"](batch_name),
             tag=check.choice(tag, "tag", TAGS),
             job_id=check.job_id(job_id) if job_id is not None else None,
             create_since=_time_filter(create_since, "create_since"),
@@ -388,7 +403,7 @@ def list_jobs_page(
     limit: int = MAX_PAGE,
     app_user_id: str | None = None,
 ) -> ApiCall[JobPage]:
-    offset = check.bounded_int(offset, "offset", minimum=0, maximum=2147483647, default=0)
+    offset = check.bounded_int(offset, "offset", minimum=0, maximum=MAX_INT, default=0)
     limit = check.bounded_int(limit, "limit", minimum=1, maximum=MAX_PAGE, default=MAX_PAGE)
     return ApiCall(
         operation="list_jobs",

@@ -25,7 +25,6 @@ from airflow_provider_voicetraining.emulator.responses import empty_response, js
 from airflow_provider_voicetraining.emulator.runtime import EmulatorRuntime
 from airflow_provider_voicetraining.emulator.store import JobRecord
 from airflow_provider_voicetraining.emulator.validation import (
-    MAX_INT,
     int_param,
     parse_json_body,
     require,
@@ -34,6 +33,7 @@ from airflow_provider_voicetraining.emulator.validation import (
     validate_list,
     validate_short_create,
 )
+from airflow_provider_voicetraining.vocabulary import MAX_INT
 
 PREFIX = "/v1/{project_id}/voice-training-manage"
 SEGMENT_COUNTS = {"BASIC": 20, "MIDDLE": 100}

@@ -15,29 +15,22 @@ from typing import Any
 
 from airflow_provider_voicetraining.emulator.responses import bad_request
 from airflow_provider_voicetraining.states import KNOWN_STATES
+from airflow_provider_voicetraining.vocabulary import (
+    CREATE_TYPES,
+    JOB_TYPES,
+    LANGUAGES,
+    MAX_INT,
+    SEXES,
+    SHORT_JOB_TYPES,
+    SORT_DIRS,
+    SORT_KEYS,
+    SUPPORTED_SERVICES,
+    TAGS,
+    TEXT_LIMITS,
+)
 
-SEXES = ("FEMALE", "MALE")
-LANGUAGES = ("CN", "EN")
-TAGS = ("ECOMMERCE", "NEWS", "MARKETING", "LIVE", "EDUCATION", "CUSTOMER", "STORYTELLING")
-CREATE_TYPES = ("PACKAGE", "SEGMENT")
-SUPPORTED_SERVICES = ("VIDEO_2D", "LIVE_2D", "CHAT_2D")
-JOB_TYPES = ("BASIC", "MIDDLE", "ADVANCE", "THIRD_PARTY", "THIRD_PARTY_LJZN", "FLEXUS")
-SHORT_JOB_TYPES = ("VOICE_ASSESS",)
-SORT_KEYS = ("create_time", "update_time")
-SORT_DIRS = ("asc", "desc")
-MAX_INT = 2147483647
-
-#: Free-text string fields of a create / commit body and their maximum lengths.
-STRING_FIELDS: dict[str, int] = {
-    "voice_name": 256,
-    "description": 1024,
-    "phone": 32,
-    "dhtms_job_id": 64,
-    "batch_name": 256,
-    "output_language": 32,
-    "custom_text": 1024,
-    "app_user_id": 64,
-}
+#: Free-text string fields of a create / commit body (and X-App-UserId) and their maximum lengths.
+STRING_FIELDS: dict[str, int] = TEXT_LIMITS
 _CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")
 
 

@@ -40,6 +40,7 @@ from airflow_provider_voicetraining.models import (
 )
 from airflow_provider_voicetraining.secret import Redactor
 from airflow_provider_voicetraining.states import COMMITTABLE_STATES, JobState
+from airflow_provider_voicetraining.vocabulary import MAX_PAGE
 
 T = TypeVar("T")
 
@@ -253,7 +254,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         sort_key: str | None = "create_time",
         sort_dir: str | None = "asc",
         is_ondemand_resource: bool | None = None,
-        page_size: int = api.MAX_PAGE,
+        page_size: int = MAX_PAGE,
         max_items: int | None = None,
         app_user_id: str | None = None,
     ) -> Iterator[VoiceTrainingJob]:
@@ -274,21 +275,15 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         edition: str,
         *,
         voice_name: str,
-        sex: str | None = None,
-        language: str | None = None,
-        tag: str | None = None,
-        description: str | None = None,
-        create_type: str | None = None,
-        phone: str | None = None,
-        dhtms_job_id: str | None = None,
-        batch_name: str | None = None,
-        output_language: str | None = None,
-        custom_text: str | None = None,
-        is_ondemand_resource: bool | None = None,
-        supported_service: Iterable[str] | None = None,
         app_user_id: str | None = None,
+        **fields: Any,
     ) -> CreatedJob:
         """Create a job of ``edition`` (``basic``, ``middle``, ``advance``, ``third_party``).
+
+        ``fields``: ``sex`` (FEMALE/MALE), ``language`` (CN/EN), ``tag``, ``description``,
+        ``create_type`` (PACKAGE/SEGMENT), ``phone``, ``dhtms_job_id``, ``batch_name``,
+        ``output_language``, ``custom_text``, ``is_ondemand_resource``, ``supported_service``
+        (see ``client.api.CREATE_FIELDS``); each is checked before anything is sent.
 
         Returns the ``job_id`` and the presigned upload URLs. When the answer is lost (5xx,
         connection reset, read timeout, garbled body) the job may or may not exist, and sending
@@ -298,22 +293,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         (at most ``max_retries`` times); if there are several it stops rather than guess.
         """
         call = api.create_job(
-            self.settings,
-            edition,
-            voice_name=voice_name,
-            sex=sex,
-            language=language,
-            tag=tag,
-            description=description,
-            create_type=create_type,
-            phone=phone,
-            dhtms_job_id=dhtms_job_id,
-            batch_name=batch_name,
-            output_language=output_language,
-            custom_text=custom_text,
-            is_ondemand_resource=is_ondemand_resource,
-            supported_service=supported_service,
-            app_user_id=app_user_id,
+            self.settings, edition, voice_name=voice_name, app_user_id=app_user_id, **fields
         )
         driver = self._driver
         attempt = 0
@@ -476,7 +456,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
             settings=self._settings or self.settings,
             filters=filters,
             page_size=check.bounded_int(
-                params["page_size"], "page_size", minimum=1, maximum=api.MAX_PAGE, default=100
+                params["page_size"], "page_size", minimum=1, maximum=MAX_PAGE, default=100
             ),
             max_items=None
             if params["max_items"] is None
@@ -518,7 +498,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
             "sort_key": "create_time",
             "sort_dir": "asc",
             "is_ondemand_resource": None,
-            "page_size": api.MAX_PAGE,
+            "page_size": MAX_PAGE,
             "max_items": None,
             "app_user_id": None,
         }

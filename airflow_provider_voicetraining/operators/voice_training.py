@@ -314,21 +314,14 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         self._remote_job_id: str | None = None
 
     def _create_kwargs(self) -> dict[str, Any]:
+        from airflow_provider_voicetraining.client.api import CREATE_FIELDS
+
+        fields = {name: getattr(self, name) for name in CREATE_FIELDS if name != "create_type"}
         return {
             "voice_name": self.voice_name,
-            "sex": self.sex,
-            "language": self.language,
-            "tag": self.tag,
-            "description": self.description,
-            "create_type": "PACKAGE",
-            "phone": self.phone,
-            "dhtms_job_id": self.dhtms_job_id,
-            "batch_name": self.batch_name,
-            "output_language": self.output_language,
-            "custom_text": self.custom_text,
-            "is_ondemand_resource": self.is_ondemand_resource,
-            "supported_service": self.supported_service,
             "app_user_id": self.app_user_id,
+            "create_type": "PACKAGE",
+            **fields,
         }
 
     def execute(self, context: Context) -> Any:
