@@ -216,6 +216,20 @@ def decode_json(response: WireResponse) -> dict[str, Any]:
     return data
 
 
+def _back_off(call: ApiCall[Any], policy: RetryPolicy, retries: int, reason: str) -> Flow[None]:
+    """Log why and sleep before retry ``retries + 1`` (exponential back-off with jitter)."""
+    wait = policy.backoff(retries)
+    log.warning(
+        "MetaStudio %s: %s; retry %d/%d in %.1fs",
+        call.operation,
+        reason,
+        retries + 1,
+        policy.max_retries,
+        wait,
+    )
+    yield Sleep(wait)
+
+
 def call_flow(
     call: ApiCall[T],
     settings: ConnectionSettings,
@@ -239,18 +253,8 @@ def call_flow(
         if isinstance(outcome, TransportFailure):
             retryable = (call.idempotent or not outcome.sent) and not outcome.permanent
             if retryable and policy.can_retry(retries):
-                wait = policy.backoff(retries)
-                log.warning(
-                    "MetaStudio %s: %s (%s); retry %d/%d in %.1fs",
-                    call.operation,
-                    outcome.kind,
-                    redact(outcome.message),
-                    retries + 1,
-                    policy.max_retries,
-                    wait,
-                )
+                yield from _back_off(call, policy, retries, f"{outcome.kind} ({redact(outcome.message)})")
                 retries += 1
-                yield Sleep(wait)
                 continue
             why = ""
             if outcome.permanent:
@@ -277,18 +281,9 @@ def call_flow(
                 return call.decode(outcome)
             except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
                 if call.idempotent and policy.can_retry(retries):
-                    wait = policy.backoff(retries)
-                    log.warning(
-                        "MetaStudio %s: unreadable response body (%s, X-Request-Id %s); retry %d/%d in %.1fs",
-                        call.operation,
-                        exc,
-                        outcome.request_id,
-                        retries + 1,
-                        policy.max_retries,
-                        wait,
-                    )
+                    reason = f"unreadable response body ({exc}, X-Request-Id {outcome.request_id})"
+                    yield from _back_off(call, policy, retries, reason)
                     retries += 1
-                    yield Sleep(wait)
                     continue
                 raise VoiceTrainingResponseError(
                     f"MetaStudio {call.operation} returned HTTP {status} with a body that does not match "
@@ -308,9 +303,8 @@ def call_flow(
             log.info("MetaStudio %s: token rejected (HTTP 401); minting a new one", call.operation)
             yield DropToken(token)
             if token_refreshed:
-                wait = policy.backoff(retries)
+                yield from _back_off(call, policy, retries, "the new token was rejected too")
                 retries += 1
-                yield Sleep(wait)
             token_refreshed = True
             continue
 
@@ -332,17 +326,7 @@ def call_flow(
                 yield Sleep(wait)
                 continue
         elif status >= 500 and call.idempotent and policy.can_retry(retries):
-            wait = policy.backoff(retries)
-            log.warning(
-                "MetaStudio %s: HTTP %d (X-Request-Id %s); retry %d/%d in %.1fs",
-                call.operation,
-                status,
-                outcome.request_id,
-                retries + 1,
-                policy.max_retries,
-                wait,
-            )
+            yield from _back_off(call, policy, retries, f"HTTP {status} (X-Request-Id {outcome.request_id})")
             retries += 1
-            yield Sleep(wait)
             continue
         raise error_from_response(call, settings, outcome, redact, attempts)
