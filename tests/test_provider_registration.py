@@ -49,8 +49,11 @@ def _airflow_cli(*args: str) -> str:
         [sys.executable, "-m", "airflow", *args], capture_output=True, text=True, env=env, timeout=120
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    # stdout may carry log lines before the JSON document
-    return next(line for line in result.stdout.splitlines() if line.startswith("["))
+    # stdout may carry log lines ("[2026-...] ...") around the JSON document
+    for line in result.stdout.splitlines():
+        if line.startswith("[{") or line == "[]":
+            return line
+    raise AssertionError(f"no JSON list in: {result.stdout[-2000:]}")
 
 
 def test_airflow_cli_lists_the_provider_and_its_hook() -> None:
@@ -73,6 +76,10 @@ def test_connection_form_metadata_for_the_ui() -> None:
     meta = next(
         m for m in services.HookMetaService.hook_meta_data() if m.connection_type == "huaweicloud_metastudio"
     )
+    from airflow_provider_voicetraining.compat import AIRFLOW_VERSION
+
+    if tuple(int(p) for p in AIRFLOW_VERSION.split(".")[:2]) < (3, 2):
+        pytest.skip("Airflow 3.0/3.1 build connection forms from the hook's widget methods")
     assert meta.hook_name == "Huawei Cloud MetaStudio"
     assert meta.standard_fields.host.hidden and not meta.standard_fields.login.hidden
     assert meta.standard_fields.login.title.startswith("Access Key")

@@ -253,6 +253,12 @@ class AirflowCluster:
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db_path}",
                 "AIRFLOW__CORE__PARALLELISM": "4",
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                # Airflow 3.0.6 with SQLite sometimes starts a worker before the queued state is
+                # visible ("Cannot start Task Instance in invalid state scheduled", HTTP 409): the
+                # try fails before any task code runs. One retry absorbs that Airflow race; the
+                # tests check that exactly one try actually ran (``started_tries``).
+                "AIRFLOW__CORE__DEFAULT_TASK_RETRIES": "1",
+                "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "1",
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
                 "AIRFLOW__CORE__FERNET_KEY": self.fernet_key,
@@ -498,6 +504,14 @@ class AirflowCluster:
     # -- logs --------------------------------------------------------------------------------
     def task_log_dir(self, dag_id: str, run_id: str, task_id: str) -> Path:
         return self.logs / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+
+    def started_tries(self, dag_id: str, run_id: str, task_id: str) -> list[int]:
+        """Tries whose task log is not empty: the ones where task code actually ran."""
+        return sorted(
+            int(path.name.split("=", 1)[1].split(".", 1)[0])
+            for path in self.task_log_dir(dag_id, run_id, task_id).glob("attempt=*.log")
+            if path.stat().st_size > 0
+        )
 
     def trigger_logs(self, dag_id: str, run_id: str, task_id: str) -> dict[int, Path]:
         """Trigger log files of a task by triggerer job id (``attempt=N.log.trigger.<job id>.log``)."""

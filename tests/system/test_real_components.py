@@ -134,8 +134,9 @@ def test_pipeline_failure_fails_the_sensor_with_failure_details(
     assert details["job_failed_code"] == remote["job_failed_code"]
     assert details["job_failed_reason"] == remote["job_failed_reason"]
     assert _xcom_or_none(cluster, run, "wait_for_voice") is None
-    # a failed job is final: no retry
-    assert cluster.task_instances(*run.key)["wait_for_voice"]["try_number"] == 1
+    # a failed job is final: no retry (AirflowFailException), so exactly one try ran
+    try_number = cluster.task_instances(*run.key)["wait_for_voice"]["try_number"]
+    assert cluster.started_tries(*run.key, "wait_for_voice") == [try_number]
 
 
 def test_existing_failed_job_is_routed_to_report_failure(
@@ -298,6 +299,7 @@ def test_triggerer_failover(cluster: AirflowCluster, system_emulator: EmulatorPr
         hold_new_jobs()
         states = {(run.run_id, task): cluster.task_states(*run.key).get(task) for run, task in waits}
         bad = {k: v for k, v in states.items() if v in ("failed", "success", "upstream_failed")}
+        # (up_for_retry is Airflow's start race on 3.0.6, absorbed by one retry; see cluster.py)
         assert not bad, f"a wait ended before the failover: {bad}"
         if len(held) < 6 or any(state != "deferred" for state in states.values()):
             return False
@@ -388,8 +390,9 @@ def test_triggerer_failover(cluster: AirflowCluster, system_emulator: EmulatorPr
     }
     for run, task_id in waits:
         where = f"{run.run_id}/{task_id}"
-        # one try: the wait resumed where it was, it was not retried or restarted
-        assert cluster.task_instances(*run.key)[task_id]["try_number"] == 1, where
+        # one try ran: the wait resumed where it was, it was not retried or restarted
+        try_number = cluster.task_instances(*run.key)[task_id]["try_number"]
+        assert cluster.started_tries(*run.key, task_id) == [try_number], where
         # a trigger log from each triggerer; only the new one saw the job end
         logs = cluster.trigger_logs(*run.key, task_id)
         assert {old_triggerer, new_triggerer} <= set(logs), f"{where}: trigger logs {logs}"
