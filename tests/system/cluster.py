@@ -510,7 +510,7 @@ class AirflowCluster:
         return sorted(
             int(path.name.split("=", 1)[1].split(".", 1)[0])
             for path in self.task_log_dir(dag_id, run_id, task_id).glob("attempt=*.log")
-            if path.stat().st_size > 0
+            if ".log.trigger." not in path.name and path.stat().st_size > 0
         )
 
     def trigger_logs(self, dag_id: str, run_id: str, task_id: str) -> dict[int, Path]:
