@@ -207,7 +207,7 @@ class _SharedClients:
                     keepalive_expiry=KEEPALIVE_EXPIRY,
                 ),
                 follow_redirects=False,
-                transport=PooledTransport(_shared_ssl_context(verify)),
+                transport=PooledTransport(_shared_ssl_context(verify), size=POOL_SIZE),
             )
             self.created += 1
             entry = clients[key] = [client, 0]
@@ -239,6 +239,8 @@ class AsyncDriver:
         self._client: httpx.AsyncClient | None = None
         self._key: tuple[Any, ...] | None = None
         self.requests_sent = 0
+        #: parsed URLs (a poller requests the same URL every time; httpx parses in Python)
+        self._urls: dict[str, httpx.URL] = {}
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -287,11 +289,19 @@ class AsyncDriver:
         self.requests_sent += 1
         try:
             response = await self.client.request(
-                request.method, request.url, headers=request.headers, content=request.body
+                request.method, self._url(request.url), headers=request.headers, content=request.body
             )
         except httpx.HTTPError as exc:
             return classify_httpx_error(exc)
         return WireResponse(response.status_code, Headers(response.headers.items()), response.content)
+
+    def _url(self, url: str) -> httpx.URL:
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) >= 32:  # listing pages, other jobs: keep the cache small
+                self._urls.clear()
+            parsed = self._urls[url] = httpx.URL(url)
+        return parsed
 
     async def _token(self) -> Secret:
         key = cache_key(self.settings)

@@ -42,12 +42,17 @@ from airflow_provider_voicetraining.secret import Redactor, Secret
 
 T = TypeVar("T")
 
-#: ``os.environ``'s underlying dict, compared by value to notice any environment change.
-#: Only where ``urllib``'s proxy lookup reads nothing but the environment (not macOS, which
-#: consults the system configuration, nor Windows, which reads the registry).
-_ENVIRON_DATA: dict[Any, Any] | None = (
-    getattr(os.environ, "_data", None) if sys.platform not in ("darwin", "win32") else None
-)
+#: Remember environment settings only where ``urllib``'s proxy lookup reads nothing but the
+#: environment (not macOS, which consults the system configuration, nor Windows, which reads
+#: the registry).
+_CACHE_ENVIRONMENT = sys.platform not in ("darwin", "win32")
+
+
+def _environ_data() -> dict[Any, Any] | None:
+    """``os.environ``'s underlying dict (compared by value to notice any change), or None if
+    ``os.environ`` is not the usual mapping (e.g. replaced by a test)."""
+    data = getattr(os.environ, "_data", None) if _CACHE_ENVIRONMENT else None
+    return data if isinstance(data, dict) else None
 
 
 def classify_requests_error(exc: requests.RequestException) -> TransportFailure:
@@ -102,11 +107,12 @@ class SyncDriver:
     def _environment_settings(self, session: requests.Session, url: str, verify: Any) -> dict[str, Any]:
         """``session.merge_environment_settings(url, {}, None, verify, None)``, as
         ``Session.request`` computes it, remembered until ``os.environ`` changes."""
-        if _ENVIRON_DATA is None or not session.trust_env:
+        environ = _environ_data()
+        if environ is None or not session.trust_env:
             return dict(session.merge_environment_settings(url, {}, None, verify, None))
-        if self._environ_snapshot is None or self._environ_snapshot != _ENVIRON_DATA:
+        if self._environ_snapshot is None or self._environ_snapshot != environ:
             self._env_settings.clear()
-            self._environ_snapshot = dict(_ENVIRON_DATA)
+            self._environ_snapshot = dict(environ)
         # The proxy decision depends on the scheme, host and port only.
         scheme, _, rest = url.partition("://")
         key = (f"{scheme}://{rest.split('/', 1)[0]}", verify)
