@@ -87,9 +87,12 @@ class JobWaitMixin:
     def failure_details(self, job: VoiceTrainingJob) -> FailureDetails:
         return self.hook.get_failure_details(job)
 
+    def publish_failure(self, context: Context, details: dict[str, Any]) -> None:
+        context["ti"].xcom_push(key=XCOM_FAILURE, value=details)
+
     def job_failed(self, context: Context, details: dict[str, Any], message: str) -> Any:
         """Push ``failure_details`` and raise (subclasses may return instead)."""
-        context["ti"].xcom_push(key=XCOM_FAILURE, value=details)
+        self.publish_failure(context, details)
         raise VoiceTrainingJobFailedError(message, details)
 
     def push_job(self, context: Context, job: dict[str, Any] | None) -> None:

@@ -120,9 +120,7 @@ class _ResultHandling(JobWaitMixin, BaseOperator):
     def job_failed(self, context: Context, details: dict[str, Any], message: str) -> Any:
         if self.fail_on_job_failure:
             return super().job_failed(context, details, message)
-        from airflow_provider_voicetraining.waiting import XCOM_FAILURE
-
-        context["ti"].xcom_push(key=XCOM_FAILURE, value=details)
+        self.publish_failure(context, details)
         self.log.warning("%s (fail_on_job_failure=False: returning the failure details)", message)
         return details
 
