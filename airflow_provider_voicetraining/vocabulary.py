@@ -38,3 +38,30 @@ TEXT_LIMITS: dict[str, int] = {
     "custom_text": 1024,
     "app_user_id": 64,
 }
+
+#: Optional create fields (``voice_name`` is required and passed on its own).
+CREATE_FIELDS = (
+    "tag",
+    "description",
+    "sex",
+    "language",
+    "create_type",
+    "phone",
+    "dhtms_job_id",
+    "batch_name",
+    "output_language",
+    "custom_text",
+    "is_ondemand_resource",
+    "supported_service",
+)
+COMMIT_FIELDS = (
+    "tag",
+    "description",
+    "sex",
+    "voice_name",
+    "language",
+    "phone",
+    "app_user_id",
+    "output_language",
+    "custom_text",
+)

@@ -28,6 +28,8 @@ from airflow_provider_voicetraining.models import (
 )
 from airflow_provider_voicetraining.states import KNOWN_STATES
 from airflow_provider_voicetraining.vocabulary import (
+    COMMIT_FIELDS,
+    CREATE_FIELDS,
     CREATE_TYPES,
     EDITIONS,
     JOB_TYPES,
@@ -184,32 +186,6 @@ BODY_FIELDS: dict[str, Any] = {
     "is_ondemand_resource": _flag,
     "supported_service": _services,
 }
-#: Optional create fields (``voice_name`` is required and passed on its own).
-CREATE_FIELDS = (
-    "tag",
-    "description",
-    "sex",
-    "language",
-    "create_type",
-    "phone",
-    "dhtms_job_id",
-    "batch_name",
-    "output_language",
-    "custom_text",
-    "is_ondemand_resource",
-    "supported_service",
-)
-COMMIT_FIELDS = (
-    "tag",
-    "description",
-    "sex",
-    "voice_name",
-    "language",
-    "phone",
-    "app_user_id",
-    "output_language",
-    "custom_text",
-)
 
 
 def _checked_body(fields: Mapping[str, Any], allowed: tuple[str, ...], what: str) -> bytes | None:

@@ -33,25 +33,12 @@ from airflow_provider_voicetraining.states import (
     StateClass,
     classify,
 )
+from airflow_provider_voicetraining.vocabulary import CREATE_FIELDS
 
 S = JobState
 
 #: Metadata fields of a voice job as the API shows them (set at create, changed by commit).
-META_FIELDS = (
-    "voice_name",
-    "sex",
-    "language",
-    "tag",
-    "description",
-    "phone",
-    "dhtms_job_id",
-    "batch_name",
-    "output_language",
-    "custom_text",
-    "is_ondemand_resource",
-    "supported_service",
-    "create_type",
-)
+META_FIELDS = ("voice_name", *CREATE_FIELDS)
 
 #: Seed fields the store interprets itself; everything else is shown verbatim in the detail.
 _SEED_SPECIAL = {

@@ -283,7 +283,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         ``fields``: ``sex`` (FEMALE/MALE), ``language`` (CN/EN), ``tag``, ``description``,
         ``create_type`` (PACKAGE/SEGMENT), ``phone``, ``dhtms_job_id``, ``batch_name``,
         ``output_language``, ``custom_text``, ``is_ondemand_resource``, ``supported_service``
-        (see ``client.api.CREATE_FIELDS``); each is checked before anything is sent.
+        (``vocabulary.CREATE_FIELDS``); each is checked before anything is sent.
 
         Returns the ``job_id`` and the presigned upload URLs. When the answer is lost (5xx,
         connection reset, read timeout, garbled body) the job may or may not exist, and sending

@@ -312,7 +312,7 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         self._remote_job_id: str | None = None
 
     def _create_kwargs(self) -> dict[str, Any]:
-        from airflow_provider_voicetraining.client.api import CREATE_FIELDS
+        from airflow_provider_voicetraining.vocabulary import CREATE_FIELDS
 
         fields = {name: getattr(self, name) for name in CREATE_FIELDS if name != "create_type"}
         return {
