@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from airflow_provider_voicetraining.emulator import EmulatorConfig, spawn_emulator_process
 
+    from cryptography.fernet import Fernet
+
     home = tempfile.mkdtemp(prefix="voicetraining-demo-")
     os.environ.update(
         {
@@ -47,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_FOLDER": str(_dags_folder()),
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            # trigger kwargs and connections are stored encrypted, as in a real deployment
+            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
             "VOICE_TRAINING_POLL_INTERVAL": "0.5",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO" if args.verbose else "WARNING",
         }
