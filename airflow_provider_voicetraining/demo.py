@@ -38,9 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="show Airflow's INFO logs too")
     args = parser.parse_args(argv)
 
-    from airflow_provider_voicetraining.emulator import EmulatorConfig, spawn_emulator_process
-
     from cryptography.fernet import Fernet
+
+    from airflow_provider_voicetraining.emulator import EmulatorConfig, spawn_emulator_process
 
     home = tempfile.mkdtemp(prefix="voicetraining-demo-")
     os.environ.update(
