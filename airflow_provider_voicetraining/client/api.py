@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_voicetraining import validation as check
@@ -43,6 +43,8 @@ from airflow_provider_voicetraining.vocabulary import (
     TAGS,
     TEXT_LIMITS,
 )
+
+T = TypeVar("T")
 
 
 def edition(value: object) -> str:
@@ -81,53 +83,61 @@ def _decode_empty(response: WireResponse) -> None:
     return None
 
 
+def _job_call(
+    settings: ConnectionSettings,
+    operation: str,
+    method: str,
+    job_id: str,
+    app_user_id: str | None,
+    decode: Callable[[WireResponse], T],
+    *tail: str,
+) -> ApiCall[T]:
+    """A call on ``.../user/jobs/{job_id}[/tail]``, its job id and app user checked first."""
+    job_id = check.job_id(job_id)
+    return ApiCall(
+        operation=operation,
+        method=method,
+        path=_path(settings, "user", "jobs", job_id, *tail),
+        app_user_id=check.app_user_id(app_user_id),
+        decode=decode,
+    )
+
+
 def show_job(
     settings: ConnectionSettings, job_id: str, app_user_id: str | None = None
 ) -> ApiCall[VoiceTrainingJob]:
-    job_id = check.job_id(job_id)
-    return ApiCall(
-        operation="show_job",
-        method="GET",
-        path=_path(settings, "user", "jobs", job_id),
-        app_user_id=check.app_user_id(app_user_id),
-        decode=_decode_job,
-    )
+    return _job_call(settings, "show_job", "GET", job_id, app_user_id, _decode_job)
 
 
 def delete_job(settings: ConnectionSettings, job_id: str, app_user_id: str | None = None) -> ApiCall[None]:
-    job_id = check.job_id(job_id)
-    return ApiCall(
-        operation="delete_job",
-        method="DELETE",
-        path=_path(settings, "user", "jobs", job_id),
-        app_user_id=check.app_user_id(app_user_id),
-        decode=_decode_empty,
-    )
+    return _job_call(settings, "delete_job", "DELETE", job_id, app_user_id, _decode_empty)
 
 
 def show_audit_result(
     settings: ConnectionSettings, job_id: str, app_user_id: str | None = None
 ) -> ApiCall[AuditResult]:
-    job_id = check.job_id(job_id)
-    return ApiCall(
-        operation="show_audit_result",
-        method="GET",
-        path=_path(settings, "user", "jobs", job_id, "audit-result"),
-        app_user_id=check.app_user_id(app_user_id),
-        decode=lambda r: AuditResult.from_api(decode_json(r)),
+    return _job_call(
+        settings,
+        "show_audit_result",
+        "GET",
+        job_id,
+        app_user_id,
+        lambda r: AuditResult.from_api(decode_json(r)),
+        "audit-result",
     )
 
 
 def show_uploading_address(
     settings: ConnectionSettings, job_id: str, app_user_id: str | None = None
 ) -> ApiCall[UploadUrls]:
-    job_id = check.job_id(job_id)
-    return ApiCall(
-        operation="show_uploading_address",
-        method="GET",
-        path=_path(settings, "user", "jobs", job_id, "uploading-address-url"),
-        app_user_id=check.app_user_id(app_user_id),
-        decode=lambda r: UploadUrls.from_address_response(decode_json(r)),
+    return _job_call(
+        settings,
+        "show_uploading_address",
+        "GET",
+        job_id,
+        app_user_id,
+        lambda r: UploadUrls.from_address_response(decode_json(r)),
+        "uploading-address-url",
     )
 
 

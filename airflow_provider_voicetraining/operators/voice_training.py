@@ -392,10 +392,6 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
             self.log.error("Could not delete job %s after %s: %s", job_id, why, exc)
 
     @property
-    def _waits(self) -> bool:
-        return True
-
-    @property
     def delete_on_kill(self) -> bool:
         return self.on_abort == "delete"
 
