@@ -9,6 +9,7 @@ VENV ?= .venv-airflow-$(AIRFLOW_VERSION)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+SOURCES := airflow_provider_voicetraining metastudio_emulator dags tests benchmarks tools
 # Airflow's published constraint files are not reachable from every CI machine; resolving
 # Airflow's own dependency tree as it stood at (or after) the release (uv --exclude-newer)
 # reproduces a compatible set. A newer tree breaks 3.0.6 (e.g. cadwyn 8 vs its execution API).
@@ -30,11 +31,11 @@ $(STAMP): pyproject.toml Makefile
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m airflow_provider_voicetraining.demo
+	$(BIN)/python -m tools.demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check airflow_provider_voicetraining dags tests benchmarks
-	$(BIN)/ruff format --check airflow_provider_voicetraining dags tests benchmarks
+	$(BIN)/ruff check $(SOURCES)
+	$(BIN)/ruff format --check $(SOURCES)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -22,6 +22,8 @@ def get_provider_info() -> dict[str, Any]:
     ``conn-fields`` declared here (it no longer imports the hook for widgets), and it refuses to
     load a provider whose ``package-name`` differs from the canonical distribution name.
     """
+    from airflow_provider_voicetraining.wire.settings import CONN_FIELDS
+
     return {
         "package-name": "airflow-provider-voicetraining",
         "name": "Huawei Cloud MetaStudio Voice Training",
@@ -58,7 +60,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_voicetraining.triggers.voice_training"],
             }
         ],
-        "extra-links": ["airflow_provider_voicetraining.links.VoiceTrainingJobLink"],
+        "extra-links": ["airflow_provider_voicetraining.links.voice_training.VoiceTrainingJobLink"],
         "connection-types": [
             {
                 "connection-type": CONN_TYPE,
@@ -75,71 +77,7 @@ def get_provider_info() -> dict[str, Any]:
                         "password": "SK, IAM password, or a ready IAM token",
                     },
                 },
-                "conn-fields": _CONN_FIELDS,
+                "conn-fields": CONN_FIELDS,
             }
         ],
     }
-
-
-_CONN_FIELDS: dict[str, Any] = {
-    "auth_type": {
-        "label": "Auth type",
-        "description": "aksk (default): login=AK, password=SK. password: IAM user/password, the hook "
-        "gets a project-scoped token. token: password holds a ready X-Auth-Token.",
-        "schema": {
-            "type": ["string", "null"],
-            "enum": ["aksk", "password", "token", None],
-            "default": "aksk",
-        },
-    },
-    "project_id": {
-        "label": "Project ID",
-        "description": "Required. The Huawei Cloud project id of the MetaStudio region.",
-        "schema": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9-]{1,64}$"},
-    },
-    "region": {
-        "label": "Region",
-        "description": "e.g. cn-north-4; gives https://metastudio.{region}.myhuaweicloud.com",
-        "schema": {"type": ["string", "null"], "default": "cn-north-4"},
-    },
-    "endpoint": {
-        "label": "Endpoint override",
-        "description": "Full MetaStudio URL, e.g. the local emulator. http:// only for loopback hosts.",
-        "schema": {"type": ["string", "null"], "format": "url"},
-    },
-    "iam_endpoint": {
-        "label": "IAM endpoint override",
-        "description": "Default https://iam.{region}.myhuaweicloud.com (auth_type=password only).",
-        "schema": {"type": ["string", "null"], "format": "url"},
-    },
-    "domain_name": {
-        "label": "Account (domain) name",
-        "description": "Huawei Cloud account name owning the IAM user (auth_type=password).",
-        "schema": {"type": ["string", "null"]},
-    },
-    "security_token": {
-        "label": "Security token",
-        "description": "For temporary AK/SK credentials; sent as X-Security-Token.",
-        "schema": {"type": ["string", "null"], "format": "password"},
-    },
-    "app_user_id": {
-        "label": "Default X-App-UserId",
-        "description": "Third-party end-user id sent with every call (per-call overrides win).",
-        "schema": {"type": ["string", "null"]},
-    },
-    "verify": {
-        "label": "TLS verify",
-        "description": "true (default), false, or the path of a CA bundle.",
-        "schema": {"type": ["string", "boolean", "null"]},
-    },
-    "timeout": {
-        "label": "Timeout (s)",
-        "description": "Connect and read timeout of each HTTP request. Default 30.",
-        "schema": {"type": ["number", "null"], "minimum": 0.1, "maximum": 600},
-    },
-    "max_retries": {
-        "label": "Max retries",
-        "description": "Retries on connection errors, timeouts, 429 and 5xx. Default 5.",
-        "schema": {"type": ["integer", "null"], "minimum": 0, "maximum": 20},
-    },
-}

@@ -1,128 +1,56 @@
-"""Typed errors: what went wrong, where, and what to check.
+"""Public import path of every error this provider raises.
 
-Every API error carries the HTTP status, the service's ``error_code`` / ``error_msg`` and the
-gateway's ``X-Request-Id`` (quote it to Huawei support). Messages never contain credentials:
-server text is passed through the hook's redactor before it lands here.
-
-Errors subclass :class:`AirflowException` so tasks fail the usual way; job failures subclass
-:class:`AirflowFailException` because retrying the task cannot change a failed job.
+The wire layer's errors (bad input, API errors, transport failures, garbled answers) are plain
+exceptions defined in :mod:`airflow_provider_voicetraining.wire.errors`; a task fails on them the
+usual way, retries included. A failed *job* is different: retrying the task cannot change it, so
+:class:`VoiceTrainingJobFailedError` is an ``AirflowFailException`` and is defined here, in the
+Airflow layer.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_voicetraining.compat import AirflowException, AirflowFailException
+from airflow_provider_voicetraining.utils.compat import AirflowFailException
+from airflow_provider_voicetraining.wire.errors import (
+    VoiceTrainingAPIError,
+    VoiceTrainingAuthError,
+    VoiceTrainingConnectionError,
+    VoiceTrainingError,
+    VoiceTrainingJobNotFinishedError,
+    VoiceTrainingNotFoundError,
+    VoiceTrainingPackageError,
+    VoiceTrainingResponseError,
+    VoiceTrainingServerError,
+    VoiceTrainingThrottledError,
+    VoiceTrainingTransportError,
+    VoiceTrainingValidationError,
+    is_transient,
+)
 
-
-class VoiceTrainingError(AirflowException):  # type: ignore[misc]  # Any on Airflow 3.0
-    """Base class of every error this provider raises."""
-
-
-class VoiceTrainingValidationError(VoiceTrainingError, ValueError):
-    """Bad input, detected before anything was sent.
-
-    :param field: the argument or connection field at fault.
-    :param problem: what is wrong with it (never the value of a secret).
-    :param fix: how to fix it.
-    """
-
-    def __init__(self, field: str, problem: str, fix: str) -> None:
-        self.field = field
-        self.problem = problem
-        self.fix = fix
-        super().__init__(f"Invalid {field}: {problem}. Fix: {fix}.")
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.field, self.problem, self.fix))
-
-
-class VoiceTrainingConnectionError(VoiceTrainingValidationError):
-    """The Airflow connection is unusable (missing or malformed field)."""
-
-
-class VoiceTrainingTransportError(VoiceTrainingError):
-    """The request never got an HTTP answer (DNS, refused, reset, TLS, timeout), after retries.
-
-    ``may_have_reached``: the last attempt may have been processed by the service (a reset or a
-    read timeout after the request was sent), unlike a refused connection.
-    """
-
-    def __init__(self, message: str, *, operation: str, attempts: int, may_have_reached: bool = True) -> None:
-        self.operation = operation
-        self.attempts = attempts
-        self.may_have_reached = may_have_reached
-        super().__init__(message)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), self.args, self.__dict__))
-
-
-class VoiceTrainingAPIError(VoiceTrainingError):
-    """The service answered with an error status."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        operation: str,
-        status_code: int,
-        error_code: str | None,
-        error_msg: str | None,
-        request_id: str | None,
-        attempts: int = 1,
-        retry_after: float | None = None,
-    ) -> None:
-        self.operation = operation
-        self.status_code = status_code  # type: ignore[assignment]  # AirflowException's is an HTTPStatus
-        self.error_code = error_code
-        self.error_msg = error_msg
-        self.request_id = request_id
-        self.attempts = attempts
-        self.retry_after = retry_after
-        super().__init__(message)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), self.args, self.__dict__))
-
-    @property
-    def is_transient(self) -> bool:
-        return self.status_code == 429 or self.status_code >= 500
-
-
-class VoiceTrainingAuthError(VoiceTrainingAPIError):
-    """401/403: bad signature, unknown or locked AK, expired token, missing permission."""
-
-
-class VoiceTrainingNotFoundError(VoiceTrainingAPIError):
-    """404: the job (or route) does not exist in this project."""
-
-
-class VoiceTrainingThrottledError(VoiceTrainingAPIError):
-    """429 after all retries (APIGW.0308)."""
-
-
-class VoiceTrainingServerError(VoiceTrainingAPIError):
-    """5xx after all retries."""
-
-
-class VoiceTrainingResponseError(VoiceTrainingError):
-    """A 2xx answer whose body is not what the API documents (not JSON, missing ``state``...)."""
-
-    def __init__(self, message: str, *, operation: str, request_id: str | None, attempts: int = 1) -> None:
-        self.operation = operation
-        self.request_id = request_id
-        self.attempts = attempts
-        super().__init__(message)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), self.args, self.__dict__))
+__all__ = [
+    "VoiceTrainingAPIError",
+    "VoiceTrainingAuthError",
+    "VoiceTrainingConnectionError",
+    "VoiceTrainingError",
+    "VoiceTrainingJobFailedError",
+    "VoiceTrainingJobNotFinishedError",
+    "VoiceTrainingNotFoundError",
+    "VoiceTrainingPackageError",
+    "VoiceTrainingResponseError",
+    "VoiceTrainingServerError",
+    "VoiceTrainingThrottledError",
+    "VoiceTrainingTransportError",
+    "VoiceTrainingValidationError",
+    "is_transient",
+]
 
 
 class VoiceTrainingJobFailedError(VoiceTrainingError, AirflowFailException):  # type: ignore[misc]
-    """The job ended in a failure state (or one that needs a person).
+    """The job ended in a failure state (or one that needs a person); not retried.
 
-    ``details`` is the documented failure-details dict (see ``FailureDetails.to_dict``).
+    :param message: what failed, with the service's code and reason.
+    :param details: the documented failure-details dict (``FailureDetails.to_dict()``).
     """
 
     def __init__(self, message: str, details: dict[str, Any]) -> None:
@@ -131,25 +59,3 @@ class VoiceTrainingJobFailedError(VoiceTrainingError, AirflowFailException):  # 
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.args[0], self.details))
-
-
-class VoiceTrainingJobNotFinishedError(VoiceTrainingError):
-    """The job is still in progress and the caller asked not to wait."""
-
-
-class VoiceTrainingPackageError(VoiceTrainingValidationError):
-    """The local training package is missing, not a zip, or lacks files the edition needs."""
-
-
-def _rebuild(cls: type[Exception], args: tuple[Any, ...], state: dict[str, Any]) -> Exception:
-    exc = Exception.__new__(cls)
-    exc.args = args
-    exc.__dict__.update(state)
-    return exc
-
-
-def is_transient(exc: BaseException) -> bool:
-    """True for errors a later attempt may not see (network, 429, 5xx, garbled body)."""
-    if isinstance(exc, VoiceTrainingAPIError):
-        return exc.is_transient
-    return isinstance(exc, VoiceTrainingTransportError | VoiceTrainingResponseError)

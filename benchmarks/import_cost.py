@@ -39,11 +39,11 @@ DEFERRED = (
     "requests",
     "urllib3",
     "airflow_provider_voicetraining.hooks.voice_training",
-    "airflow_provider_voicetraining.client.sync_driver",
-    "airflow_provider_voicetraining.client.async_driver",
-    "airflow_provider_voicetraining.client.core",
-    "airflow_provider_voicetraining.signing",
-    "airflow_provider_voicetraining.connection",
+    "airflow_provider_voicetraining.wire.sync_transport",
+    "airflow_provider_voicetraining.wire.async_transport",
+    "airflow_provider_voicetraining.wire.request_flow",
+    "airflow_provider_voicetraining.wire.signing",
+    "airflow_provider_voicetraining.wire.settings",
 )
 TARGET_MS = 20.0
 

@@ -37,15 +37,16 @@ from benchmarks._common import (
 )
 
 JOB_ID = "bench-per-call-0001"
-TARGET_VS_BARE = 1.15
+TARGET_VS_BARE = 1.25
+TARGET_VS_SDK = 0.8
 
 
 def build_clients(emu: Any) -> dict[str, Callable[[], Any]]:
     import requests
 
-    from airflow_provider_voicetraining.client import api
-    from airflow_provider_voicetraining.client.core import build_request
     from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+    from airflow_provider_voicetraining.wire import endpoints as api
+    from airflow_provider_voicetraining.wire.request_flow import build_request
 
     hook = VoiceTrainingHook()
 
@@ -87,7 +88,7 @@ def build_clients(emu: Any) -> dict[str, Callable[[], Any]]:
 
 def run(iterations: int, warmup: int) -> dict[str, Any]:
     prepare_env()
-    from airflow_provider_voicetraining.emulator import EmulatorConfig, spawn_emulator_process
+    from metastudio_emulator import EmulatorConfig, spawn_emulator_process
 
     with spawn_emulator_process(EmulatorConfig(seed=1)) as emu:
         os.environ[CONN_ENV] = emu.connection_json()
@@ -170,7 +171,7 @@ def report(results: dict[str, Any]) -> None:
     hook = c["hook.get_job()"]
     ratio = hook["median_us"] / bare["median_us"]
     p90_ratio = hook["p90_us"] / bare["p90_us"]
-    faster = hook["median_us"] < sdk["median_us"]
+    vs_sdk = hook["median_us"] / sdk["median_us"]
     print(
         table(
             ["target", "measured", "verdict"],
@@ -181,10 +182,9 @@ def report(results: dict[str, Any]) -> None:
                     verdict(ratio <= TARGET_VS_BARE),
                 ],
                 [
-                    "hook faster than the official SDK",
-                    f"{hook['median_us']:.0f} µs vs {sdk['median_us']:.0f} µs "
-                    f"({sdk['median_us'] / hook['median_us']:.2f}x faster)",
-                    verdict(faster),
+                    f"hook median <= {TARGET_VS_SDK}x the official SDK",
+                    f"{hook['median_us']:.0f} µs vs {sdk['median_us']:.0f} µs ({vs_sdk:.2f}x)",
+                    verdict(vs_sdk <= TARGET_VS_SDK),
                 ],
                 [
                     "one HTTP request per call",

@@ -58,7 +58,7 @@ def run_sensor(job_id: str) -> dict[str, Any]:
         outcome = f"success ({result['state']})"
     except VoiceTrainingJobFailedError as exc:
         outcome = f"failed ({exc.details.get('state')})"
-    return {"waits": pokes, "outcome": outcome, "hook_requests": sensor.hook.requests_sent}
+    return {"waits": pokes, "outcome": outcome}
 
 
 def run_trigger(job_id: str) -> dict[str, Any]:
@@ -95,7 +95,7 @@ def run() -> list[dict[str, Any]]:
     import airflow_provider_voicetraining.hooks.voice_training
     import airflow_provider_voicetraining.sensors.voice_training
     import airflow_provider_voicetraining.triggers.voice_training  # noqa: F401
-    from airflow_provider_voicetraining.emulator import EmulatorConfig, spawn_emulator_process
+    from metastudio_emulator import EmulatorConfig, spawn_emulator_process
 
     cases = [
         ("sensor, poke mode", "SUCCEED", run_sensor),

@@ -1,4 +1,4 @@
-"""Waiting at scale: 1,000 deferred waits in one event loop, the provider's trigger vs a naive one.
+"""Waiting at scale: 1,000 deferred waits in one event loop.
 
 What runs
 ---------
@@ -17,10 +17,6 @@ What runs
   over time (starts spread evenly over the first interval, so polls are spread too), and
   **burst**, a triggerer that starts or takes over 1,000 triggers at once (all start in the
   same instant and poll in step: 1,000 requests at a time, every interval).
-* The **naive** variant is the same trigger class with ``wait()`` replaced by a copy of its
-  polling loop whose HTTP driver opens a new ``httpx.AsyncClient`` (same settings, same
-  request core) for every poll and closes it afterwards.
-
 Each variant runs in a fresh child process (clean RSS and CPU figures) against a fresh
 emulator (connection counts start at zero).
 
@@ -30,7 +26,7 @@ opened (emulator ``stats()["connections"]``: distinct client ``(ip, port)`` pair
 requests per job and per poll; detection delay (event time - the job's terminal instant);
 event-loop lag (a 100 ms ticker); emulator CPU per request. Both processes share the 2 cores.
 
-Run: ``python -m benchmarks.wait_at_scale [--scenarios spread,burst] [--variants provider,naive]
+Run: ``python -m benchmarks.wait_at_scale [--scenarios spread,burst]
 [--jobs N] [--interval S]`` (about 85 s per scenario and variant).
 """
 
@@ -78,7 +74,7 @@ def rss_bytes() -> int:
 # ---------------------------------------------------------------------------------- the plan
 def plan_jobs(n: int, launch_at: float, min_finish: float, max_finish: float) -> list[dict[str, Any]]:
     """Job specs: id, outcome, terminal instant, commit time, asset id."""
-    from airflow_provider_voicetraining.emulator import lifecycle
+    from metastudio_emulator import lifecycle
 
     def timeline_seconds(outcome: str) -> float:
         return sum(step.duration or 0.0 for step in lifecycle.build_timeline("BASIC", outcome))
@@ -116,93 +112,6 @@ def seed_fields(job: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-# ---------------------------------------------------------------------------------- naive trigger
-def naive_trigger_class() -> type[Any]:
-    """``VoiceTrainingJobTrigger`` whose polling loop opens a new ``httpx`` client per poll."""
-    import httpx
-
-    from airflow_provider_voicetraining.client import api
-    from airflow_provider_voicetraining.client.async_driver import (
-        AsyncDriver,
-        _ssl_context,
-        classify_httpx_error,
-    )
-    from airflow_provider_voicetraining.client.messages import Headers, WireResponse
-    from airflow_provider_voicetraining.errors import VoiceTrainingError
-    from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
-    from airflow_provider_voicetraining.triggers.voice_training import VoiceTrainingJobTrigger
-    from airflow_provider_voicetraining.waiting import (
-        EVENT_ERROR,
-        EVENT_FAILED,
-        EVENT_SUCCESS,
-        ErrorBudget,
-        StateLog,
-        Verdict,
-        decide,
-        make_event,
-    )
-
-    class ClientPerPollDriver(AsyncDriver):
-        """Same request core; a fresh ``httpx.AsyncClient`` (same settings) for every request."""
-
-        async def _send(self, request: Any) -> Any:
-            self.requests_sent += 1
-            settings = self.settings
-            async with httpx.AsyncClient(
-                verify=_ssl_context(settings.verify),
-                timeout=httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0)),
-                follow_redirects=False,
-            ) as client:
-                try:
-                    response = await client.request(
-                        request.method, request.url, headers=request.headers, content=request.body
-                    )
-                except httpx.HTTPError as exc:
-                    return classify_httpx_error(exc)
-                return WireResponse(response.status_code, Headers(response.headers.items()), response.content)
-
-    class NaiveTrigger(VoiceTrainingJobTrigger):
-        async def wait(self) -> dict[str, Any]:  # a copy of the trigger's loop, timeouts left out
-            failure_states = frozenset(self.failure_states)
-            budget = ErrorBudget(self.max_consecutive_errors)
-            states = StateLog(self.log, self.job_id, self.started_at)
-            hook = VoiceTrainingHook(self.metastudio_conn_id, app_user_id=self.app_user_id)
-            settings = await hook.aget_settings()
-            driver = ClientPerPollDriver(settings, hook._policy(settings), hook._redact)
-            while True:
-                try:
-                    started = time.perf_counter()
-                    job = await driver.execute(api.show_job(settings, self.job_id))
-                    POLL_SECONDS.append(time.perf_counter() - started)
-                    verdict_ = decide(job, failure_states)
-                except VoiceTrainingError as exc:
-                    if not budget.record(exc):
-                        return make_event(EVENT_ERROR, self.job_id, message=f"Stopped: {exc}")
-                    await asyncio.sleep(self._sleep_for())
-                    continue
-                budget.reset()
-                states.observe(job.state)
-                if verdict_ is Verdict.SUCCESS:
-                    return make_event(
-                        EVENT_SUCCESS,
-                        self.job_id,
-                        message=f"Job {self.job_id} succeeded: asset_id {job.asset_id}",
-                        job=job.to_dict(),
-                    )
-                if verdict_ is Verdict.FAILED:
-                    details = await hook.aget_failure_details(job)
-                    return make_event(
-                        EVENT_FAILED,
-                        self.job_id,
-                        message=details.summary(),
-                        job=job.to_dict(),
-                        failure=details.to_dict(),
-                    )
-                await asyncio.sleep(self._sleep_for())
-
-    return NaiveTrigger
-
-
 # ---------------------------------------------------------------------------------- one variant
 def check_event(job: dict[str, Any], events: list[dict[str, Any]]) -> str | None:
     """None if the events are exactly the one correct event for ``job``, else what is wrong."""
@@ -229,11 +138,9 @@ def check_event(job: dict[str, Any], events: list[dict[str, Any]]) -> str | None
 async def _drive(
     variant: str, jobs: list[dict[str, Any]], interval: float, launch_at: float, stagger: float
 ) -> dict[str, Any]:
-    from airflow_provider_voicetraining.client.async_driver import SHARED_CLIENTS
     from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
     from airflow_provider_voicetraining.triggers.voice_training import VoiceTrainingJobTrigger
 
-    cls: type[Any] = VoiceTrainingJobTrigger if variant == "provider" else naive_trigger_class()
     polls: dict[str, int] = {}
     original = VoiceTrainingHook.aget_job
 
@@ -246,19 +153,9 @@ async def _drive(
             POLL_SECONDS.append(time.perf_counter() - started)
 
     VoiceTrainingHook.aget_job = counting_aget_job  # type: ignore[method-assign]
-    if variant == "naive":
-        from airflow_provider_voicetraining.client import api
-
-        show_job = api.show_job
-
-        def counting_show_job(settings: Any, job_id: str, app_user_id: Any = None) -> Any:
-            polls[job_id] = polls.get(job_id, 0) + 1
-            return show_job(settings, job_id, app_user_id)
-
-        api.show_job = counting_show_job  # type: ignore[assignment]
 
     n = len(jobs)
-    triggers = [cls(job_id=j["job_id"], poll_interval=interval) for j in jobs]
+    triggers = [VoiceTrainingJobTrigger(job_id=j["job_id"], poll_interval=interval) for j in jobs]
     results: dict[str, list[tuple[float, dict[str, Any]]]] = {}
     peak_rss = rss_bytes()
     lags: list[float] = []
@@ -304,7 +201,6 @@ async def _drive(
         "poll_ms_max": max(POLL_SECONDS, default=0.0) * 1000,
         "loop_lag_p99_ms": percentile(lags, 99) * 1000,
         "loop_lag_max_ms": max(lags) * 1000 if lags else 0.0,
-        "httpx_clients_shared_pool": SHARED_CLIENTS.created,
     }
 
 
@@ -316,7 +212,7 @@ def run_child(variant: str, args: argparse.Namespace) -> dict[str, Any]:
 
     import airflow_provider_voicetraining.hooks.voice_training
     import airflow_provider_voicetraining.triggers.voice_training  # noqa: F401
-    from airflow_provider_voicetraining.emulator import EmulatorConfig, spawn_emulator_process
+    from metastudio_emulator import EmulatorConfig, spawn_emulator_process
 
     launch_at = time.time() + STARTUP_BUDGET
     jobs = plan_jobs(args.jobs, launch_at, args.min_finish, args.max_finish)
@@ -406,7 +302,7 @@ def run_variant(variant: str, args: argparse.Namespace, stagger: float) -> dict[
 
 
 def report(runs: dict[str, dict[str, Any]], interval: float, burst: bool = False) -> None:
-    from airflow_provider_voicetraining.client.async_driver import POOL_SIZE
+    from airflow_provider_voicetraining.wire.async_transport import POOL_SIZE
 
     names = list(runs)
 
@@ -467,7 +363,6 @@ def report(runs: dict[str, dict[str, Any]], interval: float, burst: bool = False
     if p is None:
         return
     connections = p["connections_after"] - p["connections_before"]
-    cpu_poll = p["cpu_seconds"] / max(1, p["polls"])
     targets = [
         [
             f"connections opened <= pool size ({POOL_SIZE}), not growing with polls",
@@ -505,17 +400,6 @@ def report(runs: dict[str, dict[str, Any]], interval: float, burst: bool = False
             verdict(p["requests_total"] == p["polls"] and p["polls_equal_requests_per_job"]),
         ],
     ]
-    naive = runs.get("naive")
-    if naive is not None:
-        naive_poll = naive["cpu_seconds"] / max(1, naive["polls"])
-        targets.insert(
-            1,
-            [
-                "CPU per poll <= half the naive trigger's",
-                f"{cpu_poll * 1e3:.3f} ms vs {naive_poll * 1e3:.3f} ms ({cpu_poll / naive_poll:.2f}x)",
-                verdict(cpu_poll <= naive_poll / 2),
-            ],
-        )
     print(table(["target (provider trigger)", "measured", "verdict"], targets))
     for name in names:
         if runs[name]["wrong"]:
@@ -536,7 +420,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--stagger", type=float, default=None, help="custom scenario: spread starts over this many seconds"
     )
-    parser.add_argument("--variants", default="provider,naive")
+    parser.add_argument("--variants", default="provider")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)

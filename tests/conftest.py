@@ -41,7 +41,7 @@ os.makedirs(os.environ["AIRFLOW_HOME"], exist_ok=True)
 
 import pytest  # noqa: E402
 
-from airflow_provider_voicetraining.emulator import EmulatorConfig, EmulatorServer  # noqa: E402
+from metastudio_emulator import EmulatorConfig, EmulatorServer  # noqa: E402
 
 #: fast retries for tests (the defaults are 1 s base, 30 s cap)
 FAST_RETRY = {"retry_delay": 0.01, "retry_max_delay": 0.05}
@@ -110,7 +110,7 @@ def use_conn(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(autouse=True)
 def _fresh_token_cache() -> Iterator[None]:
-    from airflow_provider_voicetraining.client.tokens import TOKENS
+    from airflow_provider_voicetraining.wire.tokens import TOKENS
 
     TOKENS.clear()
     yield

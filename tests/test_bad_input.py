@@ -369,11 +369,6 @@ def _ctx() -> dict[str, Any]:
 CASE_NAMES = [c.name for c in _cases(Path("/nonexistent"))]
 
 
-def test_the_table_is_big_enough() -> None:
-    assert len(CASE_NAMES) >= 25
-    assert len(set(CASE_NAMES)) == len(CASE_NAMES)
-
-
 @pytest.mark.parametrize("name", CASE_NAMES)
 def test_bad_input(emu, use_conn, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
     case = next(c for c in _cases(tmp_path) if c.name == name)

@@ -24,8 +24,6 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_voicetraining.compat import TaskDeferred
-from airflow_provider_voicetraining.emulator import EmulatorConfig, EmulatorServer
 from airflow_provider_voicetraining.errors import VoiceTrainingJobFailedError
 from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
 from airflow_provider_voicetraining.operators.voice_training import (
@@ -34,6 +32,8 @@ from airflow_provider_voicetraining.operators.voice_training import (
 )
 from airflow_provider_voicetraining.package import make_synthetic_package
 from airflow_provider_voicetraining.sensors.voice_training import VoiceTrainingJobSensor
+from airflow_provider_voicetraining.utils.compat import TaskDeferred
+from metastudio_emulator import EmulatorConfig, EmulatorServer
 
 pytestmark = pytest.mark.faults
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import json
 import os
 import subprocess
@@ -76,7 +77,7 @@ def test_connection_form_metadata_for_the_ui() -> None:
     meta = next(
         m for m in services.HookMetaService.hook_meta_data() if m.connection_type == "huaweicloud_metastudio"
     )
-    from airflow_provider_voicetraining.compat import AIRFLOW_VERSION
+    from airflow_provider_voicetraining.utils.compat import AIRFLOW_VERSION
 
     if tuple(int(p) for p in AIRFLOW_VERSION.split(".")[:2]) < (3, 2):
         pytest.skip("Airflow 3.0/3.1 build connection forms from the hook's widget methods")
@@ -93,4 +94,9 @@ def test_old_style_form_methods_agree_with_the_metadata() -> None:
         == get_provider_info()["connection-types"][0]["ui-field-behaviour"]
     )
     widgets = VoiceTrainingHook.get_connection_form_widgets()
-    assert widgets == {} or set(widgets) == set(get_provider_info()["connection-types"][0]["conn-fields"])
+    if importlib.util.find_spec("flask_appbuilder") and importlib.util.find_spec("wtforms"):
+        # a 3.0/3.1 deployment with FAB: one widget per declared field
+        assert set(widgets) == set(get_provider_info()["connection-types"][0]["conn-fields"])
+    else:
+        # without FAB (the 3.x default) the method degrades to no widgets instead of failing
+        assert widgets == {}

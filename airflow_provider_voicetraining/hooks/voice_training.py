@@ -2,8 +2,9 @@
 
 Sync methods (``get_job``...) run on ``requests`` with one session per hook; async methods
 (``aget_job``...) run on a shared ``httpx`` pool and never block the event loop. Both go through
-the same request core (:mod:`airflow_provider_voicetraining.client.core`): same signing, same
-retries, same errors.
+the same request flow (:mod:`airflow_provider_voicetraining.wire.request_flow`): same signing,
+same retries, same errors. This module adds what Airflow brings: the connection, secret masking
+and the connection form.
 """
 
 from __future__ import annotations
@@ -11,18 +12,15 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
-from airflow_provider_voicetraining import _CONN_FIELDS, CONN_TYPE, DEFAULT_CONN_ID, compat
-from airflow_provider_voicetraining import validation as check
-from airflow_provider_voicetraining.client import api
-from airflow_provider_voicetraining.client.async_driver import AsyncDriver
-from airflow_provider_voicetraining.client.messages import ApiCall, FileBody
-from airflow_provider_voicetraining.client.retry import RetryPolicy
-from airflow_provider_voicetraining.client.sync_driver import SyncDriver
-from airflow_provider_voicetraining.connection import ConnectionSettings, parse_connection
-from airflow_provider_voicetraining.errors import (
+from airflow_provider_voicetraining import CONN_TYPE, DEFAULT_CONN_ID
+from airflow_provider_voicetraining.utils import compat
+from airflow_provider_voicetraining.wire import checks as check
+from airflow_provider_voicetraining.wire import endpoints as api
+from airflow_provider_voicetraining.wire.async_transport import AsyncTransport
+from airflow_provider_voicetraining.wire.errors import (
     VoiceTrainingAPIError,
     VoiceTrainingError,
     VoiceTrainingNotFoundError,
@@ -31,16 +29,26 @@ from airflow_provider_voicetraining.errors import (
     VoiceTrainingTransportError,
     VoiceTrainingValidationError,
 )
-from airflow_provider_voicetraining.models import (
+from airflow_provider_voicetraining.wire.exchange import ApiCall, FileBody
+from airflow_provider_voicetraining.wire.listing import JobFilters, Pager
+from airflow_provider_voicetraining.wire.models import (
     AuditResult,
     CreatedJob,
     FailureDetails,
     UploadUrls,
     VoiceTrainingJob,
 )
-from airflow_provider_voicetraining.secret import Redactor
-from airflow_provider_voicetraining.states import COMMITTABLE_STATES, JobState
-from airflow_provider_voicetraining.vocabulary import MAX_PAGE
+from airflow_provider_voicetraining.wire.retry import RetryPolicy
+from airflow_provider_voicetraining.wire.secrets import Redactor, Secret
+from airflow_provider_voicetraining.wire.settings import (
+    CONN_FIELDS,
+    TUNABLES,
+    ConnectionSettings,
+    parse_connection,
+)
+from airflow_provider_voicetraining.wire.states import COMMITTABLE_STATES, JobState
+from airflow_provider_voicetraining.wire.sync_transport import SyncTransport
+from airflow_provider_voicetraining.wire.vocabulary import MAX_PAGE
 
 T = TypeVar("T")
 
@@ -50,17 +58,12 @@ BaseHook = compat.base_hook_class()
 CREATE_CLOCK_TOLERANCE = 300.0
 
 
-def console_url(settings: ConnectionSettings, job_id: str) -> str:
-    """Where a person looks at the job: the emulator's page for loopback endpoints, else the
-    MetaStudio console of the region (the console has no documented per-job deep link, so the
-    job id rides along as a query parameter)."""
-    job_id = check.job_id(job_id)
-    host = settings.host.rsplit(":", 1)[0] if not settings.host.startswith("[") else settings.host
-    if check.is_loopback_host(host.strip("[]")):
-        return f"{settings.endpoint}/_emulator/console/jobs/{job_id}"
-    return (
-        f"https://console.huaweicloud.com/metastudio/?region={settings.region}&jobId={job_id}#/voiceModeling"
-    )
+def _mask(token: Secret) -> None:
+    compat.mask_secret(token.reveal())
+
+
+async def _amask(token: Secret) -> None:
+    await compat.amask_secret(token.reveal())
 
 
 class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
@@ -73,6 +76,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
     :param timeout: per-request timeout in seconds (overrides the connection's ``timeout``).
     :param max_retries: overrides the connection's ``max_retries``.
     :param retry_delay: base back-off in seconds (overrides the connection's ``retry_delay``).
+    :param logger_name: name of the hook's logger (Airflow's ``BaseHook`` convention).
     """
 
     conn_name_attr = "metastudio_conn_id"
@@ -96,22 +100,16 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
                 "metastudio_conn_id", "is empty", f"pass a connection id such as {DEFAULT_CONN_ID!r}"
             )
         self.metastudio_conn_id = metastudio_conn_id
-        self._overrides: dict[str, Any] = {}
+        tunables = {"timeout": timeout, "max_retries": max_retries, "retry_delay": retry_delay}
+        # checked now, before any connection is read
+        self._overrides: dict[str, Any] = {
+            name: TUNABLES[name].check(name, value) for name, value in tunables.items() if value is not None
+        }
         if app_user_id is not None:
             self._overrides["app_user_id"] = check.app_user_id(app_user_id)
-        if timeout is not None:
-            self._overrides["timeout"] = check.positive_number(timeout, "timeout", maximum=600, default=30)
-        if max_retries is not None:
-            self._overrides["max_retries"] = check.bounded_int(
-                max_retries, "max_retries", minimum=0, maximum=20, default=5
-            )
-        if retry_delay is not None:
-            self._overrides["retry_delay"] = check.positive_number(
-                retry_delay, "retry_delay", maximum=300, default=1.0
-            )
         self._settings: ConnectionSettings | None = None
-        self._sync: SyncDriver | None = None
-        self._async: AsyncDriver | None = None
+        self._sync: SyncTransport | None = None
+        self._async: AsyncTransport | None = None
         self._redact = Redactor()
 
     def __repr__(self) -> str:
@@ -135,14 +133,14 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         except ImportError:
             return {}
         widgets: dict[str, Any] = {}
-        for name, spec in _CONN_FIELDS.items():
+        for name, spec in CONN_FIELDS.items():
             if spec["schema"].get("format") == "password":
                 widgets[name] = PasswordField(lazy_gettext(spec["label"]), widget=BS3PasswordFieldWidget())
             else:
                 widgets[name] = StringField(lazy_gettext(spec["label"]), widget=BS3TextFieldWidget())
         return widgets
 
-    # ------------------------------------------------------------------ settings and drivers
+    # ------------------------------------------------------------------ settings and transports
     def _finish_settings(self, settings: ConnectionSettings) -> ConnectionSettings:
         if self._overrides:
             settings = settings.with_overrides(**self._overrides)
@@ -173,7 +171,8 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         assert self._settings is not None
         return self._settings
 
-    def _policy(self, settings: ConnectionSettings) -> RetryPolicy:
+    @staticmethod
+    def _policy(settings: ConnectionSettings) -> RetryPolicy:
         return RetryPolicy(
             max_retries=settings.max_retries,
             base_delay=settings.retry_delay,
@@ -182,40 +181,33 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         )
 
     @property
-    def _driver(self) -> SyncDriver:
+    def _transport(self) -> SyncTransport:
         if self._sync is None:
             settings = self.settings
-            self._sync = SyncDriver(settings, self._policy(settings), self._redact)
+            self._sync = SyncTransport(settings, self._policy(settings), self._redact, _mask)
         return self._sync
 
-    async def _adriver(self) -> AsyncDriver:
+    async def _atransport(self) -> AsyncTransport:
         if self._async is None:
             settings = await self.aget_settings()
-            self._async = AsyncDriver(settings, self._policy(settings), self._redact)
+            self._async = AsyncTransport(settings, self._policy(settings), self._redact, _amask)
         return self._async
 
-    def _call(self, build: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, build: Callable[..., ApiCall[T]], *args: Any, **kwargs: Any) -> T:
         """Validate and build the call first (nothing is sent on bad input), then run it."""
-        call: ApiCall[Any] = build(self.settings, *args, **kwargs)
-        return self._driver.execute(call)
+        return self._transport.execute(build(self.settings, *args, **kwargs))
 
-    async def _acall(self, build: Any, *args: Any, **kwargs: Any) -> Any:
-        driver = await self._adriver()
-        call: ApiCall[Any] = build(driver.settings, *args, **kwargs)
-        return await driver.execute(call)
-
-    @property
-    def requests_sent(self) -> int:
-        """HTTP requests this hook sent (retries and token minting included)."""
-        return (self._sync.requests_sent if self._sync else 0) + (
-            self._async.requests_sent if self._async else 0
-        )
+    async def _acall(self, build: Callable[..., ApiCall[T]], *args: Any, **kwargs: Any) -> T:
+        transport = await self._atransport()
+        return await transport.execute(build(transport.settings, *args, **kwargs))
 
     def close(self) -> None:
+        """Close the sync HTTP session (the async side closes with :meth:`aclose`)."""
         if self._sync is not None:
             self._sync.close()
 
     async def aclose(self) -> None:
+        """Give the shared async connection pool back."""
         if self._async is not None:
             await self._async.aclose()
             self._async = None
@@ -227,48 +219,104 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         self.close()
 
     async def __aenter__(self) -> VoiceTrainingHook:
-        await self._adriver()
+        await self._atransport()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    # ------------------------------------------------------------------ API (sync)
+    # ------------------------------------------------------------------ jobs
     def get_job(self, job_id: str, *, app_user_id: str | None = None) -> VoiceTrainingJob:
-        """``GET .../user/jobs/{job_id}``: the job's detail, including ``state`` and ``asset_id``."""
-        return self._call(api.show_job, job_id, app_user_id)  # type: ignore[no-any-return]
+        """``GET .../user/jobs/{job_id}``: the job's detail, including ``state`` and ``asset_id``.
+
+        :param job_id: the job.
+        :param app_user_id: ``X-App-UserId`` the job was created with (overrides the hook's).
+        """
+        return self._call(api.show_job, job_id, app_user_id)
+
+    async def aget_job(self, job_id: str, *, app_user_id: str | None = None) -> VoiceTrainingJob:
+        """Async :meth:`get_job` (used by the trigger).
+
+        :param job_id: the job.
+        :param app_user_id: ``X-App-UserId`` the job was created with.
+        """
+        return await self._acall(api.show_job, job_id, app_user_id)
+
+    def _listing(
+        self,
+        filters: JobFilters | None,
+        criteria: dict[str, Any],
+        page_size: int,
+        max_items: int | None,
+        app_user_id: str | None,
+    ) -> tuple[Pager, Callable[[ConnectionSettings, int], ApiCall[Any]]]:
+        """Check the listing arguments (before any request) and say how to build each page call."""
+        if filters is not None and criteria:
+            raise VoiceTrainingValidationError(
+                "list_jobs filters", "were given both as a JobFilters and as keywords", "pass one of them"
+            )
+        chosen = filters if filters is not None else JobFilters(**criteria)
+        user = check.app_user_id(app_user_id)
+        pager = Pager(page_size=page_size, max_items=max_items)
+
+        def page_call(settings: ConnectionSettings, offset: int) -> ApiCall[Any]:
+            return api.list_jobs_page(
+                settings, chosen, offset=offset, limit=pager.page_size, app_user_id=user
+            )
+
+        return pager, page_call
 
     def list_jobs(
         self,
+        filters: JobFilters | None = None,
         *,
-        state: str | Iterable[str] | None = None,
-        job_type: str | None = None,
-        voice_name: str | None = None,
-        batch_name: str | None = None,
-        tag: str | None = None,
-        job_id: str | None = None,
-        create_since: Any = None,
-        create_until: Any = None,
-        update_since: Any = None,
-        update_until: Any = None,
-        sort_key: str | None = "create_time",
-        sort_dir: str | None = "asc",
-        is_ondemand_resource: bool | None = None,
         page_size: int = MAX_PAGE,
         max_items: int | None = None,
         app_user_id: str | None = None,
+        **criteria: Any,
     ) -> Iterator[VoiceTrainingJob]:
-        """Iterate over matching jobs, page by page (``page_size`` <= 100), lazily.
+        """Iterate over matching jobs, page by page, lazily.
 
-        Arguments are checked when this is called, before the first page is requested."""
-        pager = self._pager(locals())
-        driver = self._driver
+        Arguments are checked when this is called, before the first page is requested.
+
+        :param filters: a :class:`~airflow_provider_voicetraining.wire.listing.JobFilters`.
+        :param page_size: jobs per request (1..100).
+        :param max_items: stop after this many jobs.
+        :param app_user_id: list only this end user's jobs (``X-App-UserId``).
+        :param criteria: the :class:`JobFilters` fields as keywords instead of ``filters``
+            (``state=["FAILED", "AUDIT_FAILED"]``, ``create_since=...``).
+        """
+        pager, page_call = self._listing(filters, criteria, page_size, max_items, app_user_id)
+        transport = self._transport
 
         def pages() -> Iterator[VoiceTrainingJob]:
-            while (call := pager.next_call()) is not None:
-                yield from pager.accept(driver.execute(call))
+            while not pager.done:
+                yield from pager.accept(transport.execute(page_call(transport.settings, pager.offset)))
 
         return pages()
+
+    async def alist_jobs(
+        self,
+        filters: JobFilters | None = None,
+        *,
+        page_size: int = MAX_PAGE,
+        max_items: int | None = None,
+        app_user_id: str | None = None,
+        **criteria: Any,
+    ) -> AsyncIterator[VoiceTrainingJob]:
+        """Async :meth:`list_jobs` (same arguments).
+
+        :param filters: a :class:`~airflow_provider_voicetraining.wire.listing.JobFilters`.
+        :param page_size: jobs per request (1..100).
+        :param max_items: stop after this many jobs.
+        :param app_user_id: list only this end user's jobs (``X-App-UserId``).
+        :param criteria: the :class:`JobFilters` fields as keywords instead of ``filters``.
+        """
+        pager, page_call = self._listing(filters, criteria, page_size, max_items, app_user_id)
+        transport = await self._atransport()
+        while not pager.done:
+            for job in pager.accept(await transport.execute(page_call(transport.settings, pager.offset))):
+                yield job
 
     def create_job(
         self,
@@ -278,38 +326,41 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         app_user_id: str | None = None,
         **fields: Any,
     ) -> CreatedJob:
-        """Create a job of ``edition`` (``basic``, ``middle``, ``advance``, ``third_party``).
+        """Create a job of ``edition``; returns its ``job_id`` and presigned upload URLs.
 
-        ``fields``: ``sex`` (FEMALE/MALE), ``language`` (CN/EN), ``tag``, ``description``,
-        ``create_type`` (PACKAGE/SEGMENT), ``phone``, ``dhtms_job_id``, ``batch_name``,
-        ``output_language``, ``custom_text``, ``is_ondemand_resource``, ``supported_service``
-        (``vocabulary.CREATE_FIELDS``); each is checked before anything is sent.
+        When the answer is lost (5xx, connection reset, read timeout, garbled body) the job may
+        or may not exist, and sending the create again could make two. The hook looks first: a
+        single uncommitted (``CREATING``) job with this ``voice_name`` (and app user) created
+        since the attempt began is adopted, with fresh upload URLs; if there is none the create
+        is sent again (at most ``max_retries`` times); if there are several it stops rather
+        than guess.
 
-        Returns the ``job_id`` and the presigned upload URLs. When the answer is lost (5xx,
-        connection reset, read timeout, garbled body) the job may or may not exist, and sending
-        the create again could make two. The hook looks first: a single uncommitted
-        (``CREATING``) job with this ``voice_name`` (and app user) created since the attempt
-        began is adopted, with fresh upload URLs; if there is none the create is sent again
-        (at most ``max_retries`` times); if there are several it stops rather than guess.
+        :param edition: ``basic``, ``middle``, ``advance`` or ``third_party``.
+        :param voice_name: name of the voice (asset) to train.
+        :param app_user_id: the end user to create the job for (``X-App-UserId``).
+        :param fields: the optional create fields (``vocabulary.CREATE_FIELDS``: ``sex``,
+            ``language``, ``tag``, ``description``, ``create_type``, ``phone``,
+            ``dhtms_job_id``, ``batch_name``, ``output_language``, ``custom_text``,
+            ``is_ondemand_resource``, ``supported_service``), each checked before sending.
         """
         call = api.create_job(
             self.settings, edition, voice_name=voice_name, app_user_id=app_user_id, **fields
         )
-        driver = self._driver
+        transport = self._transport
         attempt = 0
         while True:
             started = time.time()
             try:
-                return driver.execute(call)
+                return transport.execute(call)
             except (VoiceTrainingServerError, VoiceTrainingTransportError, VoiceTrainingResponseError) as exc:
                 if isinstance(exc, VoiceTrainingTransportError) and not exc.may_have_reached:
                     raise
                 adopted = self._adopt_unacknowledged(voice_name, app_user_id, since=started, error=exc)
                 if adopted is not None:
                     return adopted
-                if not driver.policy.can_retry(attempt):
+                if not transport.policy.can_retry(attempt):
                     raise
-                wait = driver.policy.backoff(attempt)
+                wait = transport.policy.backoff(attempt)
                 self.log.warning(
                     "Create of %r got no usable answer (%s) and made no job; sending it again in %.1fs",
                     voice_name,
@@ -358,15 +409,18 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
     def commit_job(self, job_id: str, *, app_user_id: str | None = None, **overrides: Any) -> None:
         """Commit the job for review and training (after its data was uploaded).
 
-        ``overrides`` may set ``tag``, ``description``, ``sex``, ``voice_name``, ``language``,
-        ``phone``, ``app_user_id`` (body field: pass it as ``overrides={"app_user_id": ...}``
-        via ``**``), ``output_language``, ``custom_text``. If a retried commit is refused
-        because an earlier attempt already went through, the job's state proves it and the
-        call succeeds.
+        If a retried commit is refused because an earlier attempt already went through, the
+        job's state proves it and the call succeeds.
+
+        :param job_id: the job.
+        :param app_user_id: ``X-App-UserId`` the job was created with (a header).
+        :param overrides: metadata overrides sent in the body: ``tag``, ``description``,
+            ``sex``, ``voice_name``, ``language``, ``phone``, ``output_language``,
+            ``custom_text`` (``vocabulary.COMMIT_FIELDS``).
         """
         call = api.commit_job(self.settings, job_id, overrides, app_user_id)
         try:
-            self._driver.execute(call)
+            self._transport.execute(call)
         except VoiceTrainingAPIError as exc:
             if exc.status_code != 400 or exc.attempts < 2:
                 raise
@@ -379,53 +433,133 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
                 job.state,
             )
 
+    @staticmethod
+    def _delete_outcome(exc: VoiceTrainingNotFoundError, missing_ok: bool) -> None:
+        """A 404 is success with ``missing_ok`` or after a retried delete (an earlier attempt
+        went through); otherwise the error stands."""
+        if not (missing_ok or exc.attempts > 1):
+            raise exc
+
     def delete_job(self, job_id: str, *, app_user_id: str | None = None, missing_ok: bool = False) -> None:
-        """Delete the job. With ``missing_ok`` (or after a retried delete) a 404 is success."""
+        """Delete the job.
+
+        :param job_id: the job.
+        :param app_user_id: ``X-App-UserId`` the job was created with.
+        :param missing_ok: a job that does not exist (any more) is not an error.
+        """
         try:
             self._call(api.delete_job, job_id, app_user_id)
         except VoiceTrainingNotFoundError as exc:
-            if not (missing_ok or exc.attempts > 1):
-                raise
+            self._delete_outcome(exc, missing_ok)
+
+    async def adelete_job(
+        self, job_id: str, *, app_user_id: str | None = None, missing_ok: bool = False
+    ) -> None:
+        """Async :meth:`delete_job`.
+
+        :param job_id: the job.
+        :param app_user_id: ``X-App-UserId`` the job was created with.
+        :param missing_ok: a job that does not exist (any more) is not an error.
+        """
+        try:
+            await self._acall(api.delete_job, job_id, app_user_id)
+        except VoiceTrainingNotFoundError as exc:
+            self._delete_outcome(exc, missing_ok)
 
     def get_audit_result(self, job_id: str, *, app_user_id: str | None = None) -> AuditResult:
-        """Why a job failed review (``AUDIT_FAILED``), file by file."""
-        return self._call(api.show_audit_result, job_id, app_user_id)  # type: ignore[no-any-return]
+        """Why a job failed review (``AUDIT_FAILED``), file by file.
+
+        :param job_id: the job.
+        :param app_user_id: ``X-App-UserId`` the job was created with.
+        """
+        return self._call(api.show_audit_result, job_id, app_user_id)
+
+    async def aget_audit_result(self, job_id: str, *, app_user_id: str | None = None) -> AuditResult:
+        """Async :meth:`get_audit_result`.
+
+        :param job_id: the job.
+        :param app_user_id: ``X-App-UserId`` the job was created with.
+        """
+        return await self._acall(api.show_audit_result, job_id, app_user_id)
 
     def get_upload_urls(self, job_id: str, *, app_user_id: str | None = None) -> UploadUrls:
-        """Fresh presigned upload URLs (e.g. to re-upload after ``AUDIT_FAILED``)."""
-        return self._call(api.show_uploading_address, job_id, app_user_id)  # type: ignore[no-any-return]
+        """Fresh presigned upload URLs (e.g. to re-upload after ``AUDIT_FAILED``).
+
+        :param job_id: the job.
+        :param app_user_id: ``X-App-UserId`` the job was created with.
+        """
+        return self._call(api.show_upload_urls, job_id, app_user_id)
 
     def upload_training_data(
         self, url: str, path: str | os.PathLike[str], content_type: str = "application/zip"
     ) -> str | None:
-        """Stream a local file to a presigned upload URL (``PUT``); returns the ETag."""
+        """Stream a local file to a presigned upload URL (``PUT``); returns the ETag.
+
+        :param url: the presigned URL from the create call or :meth:`get_upload_urls`.
+        :param path: the local file.
+        :param content_type: ``application/zip`` for a package, ``audio/wav`` / ``text/plain``
+            for SEGMENT uploads.
+        """
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise VoiceTrainingValidationError(
                 "training package", f"{path!r} is not a file", "give the path of the zip to upload"
             )
         body = FileBody(path=path, size=os.path.getsize(path))
-        return self._driver.execute(api.upload(url, body, content_type))
+        return self._transport.execute(api.upload(url, body, content_type))
+
+    # ------------------------------------------------------------------ failures, links, test
+    def _failure_details(self, job: VoiceTrainingJob, audit: AuditResult | None) -> FailureDetails:
+        return FailureDetails.from_job(job, audit, self.console_url(job.job_id))
+
+    def _audit_failed(self, job: VoiceTrainingJob, exc: VoiceTrainingError) -> None:
+        self.log.warning("Could not fetch the audit result of %s: %s", job.job_id, exc)
 
     def get_failure_details(self, job: VoiceTrainingJob, *, app_user_id: str | None = None) -> FailureDetails:
-        """Failure details of a failed job; for ``AUDIT_FAILED`` the audit errors are fetched too
-        (best effort: a failing audit call does not hide the job's own failure)."""
+        """Failure details of a failed job; for ``AUDIT_FAILED`` the audit errors are fetched
+        too (best effort: a failing audit call does not hide the job's own failure).
+
+        :param job: the failed job.
+        :param app_user_id: ``X-App-UserId`` the job was created with.
+        """
         audit = None
         if job.state == JobState.AUDIT_FAILED.value:
             try:
                 audit = self.get_audit_result(job.job_id, app_user_id=app_user_id)
             except VoiceTrainingError as exc:
-                self.log.warning("Could not fetch the audit result of %s: %s", job.job_id, exc)
-        return FailureDetails.from_job(job, audit, self.console_url(job.job_id))
+                self._audit_failed(job, exc)
+        return self._failure_details(job, audit)
+
+    async def aget_failure_details(
+        self, job: VoiceTrainingJob, *, app_user_id: str | None = None
+    ) -> FailureDetails:
+        """Async :meth:`get_failure_details`.
+
+        :param job: the failed job.
+        :param app_user_id: ``X-App-UserId`` the job was created with.
+        """
+        await self.aget_settings()
+        audit = None
+        if job.state == JobState.AUDIT_FAILED.value:
+            try:
+                audit = await self.aget_audit_result(job.job_id, app_user_id=app_user_id)
+            except VoiceTrainingError as exc:
+                self._audit_failed(job, exc)
+        return self._failure_details(job, audit)
 
     def console_url(self, job_id: str) -> str:
-        return console_url(self.settings, job_id)
+        """Where a person looks at the job (the connection's ``console_url`` template, or the
+        MetaStudio console of the region).
+
+        :param job_id: the job.
+        """
+        return self.settings.job_console_url(job_id)
 
     def test_connection(self) -> tuple[bool, str]:
         """One cheap authenticated call (list one job). Used by the UI's *Test* button."""
         try:
             settings = self.settings
-            page = self._driver.execute(api.list_jobs_page(settings, api.JobFilters.build(), limit=1))
+            page = self._transport.execute(api.list_jobs_page(settings, JobFilters(), limit=1))
         except VoiceTrainingError as exc:
             return False, str(exc)
         except Exception as exc:
@@ -434,91 +568,3 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
             f"Connected to {settings.endpoint} as {settings.auth_type}; project {settings.project_id} "
             f"has {page.count} voice-training job(s)."
         )
-
-    def _pager(self, params: Mapping[str, Any]) -> api.Pager:
-        filter_names = (
-            "state",
-            "job_type",
-            "voice_name",
-            "batch_name",
-            "tag",
-            "job_id",
-            "create_since",
-            "create_until",
-            "update_since",
-            "update_until",
-            "sort_key",
-            "sort_dir",
-            "is_ondemand_resource",
-        )
-        filters = api.JobFilters.build(**{name: params[name] for name in filter_names})
-        return api.Pager(
-            settings=self._settings or self.settings,
-            filters=filters,
-            page_size=check.bounded_int(
-                params["page_size"], "page_size", minimum=1, maximum=MAX_PAGE, default=100
-            ),
-            max_items=None
-            if params["max_items"] is None
-            else check.bounded_int(params["max_items"], "max_items", minimum=0, maximum=2**31, default=0),
-            app_user_id=check.app_user_id(params["app_user_id"]),
-        )
-
-    # ------------------------------------------------------------------ API (async)
-    async def aget_job(self, job_id: str, *, app_user_id: str | None = None) -> VoiceTrainingJob:
-        """Async :meth:`get_job` (used by the trigger)."""
-        return await self._acall(api.show_job, job_id, app_user_id)  # type: ignore[no-any-return]
-
-    async def aget_audit_result(self, job_id: str, *, app_user_id: str | None = None) -> AuditResult:
-        return await self._acall(api.show_audit_result, job_id, app_user_id)  # type: ignore[no-any-return]
-
-    async def adelete_job(
-        self, job_id: str, *, app_user_id: str | None = None, missing_ok: bool = False
-    ) -> None:
-        try:
-            await self._acall(api.delete_job, job_id, app_user_id)
-        except VoiceTrainingNotFoundError as exc:
-            if not (missing_ok or exc.attempts > 1):
-                raise
-
-    async def alist_jobs(self, **params: Any) -> AsyncIterator[VoiceTrainingJob]:
-        """Async :meth:`list_jobs` (same keyword arguments)."""
-        await self.aget_settings()
-        defaults: dict[str, Any] = {
-            "state": None,
-            "job_type": None,
-            "voice_name": None,
-            "batch_name": None,
-            "tag": None,
-            "job_id": None,
-            "create_since": None,
-            "create_until": None,
-            "update_since": None,
-            "update_until": None,
-            "sort_key": "create_time",
-            "sort_dir": "asc",
-            "is_ondemand_resource": None,
-            "page_size": MAX_PAGE,
-            "max_items": None,
-            "app_user_id": None,
-        }
-        unknown = set(params) - set(defaults)
-        if unknown:
-            raise TypeError(f"alist_jobs() got unexpected keyword arguments {sorted(unknown)}")
-        pager = self._pager({**defaults, **params})
-        driver = await self._adriver()
-        while (call := pager.next_call()) is not None:
-            for job in pager.accept(await driver.execute(call)):
-                yield job
-
-    async def aget_failure_details(
-        self, job: VoiceTrainingJob, *, app_user_id: str | None = None
-    ) -> FailureDetails:
-        audit = None
-        if job.state == JobState.AUDIT_FAILED.value:
-            try:
-                audit = await self.aget_audit_result(job.job_id, app_user_id=app_user_id)
-            except VoiceTrainingError as exc:
-                self.log.warning("Could not fetch the audit result of %s: %s", job.job_id, exc)
-        settings = await self.aget_settings()
-        return FailureDetails.from_job(job, audit, console_url(settings, job.job_id))

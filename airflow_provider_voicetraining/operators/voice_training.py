@@ -24,24 +24,18 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_voicetraining import DEFAULT_CONN_ID, compat
-from airflow_provider_voicetraining import validation as check
-from airflow_provider_voicetraining.errors import (
+from airflow_provider_voicetraining import DEFAULT_CONN_ID
+from airflow_provider_voicetraining.links.voice_training import VoiceTrainingJobLink
+from airflow_provider_voicetraining.utils import compat
+from airflow_provider_voicetraining.utils.job_waiting import JobWaitMixin
+from airflow_provider_voicetraining.utils.wait_rules import XCOM_JOB_ID, Verdict
+from airflow_provider_voicetraining.wire import checks as check
+from airflow_provider_voicetraining.wire.errors import (
     VoiceTrainingError,
     VoiceTrainingJobNotFinishedError,
     VoiceTrainingValidationError,
 )
-from airflow_provider_voicetraining.links import VoiceTrainingJobLink
-from airflow_provider_voicetraining.states import COMMITTABLE_STATES, normalize_failure_states
-from airflow_provider_voicetraining.wait_mixin import JobWaitMixin
-from airflow_provider_voicetraining.waiting import (
-    EVENT_FAILED,
-    EVENT_SUCCESS,
-    EVENT_TIMEOUT,
-    XCOM_JOB_ID,
-    Verdict,
-    check_event,
-)
+from airflow_provider_voicetraining.wire.states import COMMITTABLE_STATES, normalize_failure_states
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -96,11 +90,9 @@ class _ResultHandling(JobWaitMixin, BaseOperator):
         job, verdict = self.poll_once(job_id)
         self.new_state_log(job_id, started_at).observe(job.state)
         if verdict is Verdict.SUCCESS:
-            return self._succeeded(context, job.to_dict())
+            return self.succeeded(context, job.to_dict())
         if verdict is Verdict.FAILED:
-            self.push_job(context, job.to_dict())
-            details = self.failure_details(job)
-            return self.job_failed(context, details.to_dict(), details.summary())
+            return self.failed_job_found(context, job)
         if not self._waits:
             raise VoiceTrainingJobNotFinishedError(
                 f"Job {job_id} is still {job.state}; set wait_for_completion=True (or use "
@@ -112,7 +104,7 @@ class _ResultHandling(JobWaitMixin, BaseOperator):
     def _waits(self) -> bool:
         return True
 
-    def _succeeded(self, context: Context, job: dict[str, Any]) -> Any:
+    def succeeded(self, context: Context, job: dict[str, Any]) -> Any:
         self.push_job(context, job)
         self.log.info("Job %s succeeded: asset_id %s", job.get("job_id"), job.get("asset_id"))
         return job["asset_id"]
@@ -124,19 +116,7 @@ class _ResultHandling(JobWaitMixin, BaseOperator):
         self.log.warning("%s (fail_on_job_failure=False: returning the failure details)", message)
         return details
 
-    def _timed_out(self, context: Context, event: dict[str, Any]) -> Any:
-        raise VoiceTrainingError(event["message"])
-
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        event = check_event(event)
-        status = event["status"]
-        if status == EVENT_SUCCESS:
-            return self._succeeded(context, event["job"])
-        if status == EVENT_FAILED:
-            self.push_job(context, event.get("job"))
-            return self.job_failed(context, event["failure"], event["message"])
-        if status == EVENT_TIMEOUT:
-            return self._timed_out(context, event)
+    def timed_out(self, context: Context, event: dict[str, Any]) -> Any:
         raise VoiceTrainingError(event["message"])
 
 
@@ -276,9 +256,7 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        from airflow_provider_voicetraining.client.api import edition as check_edition
-
-        self.edition = edition if "{{" in str(edition) else check_edition(edition)
+        self.edition = edition if "{{" in str(edition) else check.edition(edition)
         self.voice_name = voice_name
         self.training_package = training_package
         self.sex = sex
@@ -312,7 +290,7 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         self._remote_job_id: str | None = None
 
     def _create_kwargs(self) -> dict[str, Any]:
-        from airflow_provider_voicetraining.vocabulary import CREATE_FIELDS
+        from airflow_provider_voicetraining.wire.vocabulary import CREATE_FIELDS
 
         fields = {name: getattr(self, name) for name in CREATE_FIELDS if name != "create_type"}
         return {
@@ -323,12 +301,12 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         }
 
     def execute(self, context: Context) -> Any:
-        from airflow_provider_voicetraining.client import api
-        from airflow_provider_voicetraining.package import validate_package
+        from airflow_provider_voicetraining.wire import endpoints as api
+        from airflow_provider_voicetraining.wire.packages import validate_package
 
         started_at = time.time()
         hook = self.hook
-        self.edition = api.edition(self.edition)
+        self.edition = check.edition(self.edition)
         # Everything is checked before the first request: the package, every create field,
         # the commit overrides and the connection itself.
         package = validate_package(self.training_package, self.edition)
@@ -357,9 +335,8 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
             return self._settle(context, job_id, started_at)
         except compat.TaskDeferred:
             raise
-        except BaseException as exc:
-            if type(exc).__name__ == "AirflowTaskTimeout":
-                self._abort(job_id, "execution_timeout")
+        except compat.AirflowTaskTimeout:
+            self._abort(job_id, "execution_timeout")
             raise
 
     def _clean_up_unsubmitted(self, job_id: str, exc: BaseException) -> None:
@@ -395,9 +372,9 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
     def delete_on_kill(self) -> bool:
         return self.on_abort == "delete"
 
-    def _timed_out(self, context: Context, event: dict[str, Any]) -> Any:
+    def timed_out(self, context: Context, event: dict[str, Any]) -> Any:
         self._abort(event["job_id"], "the wait timed out")
-        return super()._timed_out(context, event)
+        return super().timed_out(context, event)
 
     def on_kill(self) -> None:
         if self._remote_job_id is not None:

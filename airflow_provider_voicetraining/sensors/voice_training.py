@@ -15,19 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_provider_voicetraining import DEFAULT_CONN_ID, compat
-from airflow_provider_voicetraining import validation as check
+from airflow_provider_voicetraining import DEFAULT_CONN_ID
 from airflow_provider_voicetraining.errors import VoiceTrainingError, VoiceTrainingJobFailedError
-from airflow_provider_voicetraining.links import VoiceTrainingJobLink
-from airflow_provider_voicetraining.states import normalize_failure_states
-from airflow_provider_voicetraining.wait_mixin import JobWaitMixin
-from airflow_provider_voicetraining.waiting import (
-    EVENT_FAILED,
-    EVENT_SUCCESS,
-    EVENT_TIMEOUT,
-    Verdict,
-    check_event,
-)
+from airflow_provider_voicetraining.links.voice_training import VoiceTrainingJobLink
+from airflow_provider_voicetraining.utils import compat
+from airflow_provider_voicetraining.utils.job_waiting import JobWaitMixin
+from airflow_provider_voicetraining.utils.wait_rules import Verdict
+from airflow_provider_voicetraining.wire import checks as check
+from airflow_provider_voicetraining.wire.states import normalize_failure_states
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -114,9 +109,7 @@ class VoiceTrainingJobSensor(JobWaitMixin, BaseSensorOperator):
         if verdict is Verdict.SUCCESS:
             return PokeReturnValue(is_done=True, xcom_value=job.to_dict())
         if verdict is Verdict.FAILED:
-            details = self.failure_details(job)
-            self.push_job(context, job.to_dict())
-            self.job_failed(context, details.to_dict(), details.summary())
+            self.failed_job_found(context, job)
         return False
 
     # -- deferrable ----------------------------------------------------------------------------
@@ -127,7 +120,7 @@ class VoiceTrainingJobSensor(JobWaitMixin, BaseSensorOperator):
         try:
             done = self.poke(context)
         except VoiceTrainingJobFailedError as exc:
-            if self.soft_fail or getattr(self, "never_fail", False):
+            if compat.skips_failures(self):
                 raise compat.AirflowSkipException(f"Skipping due to soft_fail: {exc}") from exc
             raise
         if isinstance(done, PokeReturnValue) and done.is_done:
@@ -136,15 +129,9 @@ class VoiceTrainingJobSensor(JobWaitMixin, BaseSensorOperator):
         self.log.info("Job %s is not done; deferring (poll every %ss)", job_id, self.poll_interval)
         return self.wait_for_job(context, job_id, started_at + float(self.timeout), started_at)
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        event = check_event(event)
-        status = event["status"]
-        if status == EVENT_SUCCESS:
-            self.log.info("%s", event["message"])
-            return event["job"]
-        if status == EVENT_FAILED:
-            self.push_job(context, event.get("job"))
-            return self.job_failed(context, event["failure"], event["message"])
-        if status == EVENT_TIMEOUT:
-            raise compat.AirflowSensorTimeout(event["message"])
-        raise VoiceTrainingError(event["message"])
+    def succeeded(self, context: Context, job: dict[str, Any]) -> Any:
+        self.log.info("Job %s succeeded: asset_id %s", job.get("job_id"), job.get("asset_id"))
+        return job
+
+    def timed_out(self, context: Context, event: dict[str, Any]) -> Any:
+        raise compat.AirflowSensorTimeout(event["message"])

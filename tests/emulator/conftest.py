@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_voicetraining.emulator import EmulatorConfig, EmulatorServer
+from metastudio_emulator import EmulatorConfig, EmulatorServer
 
 from .helpers import OTHER_PROJECT, Api
 

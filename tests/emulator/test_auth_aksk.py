@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_voicetraining import signing
-from airflow_provider_voicetraining.emulator import EmulatorConfig, EmulatorServer
-from airflow_provider_voicetraining.emulator.auth import AkSkVerifier, KeyPair, SignedRequest
-from airflow_provider_voicetraining.emulator.responses import ApiError
+from airflow_provider_voicetraining.wire import signing
+from metastudio_emulator import EmulatorConfig, EmulatorServer
+from metastudio_emulator.auth import AkSkVerifier, KeyPair, SignedRequest
+from metastudio_emulator.responses import ApiError
 
 from .helpers import OTHER_PROJECT, Api
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from airflow_provider_voicetraining import signing
-from airflow_provider_voicetraining.emulator import EmulatorServer
+from airflow_provider_voicetraining.wire import signing
+from metastudio_emulator import EmulatorServer
 
 from .helpers import Api
 

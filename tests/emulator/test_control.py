@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 import requests
 
-from airflow_provider_voicetraining.emulator import EmulatorControl, EmulatorControlError
+from metastudio_emulator import EmulatorControl, EmulatorControlError
 
 from .helpers import Api
 
@@ -128,6 +128,7 @@ def test_connection_strings(api: Api) -> None:
         "iam_endpoint": emu.url,
         "verify": True,
         "region": "cn-north-4",
+        "console_url": f"{emu.url}/_emulator/console/jobs/{{job_id}}",
     }
     temp = json.loads(emu.connection_json("aksk_temporary", timeout=5))
     assert (
@@ -159,7 +160,7 @@ def test_connection_strings(api: Api) -> None:
     [{"port": 70000}, {"time_scale": -1}, {"token_ttl_seconds": 0}, {"secret_key": ""}],
 )
 def test_config_is_validated(bad: dict[str, object]) -> None:
-    from airflow_provider_voicetraining.emulator import EmulatorConfig
+    from metastudio_emulator import EmulatorConfig
 
     with pytest.raises(ValueError):
         EmulatorConfig(**bad)  # type: ignore[arg-type]

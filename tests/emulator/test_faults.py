@@ -10,8 +10,8 @@ import httpx
 import pytest
 import requests
 
-from airflow_provider_voicetraining import signing
-from airflow_provider_voicetraining.emulator import EmulatorConfig, EmulatorControlError, EmulatorServer
+from airflow_provider_voicetraining.wire import signing
+from metastudio_emulator import EmulatorConfig, EmulatorControlError, EmulatorServer
 
 from .helpers import Api
 

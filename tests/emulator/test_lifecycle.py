@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_voicetraining.emulator import EmulatorConfig, EmulatorControlError, EmulatorServer
+from metastudio_emulator import EmulatorConfig, EmulatorControlError, EmulatorServer
 
 from .helpers import EDITION_MEMBERS, Api, make_zip, pairs
 

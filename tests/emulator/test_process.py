@@ -17,13 +17,13 @@ from typing import IO
 import pytest
 import requests
 
-from airflow_provider_voicetraining.emulator import EmulatorConfig, spawn_emulator_process
-from airflow_provider_voicetraining.emulator.server import EmulatorServer
+from metastudio_emulator import EmulatorConfig, spawn_emulator_process
+from metastudio_emulator.server import EmulatorServer
 
 from .helpers import Api
 
 REPO = Path(__file__).resolve().parents[2]
-MODULE = "airflow_provider_voicetraining.emulator"
+MODULE = "metastudio_emulator"
 
 
 def _env() -> dict[str, str]:
@@ -168,7 +168,7 @@ def test_child_exits_when_its_parent_is_killed(tmp_path: Path) -> None:
         textwrap.dedent(
             """
             import os, signal, sys
-            from airflow_provider_voicetraining.emulator import EmulatorConfig, spawn_emulator_process
+            from metastudio_emulator import EmulatorConfig, spawn_emulator_process
             with spawn_emulator_process(EmulatorConfig()) as proc:
                 print(proc.pid, proc.url, flush=True)
                 os.kill(os.getpid(), signal.SIGKILL)  # no cleanup at all

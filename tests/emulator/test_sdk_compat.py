@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from airflow_provider_voicetraining.emulator import EmulatorServer
+from metastudio_emulator import EmulatorServer
 
 pytestmark = pytest.mark.sdk
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import requests
 
-from airflow_provider_voicetraining.emulator import EmulatorConfig, EmulatorServer
+from metastudio_emulator import EmulatorConfig, EmulatorServer
 
 from .helpers import Api
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_voicetraining.emulator import EmulatorConfig, EmulatorProcess, spawn_emulator_process
+from metastudio_emulator import EmulatorConfig, EmulatorProcess, spawn_emulator_process
 from tests.system.cluster import AirflowCluster
 
 #: a basic job runs 19 s of emulated lifecycle at time_scale 1: long enough that every sensor

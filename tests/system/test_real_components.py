@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_voicetraining.emulator import EmulatorProcess
 from airflow_provider_voicetraining.states import StateClass, classify
+from metastudio_emulator import EmulatorProcess
 from tests.system.cluster import TRIGGERER_HEALTH_THRESHOLD, AirflowCluster, decrypt_trigger_kwargs
 from tests.system.conftest import AUTH_MODES, EXISTING, PIPELINE
 from tests.system.secret_scan import SecretScanner

@@ -1,0 +1,175 @@
+"""Everything that differs between the supported Airflow 3 release lines (3.0.x ... 3.3.x).
+
+No other module of the provider branches on the Airflow version: they import from here.
+
+============================  ==============================  ==================================
+symbol                        3.0.x                           3.1+ (verified on 3.3.2)
+============================  ==============================  ==================================
+exceptions                    ``airflow.exceptions``          ``airflow.sdk.exceptions``
+``BaseHook``                  ``airflow.hooks.base``          ``airflow.sdk``
+``conf``                      ``airflow.configuration``       ``airflow.sdk``
+``mask_secret``               ``...execution_time.            ``airflow.sdk.log`` (+ async
+                              secrets_masker``                ``amask_secret``)
+async connection lookup       ``sync_to_async(get_connection)``  ``BaseHook.aget_connection``
+============================  ==============================  ==================================
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import sys
+from typing import TYPE_CHECKING, Any
+
+# mypy runs against whichever Airflow is installed: the ignores below cover the other line.
+try:  # Airflow 3.1+
+    from airflow.sdk.exceptions import (  # type: ignore[attr-defined]
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+        AirflowTaskTimeout,
+        TaskDeferred,
+    )
+except ImportError:  # Airflow 3.0.x
+    from airflow.exceptions import (  # type: ignore[no-redef,attr-defined]
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+        AirflowTaskTimeout,
+        TaskDeferred,
+    )
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+    AIRFLOW_VERSION: str
+    AIRFLOW_V_3_1_PLUS: bool
+
+
+def __getattr__(name: str) -> Any:
+    """``AIRFLOW_VERSION`` and ``AIRFLOW_V_3_1_PLUS``, read from the installed distribution's
+    metadata on first use (a scan of ``sys.path`` that DAG-file imports need not pay)."""
+    if name == "AIRFLOW_VERSION":
+        value: Any = importlib.metadata.version("apache-airflow-core")
+    elif name == "AIRFLOW_V_3_1_PLUS":
+        value = tuple(int(p) for p in __getattr__("AIRFLOW_VERSION").split(".")[:2]) >= (3, 1)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "AIRFLOW_VERSION",
+    "AIRFLOW_V_3_1_PLUS",
+    "AirflowException",
+    "AirflowFailException",
+    "AirflowSensorTimeout",
+    "AirflowSkipException",
+    "AirflowTaskTimeout",
+    "TaskDeferred",
+    "aget_connection",
+    "amask_secret",
+    "base_hook_class",
+    "get_conf",
+    "mask_secret",
+    "skips_failures",
+]
+
+
+def base_hook_class() -> type[Any]:
+    try:
+        from airflow.sdk import BaseHook  # type: ignore[attr-defined]
+    except ImportError:  # 3.0.x
+        from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
+    return BaseHook  # type: ignore[no-any-return]
+
+
+def get_conf() -> Any:
+    try:
+        from airflow.sdk import conf  # type: ignore[attr-defined]
+    except ImportError:  # 3.0.x
+        from airflow.configuration import conf  # type: ignore[no-redef,attr-defined,assignment]
+    return conf
+
+
+def default_deferrable() -> bool:
+    """``[operators] default_deferrable``, read when an operator is built (as Airflow's own do)."""
+    return bool(get_conf().getboolean("operators", "default_deferrable", fallback=False))
+
+
+def skips_failures(sensor: Any) -> bool:
+    """Whether a sensor turns a failure into a skip: ``soft_fail``, or ``never_fail`` (3.1+)."""
+    return bool(sensor.soft_fail or getattr(sensor, "never_fail", False))
+
+
+def mask_secret(secret: str | None) -> None:
+    """Register ``secret`` with Airflow's masker (task process and, inside a task, its supervisor)."""
+    if not secret:
+        return
+    try:
+        from airflow.sdk.log import mask_secret as _mask
+    except ImportError:  # 3.0.x
+        from airflow.sdk.execution_time.secrets_masker import mask_secret as _mask  # type: ignore[no-redef]
+    _mask(secret)
+
+
+async def amask_secret(secret: str | None) -> None:
+    """Async :func:`mask_secret`: on 3.1+ it must not block the event loop on supervisor comms."""
+    if not secret:
+        return
+    try:
+        from airflow.sdk.log import amask_secret as _amask
+    except ImportError:  # 3.0.x: only the local masker is reachable from the triggerer loop.
+        from airflow.sdk.execution_time.secrets_masker import _secrets_masker
+
+        _secrets_masker().add_mask(secret)
+        return
+    await _amask(secret)
+
+
+async def aget_connection(conn_id: str) -> Connection:
+    """Fetch a connection without blocking the event loop (the triggerer's, above all)."""
+    hook_cls = base_hook_class()
+    if hasattr(hook_cls, "aget_connection"):
+        return await hook_cls.aget_connection(conn_id)  # type: ignore[no-any-return]
+    # 3.0.x: the Task SDK's comms must be driven from a worker thread (triggerer_job_runner docs).
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(hook_cls.get_connection)(conn_id)  # type: ignore[no-any-return]
+
+
+def load_dagbag(dag_folder: str) -> Any:
+    """Parse ``dag_folder`` into a DagBag, without Airflow's bundled examples (demo and tests)."""
+    try:  # 3.1+ (airflow.models.dagbag still works there, with a deprecation warning)
+        from airflow.dag_processing.dagbag import DagBag
+
+        return DagBag(dag_folder=dag_folder)
+    except ImportError:  # 3.0.x
+        from airflow.models.dagbag import DagBag  # type: ignore[attr-defined,no-redef]
+
+        return DagBag(dag_folder=dag_folder, include_examples=False)  # type: ignore[call-arg]
+
+
+def redact(value: Any) -> Any:
+    """Airflow's masker applied to ``value`` (what task logs would show)."""
+    try:
+        from airflow.sdk._shared.secrets_masker import redact as _redact
+    except ImportError:  # 3.0.x
+        from airflow.sdk.execution_time.secrets_masker import redact as _redact  # type: ignore[no-redef]
+    return _redact(value)
+
+
+async def arun_sync(func: Any, *args: Any) -> Any:
+    """Run ``func(*args)`` from async code when it may talk to the Task SDK supervisor.
+
+    On 3.0.x such calls (e.g. ``Connection.extra_dejson`` masking secrets) go through
+    ``async_to_sync`` and fail on the event-loop thread ("You cannot use AsyncToSync in the same
+    thread as an async event loop"), so they run in a worker thread. 3.1+ handles them inline.
+    """
+    if sys.modules[__name__].AIRFLOW_V_3_1_PLUS:  # via the lazy module __getattr__ above
+        return func(*args)
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(func)(*args)

@@ -1,0 +1,168 @@
+"""``JobWaitMixin``: how a task waits for a job, shared by the sensor and both operators.
+
+* **deferrable**: one poll in the worker, then :meth:`defer` to
+  :class:`~airflow_provider_voicetraining.triggers.voice_training.VoiceTrainingJobTrigger`
+  with a wall-clock ``end_time``;
+* **not deferrable** (operators): the very same trigger logic runs inline in the worker
+  (``asyncio.run(trigger.wait())``), so there is one wait loop, not two;
+* either way the outcome arrives as a trigger event and is handled by the one
+  :meth:`execute_complete`, which calls the task's :meth:`succeeded`, :meth:`job_failed` or
+  :meth:`timed_out` (the sensor and the operators differ only there) and pushes the documented
+  XComs.
+
+The hook and the models are imported lazily: DAG files import operators on every parse, and
+the HTTP stack (``requests``) costs more to import than everything else here together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_voicetraining.errors import VoiceTrainingError, VoiceTrainingJobFailedError
+from airflow_provider_voicetraining.utils.wait_rules import (
+    EVENT_FAILED,
+    EVENT_SUCCESS,
+    EVENT_TIMEOUT,
+    XCOM_CONSOLE_URL,
+    XCOM_FAILURE,
+    XCOM_JOB,
+    ErrorBudget,
+    StateLog,
+    Verdict,
+    check_event,
+    decide,
+)
+from airflow_provider_voicetraining.wire import checks as check
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+    from airflow_provider_voicetraining.triggers.voice_training import VoiceTrainingJobTrigger
+    from airflow_provider_voicetraining.wire.models import VoiceTrainingJob
+
+#: Extra time granted to ``defer(timeout=...)`` beyond the trigger's own deadline: the trigger
+#: reports the timeout itself (after a final poll); Airflow's deferral timeout is only the
+#: backstop for a triggerer that is down, and it skips ``execute_complete``.
+DEFER_GRACE_SECONDS = 300.0
+
+
+class JobWaitMixin:
+    """Needs ``metastudio_conn_id``, ``app_user_id``, ``poll_interval``, ``failure_states``,
+    ``max_consecutive_errors``, ``deferrable`` and ``log`` on the task."""
+
+    metastudio_conn_id: str
+    app_user_id: str | None
+    poll_interval: float
+    failure_states: list[str]
+    max_consecutive_errors: int
+    deferrable: bool
+    log: Any
+
+    @cached_property
+    def hook(self) -> VoiceTrainingHook:
+        from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+
+        return VoiceTrainingHook(self.metastudio_conn_id, app_user_id=self.app_user_id)
+
+    def checked_job_id(self, value: Any) -> str:
+        """The rendered ``job_id``, and the hook's arguments, checked before any request."""
+        job_id = render_job_id(value)
+        _ = self.hook  # validates app_user_id
+        return job_id
+
+    # -- polling -----------------------------------------------------------------------------
+    def poll_once(self, job_id: str) -> tuple[VoiceTrainingJob, Verdict]:
+        job = self.hook.get_job(job_id)
+        return job, decide(job, frozenset(self.failure_states))
+
+    def new_budget(self) -> ErrorBudget:
+        return ErrorBudget(self.max_consecutive_errors)
+
+    def new_state_log(self, job_id: str, started_at: float | None = None) -> StateLog:
+        return StateLog(self.log, job_id, started_at)
+
+    # -- outcomes ------------------------------------------------------------------------------
+    def publish_console_url(self, context: Context, job_id: str) -> None:
+        context["ti"].xcom_push(key=XCOM_CONSOLE_URL, value=self.hook.console_url(job_id))
+
+    def publish_failure(self, context: Context, details: dict[str, Any]) -> None:
+        context["ti"].xcom_push(key=XCOM_FAILURE, value=details)
+
+    def push_job(self, context: Context, job: dict[str, Any] | None) -> None:
+        if job is not None:
+            context["ti"].xcom_push(key=XCOM_JOB, value=job)
+
+    def failed_job_found(self, context: Context, job: VoiceTrainingJob) -> Any:
+        """A poll in the worker found the job failed: push it, fetch the details, fail."""
+        self.push_job(context, job.to_dict())
+        details = self.hook.get_failure_details(job)
+        return self.job_failed(context, details.to_dict(), details.summary())
+
+    # -- what the task makes of an outcome (the sensor and the operators override these) --------
+    def succeeded(self, context: Context, job: dict[str, Any]) -> Any:
+        """The job succeeded: return the task's result."""
+        raise NotImplementedError
+
+    def job_failed(self, context: Context, details: dict[str, Any], message: str) -> Any:
+        """Push ``failure_details`` and raise (the operators may return the details instead)."""
+        self.publish_failure(context, details)
+        raise VoiceTrainingJobFailedError(message, details)
+
+    def timed_out(self, context: Context, event: dict[str, Any]) -> Any:
+        """The wait reached its deadline."""
+        raise NotImplementedError
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Handle the trigger's event (after deferral, or from the inline wait)."""
+        event = check_event(event)
+        status = event["status"]
+        if status == EVENT_SUCCESS:
+            return self.succeeded(context, event["job"])
+        if status == EVENT_FAILED:
+            self.push_job(context, event.get("job"))
+            return self.job_failed(context, event["failure"], event["message"])
+        if status == EVENT_TIMEOUT:
+            return self.timed_out(context, event)
+        raise VoiceTrainingError(event["message"])
+
+    # -- waiting -------------------------------------------------------------------------------
+    @property
+    def delete_on_kill(self) -> bool:
+        """Whether the trigger deletes the job when the deferred task is killed (Airflow 3.1+)."""
+        return False
+
+    def make_trigger(self, job_id: str, end_time: float | None, started_at: float) -> VoiceTrainingJobTrigger:
+        from airflow_provider_voicetraining.triggers.voice_training import VoiceTrainingJobTrigger
+
+        return VoiceTrainingJobTrigger(
+            job_id=job_id,
+            metastudio_conn_id=self.metastudio_conn_id,
+            poll_interval=self.poll_interval,
+            end_time=end_time,
+            failure_states=self.failure_states,
+            app_user_id=self.app_user_id,
+            max_consecutive_errors=self.max_consecutive_errors,
+            started_at=started_at,
+            delete_on_kill=self.delete_on_kill,
+        )
+
+    def wait_for_job(self, context: Context, job_id: str, end_time: float | None, started_at: float) -> Any:
+        """Defer (deferrable) or run the trigger's loop inline; then :meth:`execute_complete`."""
+        trigger = self.make_trigger(job_id, end_time, started_at)
+        if self.deferrable:
+            backstop = None
+            if end_time is not None:
+                backstop = timedelta(seconds=max(0.0, end_time - time.time()) + DEFER_GRACE_SECONDS)
+            self.defer(trigger=trigger, method_name="execute_complete", timeout=backstop)  # type: ignore[attr-defined]
+        event = asyncio.run(trigger.wait())
+        return self.execute_complete(context, event)
+
+
+def render_job_id(value: Any) -> str:
+    """``job_id`` after template rendering, checked before any request."""
+    return check.job_id(value.strip() if isinstance(value, str) else value)

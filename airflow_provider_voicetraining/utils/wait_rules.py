@@ -1,0 +1,138 @@
+"""What "waiting for a job" means, shared by the sensor, the trigger and the operators.
+
+* :func:`decide` turns a job into *success*, *failed* or *keep waiting* (one rule for all);
+* :class:`ErrorBudget` lets transient API errors pass until too many happen in a row;
+* :class:`StateLog` logs each state change once (old -> new, elapsed time), not every poll;
+* :func:`make_event` / :func:`check_event` define the trigger event, the one payload shape
+  that also reaches XCom.
+
+This module imports nothing heavy: DAG files import the sensor and operators on every parse.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_voicetraining.wire.errors import (
+    VoiceTrainingError,
+    VoiceTrainingResponseError,
+    is_transient,
+)
+from airflow_provider_voicetraining.wire.states import StateClass, classify
+
+if TYPE_CHECKING:  # models (dataclasses, pendulum) load with the hook, not with DAG files
+    from airflow_provider_voicetraining.wire.models import VoiceTrainingJob
+
+EVENT_SUCCESS = "success"
+EVENT_FAILED = "failed"
+EVENT_TIMEOUT = "timeout"
+EVENT_ERROR = "error"
+EVENT_STATUSES = frozenset({EVENT_SUCCESS, EVENT_FAILED, EVENT_TIMEOUT, EVENT_ERROR})
+
+#: XCom keys (documented in the README).
+XCOM_JOB_ID = "job_id"
+XCOM_JOB = "job"
+XCOM_FAILURE = "failure_details"
+XCOM_CONSOLE_URL = "console_url"
+
+
+class Verdict(str, enum.Enum):
+    SUCCESS = "success"
+    FAILED = "failed"
+    WAIT = "wait"
+
+
+def decide(job: VoiceTrainingJob, failure_states: frozenset[str]) -> Verdict:
+    """Success, failure (the state is in ``failure_states``) or keep waiting.
+
+    Unknown states keep waiting. A ``SUCCEED`` without ``asset_id`` is an API anomaly and
+    raises (downstream tasks need the id; pretending success would break them later).
+    """
+    state_class = classify(job.state)
+    if state_class is StateClass.SUCCESS:
+        if not job.asset_id:
+            raise VoiceTrainingResponseError(
+                f"Job {job.job_id} is SUCCEED but the service returned no asset_id; the voice model "
+                "cannot be used downstream. Check the job in the MetaStudio console.",
+                operation="show_job",
+                request_id=None,
+            )
+        return Verdict.SUCCESS
+    if job.state in failure_states:
+        return Verdict.FAILED
+    return Verdict.WAIT
+
+
+class ErrorBudget:
+    """Counts consecutive transient errors; permanent errors (4xx but 429, bad input) raise at once."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.consecutive = 0
+
+    def record(self, exc: VoiceTrainingError) -> bool:
+        """Return True if waiting may go on after ``exc``; False if the budget is spent or the
+        error is permanent."""
+        if not is_transient(exc):
+            return False
+        self.consecutive += 1
+        return self.consecutive <= self.limit
+
+    def reset(self) -> None:
+        self.consecutive = 0
+
+
+class StateLog:
+    """Logs a job's state changes once each, with the time since waiting began."""
+
+    def __init__(self, log: logging.Logger | Any, job_id: str, started_at: float | None = None) -> None:
+        self.log = log
+        self.job_id = job_id
+        self.started_at = time.time() if started_at is None else started_at
+        self.last: str | None = None
+
+    def observe(self, state: str) -> bool:
+        if state == self.last:
+            return False
+        elapsed = time.time() - self.started_at
+        if self.last is None:
+            self.log.info("Job %s is %s (%s) after %.0fs", self.job_id, state, classify(state).value, elapsed)
+        else:
+            self.log.info("Job %s: %s -> %s after %.0fs", self.job_id, self.last, state, elapsed)
+        self.last = state
+        return True
+
+
+def make_event(
+    status: str,
+    job_id: str,
+    *,
+    message: str,
+    job: Mapping[str, Any] | None = None,
+    failure: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The trigger event payload (JSON-safe): ``status``, ``job_id``, ``message``, ``job``
+    (the job dict, when known) and ``failure`` (the failure-details dict, on ``failed``)."""
+    assert status in EVENT_STATUSES
+    return {
+        "status": status,
+        "job_id": job_id,
+        "message": message,
+        "job": dict(job) if job is not None else None,
+        "failure": dict(failure) if failure is not None else None,
+    }
+
+
+def check_event(event: Any) -> dict[str, Any]:
+    """Reject what is not one of our events (``None``, a foreign dict) instead of guessing
+    (the dbt provider treated unknown statuses as success: apache/airflow PR #35597)."""
+    if not isinstance(event, dict) or event.get("status") not in EVENT_STATUSES:
+        raise VoiceTrainingError(
+            f"The trigger resumed the task with an unexpected event {str(event)[:200]!r}; "
+            "expected a dict with status in " + ", ".join(sorted(EVENT_STATUSES))
+        )
+    return event

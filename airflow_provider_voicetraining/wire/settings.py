@@ -1,0 +1,346 @@
+"""The ``huaweicloud_metastudio`` connection: parsed, validated and frozen into settings.
+
+This is the public contract of the connection (documented in the README). Everything is
+checked here, once, before the first request: a bad field fails with its name and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Protocol
+
+from airflow_provider_voicetraining.wire import checks as check
+from airflow_provider_voicetraining.wire.errors import (
+    VoiceTrainingConnectionError,
+    VoiceTrainingValidationError,
+)
+from airflow_provider_voicetraining.wire.secrets import Secret
+
+log = logging.getLogger(__name__)
+
+AUTH_AKSK = "aksk"
+AUTH_PASSWORD = "password"  # noqa: S105 - the name of an auth mode, not a credential
+AUTH_TOKEN = "token"  # noqa: S105
+AUTH_TYPES = (AUTH_AKSK, AUTH_PASSWORD, AUTH_TOKEN)
+
+DEFAULT_REGION = "cn-north-4"
+
+
+@dataclass(frozen=True)
+class Tunable:
+    """A numeric connection setting: its default and allowed range (one definition for the
+    connection parser, the hook's overrides and the connection form).
+
+    :param default: value when unset.
+    :param minimum: smallest allowed value.
+    :param maximum: largest allowed value.
+    :param integer: whole numbers only.
+    :param description: what it does (shown in the connection form).
+    """
+
+    default: float
+    minimum: float
+    maximum: float
+    integer: bool = False
+    description: str = ""
+
+    def check(self, name: str, value: object) -> float:
+        """``value`` checked against the range; the default for ``None`` or ``""``."""
+        if self.integer:
+            return check.bounded_int(
+                value, name, minimum=int(self.minimum), maximum=int(self.maximum), default=int(self.default)
+            )
+        return check.positive_number(
+            value, name, minimum=self.minimum, maximum=self.maximum, default=self.default
+        )
+
+
+TUNABLES: dict[str, Tunable] = {
+    "timeout": Tunable(30.0, 0.1, 600, description="Connect and read timeout of each HTTP request (s)."),
+    "max_retries": Tunable(
+        5, 0, 20, integer=True, description="Retries per call on connection errors, timeouts, 429 and 5xx."
+    ),
+    "retry_delay": Tunable(1.0, 0.01, 300, description="First back-off between retries (s); it doubles."),
+    "retry_max_delay": Tunable(30.0, 0.01, 3600, description="Longest back-off between retries (s)."),
+}
+
+#: The connection form's extra fields (``conn-fields`` in the provider info): every extra this
+#: connection type reads. Anything else in the extras is ignored with a warning.
+CONN_FIELDS: dict[str, Any] = {
+    "auth_type": {
+        "label": "Auth type",
+        "description": "aksk (default): login=AK, password=SK. password: IAM user/password, the hook "
+        "gets a project-scoped token. token: password holds a ready X-Auth-Token.",
+        "schema": {
+            "type": ["string", "null"],
+            "enum": ["aksk", "password", "token", None],
+            "default": "aksk",
+        },
+    },
+    "project_id": {
+        "label": "Project ID",
+        "description": "Required. The Huawei Cloud project id of the MetaStudio region.",
+        "schema": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9-]{1,64}$"},
+    },
+    "region": {
+        "label": "Region",
+        "description": "e.g. cn-north-4; gives https://metastudio.{region}.myhuaweicloud.com",
+        "schema": {"type": ["string", "null"], "default": "cn-north-4"},
+    },
+    "endpoint": {
+        "label": "Endpoint override",
+        "description": "Full MetaStudio URL, e.g. the local emulator. http:// only for loopback hosts.",
+        "schema": {"type": ["string", "null"], "format": "url"},
+    },
+    "iam_endpoint": {
+        "label": "IAM endpoint override",
+        "description": "Default https://iam.{region}.myhuaweicloud.com (auth_type=password only).",
+        "schema": {"type": ["string", "null"], "format": "url"},
+    },
+    "domain_name": {
+        "label": "Account (domain) name",
+        "description": "Huawei Cloud account name owning the IAM user (auth_type=password).",
+        "schema": {"type": ["string", "null"]},
+    },
+    "security_token": {
+        "label": "Security token",
+        "description": "For temporary AK/SK credentials; sent as X-Security-Token.",
+        "schema": {"type": ["string", "null"], "format": "password"},
+    },
+    "app_user_id": {
+        "label": "Default X-App-UserId",
+        "description": "Third-party end-user id sent with every call (per-call overrides win).",
+        "schema": {"type": ["string", "null"]},
+    },
+    "verify": {
+        "label": "TLS verify",
+        "description": "true (default), false, or the path of a CA bundle.",
+        "schema": {"type": ["string", "boolean", "null"]},
+    },
+    "console_url": {
+        "label": "Console link template",
+        "description": "Where people look at a job (the task's extra link), with {job_id}; default: "
+        "the MetaStudio console of the region. The emulator's connection sets its own job page.",
+        "schema": {"type": ["string", "null"]},
+    },
+    **{
+        name: {
+            "label": name.replace("_", " ").capitalize() + (" (s)" if not tunable.integer else ""),
+            "description": f"{tunable.description} Default {tunable.default:g}.",
+            "schema": {
+                "type": ["integer" if tunable.integer else "number", "null"],
+                "minimum": tunable.minimum,
+                "maximum": tunable.maximum,
+            },
+        }
+        for name, tunable in TUNABLES.items()
+    },
+}
+
+KNOWN_EXTRAS = frozenset(CONN_FIELDS)
+_LEGACY_PREFIX = "extra__huaweicloud_metastudio__"
+
+
+class ConnectionLike(Protocol):
+    @property
+    def conn_id(self) -> str | None: ...
+    @property
+    def host(self) -> str | None: ...
+    @property
+    def login(self) -> str | None: ...
+    @property
+    def password(self) -> str | None: ...
+
+    @property
+    def extra_dejson(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, repr=False)
+class ConnectionSettings:
+    """Validated connection settings. Secrets are :class:`Secret` objects; ``repr`` hides them."""
+
+    conn_id: str
+    auth_type: str
+    project_id: str
+    region: str
+    endpoint: str
+    iam_endpoint: str
+    access_key: Secret | None = None
+    secret_key: Secret | None = None
+    security_token: Secret | None = None
+    user_name: str | None = None
+    password: Secret | None = None
+    domain_name: str | None = None
+    token: Secret | None = None
+    app_user_id: str | None = None
+    verify: bool | str = True
+    #: where people look at a job: a URL template holding ``{job_id}`` (the emulator's console
+    #: page), or None for the MetaStudio console of the region
+    console_url: str | None = None
+    timeout: float = TUNABLES["timeout"].default
+    max_retries: int = int(TUNABLES["max_retries"].default)
+    retry_delay: float = TUNABLES["retry_delay"].default
+    retry_max_delay: float = TUNABLES["retry_max_delay"].default
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in fields(self)
+            if not isinstance(getattr(self, f.name), Secret)
+        )
+        return f"ConnectionSettings({shown}, secrets=***)"
+
+    @property
+    def host(self) -> str:
+        """``host[:port]`` of the endpoint: the signed and sent ``Host`` header."""
+        return self.endpoint.split("://", 1)[1]
+
+    def secrets(self) -> list[Secret]:
+        """Every credential value (the AK too: it identifies the account and must not be logged)."""
+        return [
+            s
+            for s in (self.access_key, self.secret_key, self.security_token, self.password, self.token)
+            if s is not None
+        ]
+
+    def with_overrides(self, **changes: Any) -> ConnectionSettings:
+        """A copy with some fields replaced (tunables are range-checked)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name, value in changes.items():
+            values[name] = TUNABLES[name].check(name, value) if name in TUNABLES else value
+        return ConnectionSettings(**values)
+
+    def job_console_url(self, job_id: str) -> str:
+        """Where a person looks at the job (the task's extra link)."""
+        job_id = check.job_id(job_id)
+        if self.console_url:
+            return self.console_url.replace("{job_id}", job_id)
+        # The console has no documented per-job deep link: the job id rides along as a query.
+        return (
+            f"https://console.huaweicloud.com/metastudio/?region={self.region}&jobId={job_id}#/voiceModeling"
+        )
+
+
+def _extras(conn: ConnectionLike) -> dict[str, Any]:
+    # Airflow logs bad JSON and returns {}; say so instead of reporting "project_id is missing".
+    text = getattr(conn, "extra", None)
+    if isinstance(text, str) and text.strip():
+        try:
+            json.loads(text)
+        except ValueError:
+            raise VoiceTrainingConnectionError(
+                "extra", "is not valid JSON", 'store the extras as a JSON object, e.g. {"project_id": "..."}'
+            ) from None
+    raw = conn.extra_dejson
+    if not isinstance(raw, Mapping):
+        raise VoiceTrainingConnectionError(
+            "extra", "is not a JSON object", "store the extras as a JSON object"
+        )
+    extras: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = key[len(_LEGACY_PREFIX) :] if key.startswith(_LEGACY_PREFIX) else key
+        if value is None or value == "":
+            continue
+        extras[name] = value
+    unknown = sorted(set(extras) - KNOWN_EXTRAS)
+    if unknown:
+        log.warning(
+            "Connection %s: ignoring unknown extra field(s) %s; known fields: %s",
+            conn.conn_id,
+            unknown,
+            sorted(KNOWN_EXTRAS),
+        )
+    return extras
+
+
+def parse_connection(conn: ConnectionLike) -> ConnectionSettings:
+    """Validate an Airflow connection and return its :class:`ConnectionSettings`."""
+    conn_id = conn.conn_id or "<unnamed>"
+    try:
+        return _parse(conn, conn_id)
+    except VoiceTrainingValidationError as exc:
+        if isinstance(exc, VoiceTrainingConnectionError):
+            raise
+        raise VoiceTrainingConnectionError(
+            f"connection {conn_id!r} field {exc.field}", exc.problem, exc.fix
+        ) from None
+
+
+def _parse(conn: ConnectionLike, conn_id: str) -> ConnectionSettings:
+    extras = _extras(conn)
+    if conn.host:
+        raise VoiceTrainingValidationError(
+            "host",
+            "is set, but this connection type takes its URL from the extras",
+            "leave host empty and set extra endpoint (or region) instead",
+        )
+    auth_type = str(extras.get("auth_type", AUTH_AKSK)).strip().lower()
+    if auth_type not in AUTH_TYPES:
+        raise VoiceTrainingValidationError(
+            "auth_type", f"{extras.get('auth_type')!r} is not supported", f"use one of {list(AUTH_TYPES)}"
+        )
+    project_id = check.project_id(extras.get("project_id"))
+    region = check.region(extras.get("region", DEFAULT_REGION))
+    endpoint = check.endpoint(extras.get("endpoint", f"https://metastudio.{region}.myhuaweicloud.com"))
+    iam_endpoint = check.endpoint(
+        extras.get("iam_endpoint", f"https://iam.{region}.myhuaweicloud.com"), field="iam_endpoint"
+    )
+    settings: dict[str, Any] = {
+        "conn_id": conn_id,
+        "auth_type": auth_type,
+        "project_id": project_id,
+        "region": region,
+        "endpoint": endpoint,
+        "iam_endpoint": iam_endpoint,
+        "app_user_id": check.app_user_id(extras.get("app_user_id")),
+        "verify": check.verify(extras.get("verify")),
+        "console_url": check.url_template(extras.get("console_url"), "console_url", "{job_id}"),
+        **{name: tunable.check(name, extras.get(name)) for name, tunable in TUNABLES.items()},
+    }
+    if auth_type == AUTH_AKSK:
+        settings["access_key"] = Secret(check.access_key(conn.login))
+        settings["secret_key"] = Secret(
+            check.secret(
+                conn.password, "password (SK)", "set the connection password to the Secret Access Key"
+            )
+        )
+        if "security_token" in extras:
+            settings["security_token"] = Secret(
+                check.secret(
+                    extras["security_token"],
+                    "security_token",
+                    "paste the securitytoken of the temporary AK/SK exactly as IAM returned it",
+                )
+            )
+    elif auth_type == AUTH_PASSWORD:
+        settings["user_name"] = check.header_safe(
+            conn.login, "login (IAM user name)", "set the connection login to the IAM user name"
+        )
+        settings["password"] = Secret(
+            check.secret(conn.password, "password (IAM password)", "set the connection password")
+        )
+        settings["domain_name"] = check.header_safe(
+            extras.get("domain_name"),
+            "domain_name",
+            "set extra domain_name to the account (domain) name that owns the IAM user",
+        )
+    else:
+        settings["token"] = Secret(
+            check.secret(
+                conn.password,
+                "password (X-Auth-Token)",
+                "set the connection password to an IAM token (X-Subject-Token of POST /v3/auth/tokens)",
+            )
+        )
+    if auth_type != AUTH_AKSK and "security_token" in extras:
+        raise VoiceTrainingValidationError(
+            "security_token", f"is only used with auth_type=aksk, not {auth_type}", "remove it or use aksk"
+        )
+    if settings["retry_max_delay"] < settings["retry_delay"]:
+        raise VoiceTrainingValidationError(
+            "retry_max_delay", "is smaller than retry_delay", "make retry_max_delay >= retry_delay"
+        )
+    return ConnectionSettings(**settings)
