@@ -105,7 +105,7 @@ class SyncTransport:
         found = self._environment.get(origin)
         if found is None:
             with requests.Session() as probe:  # trust_env on, as a plain requests call
-                found = probe.merge_environment_settings(url, {}, None, self.settings.verify, None)
+                found = dict(probe.merge_environment_settings(url, {}, None, self.settings.verify, None))
             self._environment[origin] = found
         return {"proxies": found["proxies"], "verify": found["verify"], "cert": found["cert"]}
 
