@@ -1,0 +1,1 @@
+"""The hook: authenticated calls to the MetaStudio voice-training API."""

@@ -373,7 +373,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
     def _adopt_unacknowledged(
         self, voice_name: str, app_user_id: str | None, *, since: float, error: Exception
     ) -> CreatedJob | None:
-        """The job an unanswered create made, if exactly one matches; None if none does."""
+        """Return the job an unanswered create made, if exactly one matches; None if none does."""
         candidates = [
             job
             for job in self.list_jobs(
@@ -435,8 +435,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
 
     @staticmethod
     def _delete_outcome(exc: VoiceTrainingNotFoundError, missing_ok: bool) -> None:
-        """A 404 is success with ``missing_ok`` or after a retried delete (an earlier attempt
-        went through); otherwise the error stands."""
+        """Re-raise a 404 unless ``missing_ok`` or the delete was retried (then it went through)."""
         if not (missing_ok or exc.attempts > 1):
             raise exc
 
@@ -516,8 +515,9 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         self.log.warning("Could not fetch the audit result of %s: %s", job.job_id, exc)
 
     def get_failure_details(self, job: VoiceTrainingJob, *, app_user_id: str | None = None) -> FailureDetails:
-        """Failure details of a failed job; for ``AUDIT_FAILED`` the audit errors are fetched
-        too (best effort: a failing audit call does not hide the job's own failure).
+        """Describe why a job failed; for ``AUDIT_FAILED`` the audit errors are fetched too.
+
+        Best effort: a failing audit call does not hide the job's own failure.
 
         :param job: the failed job.
         :param app_user_id: ``X-App-UserId`` the job was created with.
@@ -548,8 +548,9 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         return self._failure_details(job, audit)
 
     def console_url(self, job_id: str) -> str:
-        """Where a person looks at the job (the connection's ``console_url`` template, or the
-        MetaStudio console of the region).
+        """Return where a person looks at the job.
+
+        The connection's ``console_url`` template, or the MetaStudio console of the region.
 
         :param job_id: the job.
         """

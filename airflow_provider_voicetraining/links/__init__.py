@@ -1,0 +1,1 @@
+"""The extra link to a job in the MetaStudio console."""

@@ -15,9 +15,12 @@ from airflow_provider_voicetraining.utils.wait_rules import XCOM_CONSOLE_URL
 
 
 class VoiceTrainingJobLink(BaseOperatorLink):
+    """The "MetaStudio voice job" link: the ``console_url`` XCom of the task (empty before it)."""
+
     name = "MetaStudio voice job"
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        """Read the link the task pushed; no connection access needed where the UI renders it."""
         from airflow.sdk.bases.xcom import BaseXCom
 
         url = BaseXCom.get_value(ti_key=ti_key, key=XCOM_CONSOLE_URL)

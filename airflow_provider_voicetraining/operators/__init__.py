@@ -1,0 +1,1 @@
+"""Operators that create voice-training jobs and collect their results."""

@@ -50,18 +50,23 @@ class _ResultHandling(JobWaitMixin, BaseOperator):
     fail_on_job_failure: bool
     wait_timeout: float | None
 
-    def _setup_waiting(
+    def __init__(
         self,
         *,
-        metastudio_conn_id: str,
-        app_user_id: str | None,
-        poll_interval: float,
-        wait_timeout: float | None,
-        failure_states: Iterable[str] | None,
-        fail_on_job_failure: bool,
-        max_consecutive_errors: int,
-        deferrable: bool | None,
+        metastudio_conn_id: str = DEFAULT_CONN_ID,
+        app_user_id: str | None = None,
+        deferrable: bool | None = None,
+        poll_interval: float = 60.0,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        failure_states: Iterable[str] | None = None,
+        fail_on_job_failure: bool = True,
+        max_consecutive_errors: int = 5,
+        **kwargs: Any,
     ) -> None:
+        # Its own __init__ matters: Airflow's operator metaclass wraps an __init__ only where a
+        # class defines one, and a mixin-first class without it got BaseOperator's defaults
+        # applied twice, which broke mapped instances (inlets/outlets None).
+        super().__init__(**kwargs)
         self.metastudio_conn_id = metastudio_conn_id
         self.app_user_id = app_user_id
         self.poll_interval = check.positive_number(poll_interval, "poll_interval", maximum=86400, default=60)
@@ -78,8 +83,10 @@ class _ResultHandling(JobWaitMixin, BaseOperator):
         self.deferrable = compat.default_deferrable() if deferrable is None else bool(deferrable)
 
     def _deadline(self, started_at: float) -> float | None:
-        """Wall-clock end of the wait: ``wait_timeout``, capped by ``execution_timeout`` (which
-        Airflow does not apply while a task is deferred)."""
+        """Return the wall-clock end of the wait: ``wait_timeout`` capped by ``execution_timeout``.
+
+        Airflow does not apply ``execution_timeout`` while a task is deferred, so the wait does.
+        """
         limits = [self.wait_timeout] if self.wait_timeout is not None else []
         if self.execution_timeout is not None:
             limits.append(self.execution_timeout.total_seconds())
@@ -142,40 +149,17 @@ class VoiceTrainingJobResultOperator(_ResultHandling):
     ui_color = "#d6ecf3"
     operator_extra_links = (VoiceTrainingJobLink(),)
 
-    def __init__(
-        self,
-        *,
-        job_id: str,
-        metastudio_conn_id: str = DEFAULT_CONN_ID,
-        app_user_id: str | None = None,
-        wait_for_completion: bool = True,
-        deferrable: bool | None = None,
-        poll_interval: float = 60.0,
-        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        failure_states: Iterable[str] | None = None,
-        fail_on_job_failure: bool = True,
-        max_consecutive_errors: int = 5,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, job_id: str, wait_for_completion: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.job_id = job_id
         self.wait_for_completion = bool(wait_for_completion)
-        self._setup_waiting(
-            metastudio_conn_id=metastudio_conn_id,
-            app_user_id=app_user_id,
-            poll_interval=poll_interval,
-            wait_timeout=wait_timeout,
-            failure_states=failure_states,
-            fail_on_job_failure=fail_on_job_failure,
-            max_consecutive_errors=max_consecutive_errors,
-            deferrable=deferrable,
-        )
 
     @property
     def _waits(self) -> bool:
         return self.wait_for_completion
 
     def execute(self, context: Context) -> Any:
+        """Poll once; return the result if the job is done, else wait for it."""
         started_at = time.time()
         job_id = self.checked_job_id(self.job_id)
         self.publish_console_url(context, job_id)
@@ -196,17 +180,30 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
     :param voice_name: name of the voice (asset) to train (templated).
     :param training_package: local path of the training zip (templated, e.g. from an upstream
         task's XCom).
-    :param sex: ``FEMALE``/``MALE``; :param language: ``CN``/``EN``; :param tag: job tag;
-        :param description:, :param phone:, :param dhtms_job_id:, :param batch_name:,
-        :param output_language:, :param custom_text:, :param is_ondemand_resource:,
-        :param supported_service: passed to the create call (see the README).
+    :param sex: ``FEMALE`` or ``MALE`` (the service defaults to ``FEMALE``).
+    :param language: ``CN`` or ``EN``.
+    :param tag: the job's tag (``vocabulary.TAGS``: ``ECOMMERCE``, ``NEWS`` ...).
+    :param description: shown in the asset library (templated).
+    :param phone: contact phone number of the voice's owner.
+    :param dhtms_job_id: an avatar (image modeling) job to associate.
+    :param batch_name: batch to file the job under (templated).
+    :param output_language: output language of the voice model.
+    :param custom_text: audition text for the preview (templated).
+    :param is_ondemand_resource: use pay-per-use resources.
+    :param supported_service: services the voice is for (``VIDEO_2D``, ``LIVE_2D``, ``CHAT_2D``).
     :param app_user_id: ``X-App-UserId`` to create the job for (templated).
-    :param commit_overrides: metadata overrides sent with the commit.
+    :param commit_overrides: metadata overrides sent with the commit (``vocabulary.COMMIT_FIELDS``).
+    :param metastudio_conn_id: connection id (templated).
     :param wait_for_completion: wait for the job to finish and return its ``asset_id``
         (default False: return the ``job_id`` right after the commit).
-    :param deferrable:, :param poll_interval:, :param wait_timeout:, :param failure_states:,
-        :param fail_on_job_failure:, :param max_consecutive_errors: as for
-        :class:`VoiceTrainingJobResultOperator`.
+    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    :param poll_interval: seconds between polls while waiting.
+    :param wait_timeout: give up waiting after this many seconds (default 7 days; also capped
+        by ``execution_timeout``).
+    :param failure_states: as for the sensor (``VoiceTrainingJobSensor``).
+    :param fail_on_job_failure: if False, a failed job does not fail the task: the failure
+        details are returned (and pushed as ``failure_details``).
+    :param max_consecutive_errors: transient API errors tolerated in a row while waiting.
     :param on_abort: what happens to the remote job when this task gives up on it (killed,
         or the wait timed out): ``"leave"`` (default; training continues and can be collected
         later with the result operator) or ``"delete"``.
@@ -242,16 +239,8 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         custom_text: str | None = None,
         is_ondemand_resource: bool | None = None,
         supported_service: list[str] | None = None,
-        app_user_id: str | None = None,
         commit_overrides: dict[str, Any] | None = None,
-        metastudio_conn_id: str = DEFAULT_CONN_ID,
         wait_for_completion: bool = False,
-        deferrable: bool | None = None,
-        poll_interval: float = 60.0,
-        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        failure_states: Iterable[str] | None = None,
-        fail_on_job_failure: bool = True,
-        max_consecutive_errors: int = 5,
         on_abort: str = "leave",
         **kwargs: Any,
     ) -> None:
@@ -277,16 +266,6 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
                 "on_abort", f"{on_abort!r} is not supported", f"use {ON_ABORT_CHOICES}"
             )
         self.on_abort = on_abort
-        self._setup_waiting(
-            metastudio_conn_id=metastudio_conn_id,
-            app_user_id=app_user_id,
-            poll_interval=poll_interval,
-            wait_timeout=wait_timeout,
-            failure_states=failure_states,
-            fail_on_job_failure=fail_on_job_failure,
-            max_consecutive_errors=max_consecutive_errors,
-            deferrable=deferrable,
-        )
         self._remote_job_id: str | None = None
 
     def _create_kwargs(self) -> dict[str, Any]:
@@ -301,6 +280,7 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         }
 
     def execute(self, context: Context) -> Any:
+        """Check everything, create, upload, commit; then return the job id or wait."""
         from airflow_provider_voicetraining.wire import endpoints as api
         from airflow_provider_voicetraining.wire.packages import validate_package
 
@@ -370,12 +350,15 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
 
     @property
     def delete_on_kill(self) -> bool:
+        """The trigger deletes the job if the deferred task is killed (``on_abort="delete"``)."""
         return self.on_abort == "delete"
 
     def timed_out(self, context: Context, event: dict[str, Any]) -> Any:
+        """Apply ``on_abort`` to the job, then fail the task."""
         self._abort(event["job_id"], "the wait timed out")
         return super().timed_out(context, event)
 
     def on_kill(self) -> None:
+        """Apply ``on_abort`` to the job the task created (the task was killed)."""
         if self._remote_job_id is not None:
             self._abort(self._remote_job_id, "the task was killed")

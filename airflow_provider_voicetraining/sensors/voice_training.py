@@ -87,6 +87,7 @@ class VoiceTrainingJobSensor(JobWaitMixin, BaseSensorOperator):
 
     # -- poke / reschedule ---------------------------------------------------------------------
     def poke(self, context: Context) -> PokeReturnValue | bool:
+        """Poll once: done with the job dict on success, raise on failure, else not done."""
         job_id = self.checked_job_id(self.job_id)
         if self._states is None:
             self._states = self.new_state_log(job_id)
@@ -114,6 +115,7 @@ class VoiceTrainingJobSensor(JobWaitMixin, BaseSensorOperator):
 
     # -- deferrable ----------------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
+        """Poke (poke/reschedule modes), or poke once and then defer to the trigger."""
         if not self.deferrable:
             return super().execute(context)
         started_at = time.time()
@@ -130,8 +132,10 @@ class VoiceTrainingJobSensor(JobWaitMixin, BaseSensorOperator):
         return self.wait_for_job(context, job_id, started_at + float(self.timeout), started_at)
 
     def succeeded(self, context: Context, job: dict[str, Any]) -> Any:
+        """Return the job dict (the sensor's XCom)."""
         self.log.info("Job %s succeeded: asset_id %s", job.get("job_id"), job.get("asset_id"))
         return job
 
     def timed_out(self, context: Context, event: dict[str, Any]) -> Any:
+        """Raise ``AirflowSensorTimeout`` (``soft_fail`` turns it into a skip)."""
         raise compat.AirflowSensorTimeout(event["message"])

@@ -1,0 +1,1 @@
+"""The trigger that waits for a voice-training job in the triggerer."""

@@ -77,6 +77,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
         self.delete_on_kill = bool(delete_on_kill)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Return the classpath and primitive kwargs (never a credential or a client)."""
         return (
             CLASSPATH,
             {
@@ -170,7 +171,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                 await asyncio.sleep(self._sleep_for())
 
     async def on_kill(self) -> None:
-        """The user stopped the deferred task: delete the job if the task asked for it."""
+        """Delete the job when the user stopped the deferred task, if the task asked for it."""
         if not self.delete_on_kill:
             return
         from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook

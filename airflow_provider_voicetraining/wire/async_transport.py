@@ -33,7 +33,7 @@ from airflow_provider_voicetraining.wire.exchange import (
     WireRequest,
     WireResponse,
 )
-from airflow_provider_voicetraining.wire.request_flow import call_flow
+from airflow_provider_voicetraining.wire.request_flow import TransportBase
 from airflow_provider_voicetraining.wire.retry import RetryPolicy
 from airflow_provider_voicetraining.wire.secrets import Redactor, Secret
 from airflow_provider_voicetraining.wire.settings import ConnectionSettings
@@ -116,7 +116,7 @@ class _SharedClients:
 SHARED_CLIENTS = _SharedClients()
 
 
-class AsyncTransport:
+class AsyncTransport(TransportBase):
     """Carries out a call's flow with ``httpx``; use as ``async with transport:`` or call
     :meth:`aclose` when done.
 
@@ -133,9 +133,7 @@ class AsyncTransport:
         redact: Redactor,
         on_token: Callable[[Secret], Awaitable[None]] = _ignore_token,
     ) -> None:
-        self.settings = settings
-        self.policy = policy
-        self.redact = redact
+        super().__init__(settings, policy, redact)
         self.on_token = on_token
         self._client: httpx.AsyncClient | None = None
         self._key: tuple[Any, ...] | None = None
@@ -159,7 +157,7 @@ class AsyncTransport:
         await self.aclose()
 
     async def execute(self, call: ApiCall[T]) -> T:
-        return await self.run(call_flow(call, self.settings, self.policy, self.redact))
+        return await self.run(self.flow(call))
 
     async def run(self, flow: Flow[T]) -> T:
         """Carry out ``flow``'s actions until it returns (or raises), never blocking the loop."""
@@ -196,7 +194,5 @@ class AsyncTransport:
             if token is not None:
                 return token
             issued = await self.execute(token_call(self.settings))
-            self.redact.add(issued.token)
             await self.on_token(issued.token)
-            TOKENS.store(key, issued)
-            return issued.token
+            return self.keep_token(issued)

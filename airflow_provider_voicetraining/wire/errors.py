@@ -43,8 +43,11 @@ class VoiceTrainingConnectionError(VoiceTrainingValidationError):
 class VoiceTrainingTransportError(VoiceTrainingError):
     """The request never got an HTTP answer (DNS, refused, reset, TLS, timeout), after retries.
 
-    ``may_have_reached``: the last attempt may have been processed by the service (a reset or a
-    read timeout after the request was sent), unlike a refused connection.
+    :param message: what happened and what to check.
+    :param operation: the API operation (``show_job`` ...).
+    :param attempts: attempts made.
+    :param may_have_reached: the last attempt may have been processed by the service (a reset
+        or a read timeout after the request was sent), unlike a refused connection.
     """
 
     def __init__(self, message: str, *, operation: str, attempts: int, may_have_reached: bool = True) -> None:
@@ -58,7 +61,17 @@ class VoiceTrainingTransportError(VoiceTrainingError):
 
 
 class VoiceTrainingAPIError(VoiceTrainingError):
-    """The service answered with an error status."""
+    """The service answered with an error status.
+
+    :param message: what happened and what to check.
+    :param operation: the API operation (``show_job`` ...).
+    :param status_code: the HTTP status.
+    :param error_code: the service's ``error_code`` (``MSS.00000003``, ``APIG.0301`` ...).
+    :param error_msg: the service's ``error_msg``, redacted.
+    :param request_id: the gateway's ``X-Request-Id`` (quote it to Huawei support).
+    :param attempts: attempts made.
+    :param retry_after: seconds the service asked to wait (``Retry-After``), if any.
+    """
 
     def __init__(
         self,
@@ -86,6 +99,7 @@ class VoiceTrainingAPIError(VoiceTrainingError):
 
     @property
     def is_transient(self) -> bool:
+        """Whether a later attempt may succeed (429 and 5xx)."""
         return self.status_code == 429 or self.status_code >= 500
 
 
@@ -106,7 +120,13 @@ class VoiceTrainingServerError(VoiceTrainingAPIError):
 
 
 class VoiceTrainingResponseError(VoiceTrainingError):
-    """A 2xx answer whose body is not what the API documents (not JSON, missing ``state``...)."""
+    """A 2xx answer whose body is not what the API documents (not JSON, missing ``state``...).
+
+    :param message: what was wrong with the body.
+    :param operation: the API operation (``show_job`` ...).
+    :param request_id: the gateway's ``X-Request-Id``.
+    :param attempts: attempts made.
+    """
 
     def __init__(self, message: str, *, operation: str, request_id: str | None, attempts: int = 1) -> None:
         self.operation = operation
@@ -134,7 +154,7 @@ def _rebuild(cls: type[Exception], args: tuple[Any, ...], state: dict[str, Any])
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True for errors a later attempt may not see (network, 429, 5xx, garbled body)."""
+    """Tell whether a later attempt may not see ``exc`` (network, 429, 5xx, garbled body)."""
     if isinstance(exc, VoiceTrainingAPIError):
         return exc.is_transient
     return isinstance(exc, VoiceTrainingTransportError | VoiceTrainingResponseError)

@@ -118,7 +118,7 @@ class JobFilters:
             object.__setattr__(self, name, value)
 
     def query(self) -> list[tuple[str, str]]:
-        """The query pairs (unencoded; the signer sorts and encodes them)."""
+        """Return the query pairs (unencoded; the signer sorts and encodes them)."""
         pairs: list[tuple[str, str]] = []
         for f in fields(self):
             value = getattr(self, f.name)
@@ -135,8 +135,17 @@ class JobFilters:
 
 @dataclass
 class Pager:
-    """Offset pagination shared by the sync and async listers: ``offset += len(page)`` until
-    ``count`` is reached, a page comes back empty, or ``max_items`` were yielded."""
+    """Offset pagination shared by the sync and async listers.
+
+    ``offset += len(page)`` until ``count`` is reached, a page comes back empty, or
+    ``max_items`` were yielded.
+
+    :param page_size: jobs per request (1..100).
+    :param max_items: stop after this many jobs (None: all).
+    :param offset: where the next page starts.
+    :param yielded: jobs handed out so far.
+    :param done: no further page is due.
+    """
 
     page_size: int = MAX_PAGE
     max_items: int | None = None

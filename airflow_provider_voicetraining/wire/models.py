@@ -137,10 +137,12 @@ class VoiceTrainingJob:
 
     @property
     def state_class(self) -> StateClass:
+        """What the state means for automation (success, failure, needs_action, in_progress)."""
         return classify(self.state)
 
     @property
     def is_terminal(self) -> bool:
+        """Whether the job stopped progressing (succeeded, failed, or waits for a person)."""
         return self.state_class is not StateClass.IN_PROGRESS
 
     @classmethod
@@ -210,12 +212,15 @@ class VoiceTrainingJob:
 
 @dataclass(frozen=True)
 class AuditError:
+    """One file the automatic review refused, and why."""
+
     audio_name: str | None
     text_name: str | None
     error_code: str | None
     error_message: str | None
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-safe form (XCom, trigger events)."""
         return {
             "audio_name": self.audio_name,
             "text_name": self.text_name,
@@ -237,6 +242,7 @@ class AuditResult:
 
     @classmethod
     def from_api(cls, body: Mapping[str, Any]) -> AuditResult:
+        """Build from the ``audit-result`` JSON; ``ValueError`` when its sections are not objects."""
         system = body.get("system_audit_result") or {}
         admin = body.get("admin_audit_result") or {}
         if not isinstance(system, dict) or not isinstance(admin, dict):
@@ -261,6 +267,7 @@ class AuditResult:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-safe form (XCom, trigger events)."""
         return {
             "system_audit_time": self.system_audit_time.to_iso8601_string()
             if self.system_audit_time
@@ -290,6 +297,7 @@ class UploadUrls:
 
     @classmethod
     def from_create_response(cls, body: Mapping[str, Any]) -> UploadUrls:
+        """Build from a create answer (``training_data_uploading_url``, ``segment_uploading_url``)."""
         segment = body.get("segment_uploading_url") or {}
         return cls(
             training_data_uploading_url=_str_or_none(body.get("training_data_uploading_url")),
@@ -300,6 +308,7 @@ class UploadUrls:
 
     @classmethod
     def from_address_response(cls, body: Mapping[str, Any]) -> UploadUrls:
+        """Build from ``uploading-address-url`` (``package_url``, ``segment_url``)."""
         segment = body.get("segment_url") or {}
         package = body.get("package_url") or {}
         return cls(
@@ -323,6 +332,8 @@ class CreatedJob:
 
 @dataclass(frozen=True)
 class JobPage:
+    """One page of ``GET .../user/jobs``: ``count`` matches in all, ``jobs`` on this page."""
+
     count: int
     jobs: tuple[VoiceTrainingJob, ...]
 
@@ -344,6 +355,7 @@ class FailureDetails:
     def from_job(
         cls, job: VoiceTrainingJob, audit: AuditResult | None = None, console_url: str | None = None
     ) -> FailureDetails:
+        """Build from the failed job and, for ``AUDIT_FAILED``, its audit result."""
         return cls(
             job_id=job.job_id,
             state=job.state,
@@ -356,6 +368,7 @@ class FailureDetails:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the documented JSON-safe dict (XCom ``failure_details``, trigger events)."""
         return {
             "job_id": self.job_id,
             "state": self.state,
@@ -368,6 +381,7 @@ class FailureDetails:
         }
 
     def summary(self) -> str:
+        """Return one line for a person: state, code, reason, the first audit errors, the reviewer."""
         parts = [f"Voice-training job {self.job_id} ended in {self.state}"]
         if self.job_failed_code or self.job_failed_reason:
             parts.append(

@@ -45,7 +45,7 @@ class PackageInfo:
 
 
 def base_name(member: str) -> str:
-    """A zip member's file name without folders, lower-cased (how files are matched)."""
+    """Return a zip member's file name without folders, lower-cased (how files are matched)."""
     return member.replace("\\", "/").rsplit("/", 1)[-1].lower()
 
 
@@ -55,12 +55,12 @@ def normalized_names(members: Iterable[str]) -> set[str]:
 
 
 def required_files(edition: Edition) -> list[tuple[str, str]]:
-    """The ``(audio, text)`` pairs a sentence edition needs, in order; empty for the others."""
+    """Return the ``(audio, text)`` pairs a sentence edition needs, in order (empty for the others)."""
     return [(f"{i}.wav", f"{i}.txt") for i in range(edition.sentences or 0)]
 
 
 def missing_files(edition: Edition, names: Iterable[str]) -> list[tuple[str, str, list[str]]]:
-    """What ``names`` (see :func:`normalized_names`) lack for ``edition``.
+    """Return what ``names`` (see :func:`normalized_names`) lack for ``edition``.
 
     One ``(audio, text, missing)`` entry per sentence pair with a file missing; for a
     long-recording edition without any ``.wav``, a single ``("", "", ["a .wav recording"])``.

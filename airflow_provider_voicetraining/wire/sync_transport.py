@@ -32,7 +32,7 @@ from airflow_provider_voicetraining.wire.exchange import (
     WireRequest,
     WireResponse,
 )
-from airflow_provider_voicetraining.wire.request_flow import call_flow
+from airflow_provider_voicetraining.wire.request_flow import TransportBase
 from airflow_provider_voicetraining.wire.retry import RetryPolicy
 from airflow_provider_voicetraining.wire.secrets import Redactor, Secret
 from airflow_provider_voicetraining.wire.settings import ConnectionSettings
@@ -60,7 +60,7 @@ def classify_requests_error(exc: requests.RequestException) -> TransportFailure:
     return TransportFailure("other", message, sent=True)
 
 
-class SyncTransport:
+class SyncTransport(TransportBase):
     """Carries out a call's flow with ``requests``.
 
     :param settings: the validated connection.
@@ -76,9 +76,7 @@ class SyncTransport:
         redact: Redactor,
         on_token: Callable[[Secret], None] = lambda token: None,
     ) -> None:
-        self.settings = settings
-        self.policy = policy
-        self.redact = redact
+        super().__init__(settings, policy, redact)
         self.on_token = on_token
         self._session: requests.Session | None = None
         #: ``merge_environment_settings`` per URL origin (proxies, verify, cert)
@@ -116,7 +114,7 @@ class SyncTransport:
         self._environment.clear()
 
     def execute(self, call: ApiCall[T]) -> T:
-        return self.run(call_flow(call, self.settings, self.policy, self.redact))
+        return self.run(self.flow(call))
 
     def run(self, flow: Flow[T]) -> T:
         """Carry out ``flow``'s actions until it returns (or raises)."""
@@ -165,7 +163,5 @@ class SyncTransport:
             if token is not None:
                 return token
             issued = self.execute(token_call(self.settings))
-            self.redact.add(issued.token)
             self.on_token(issued.token)
-            TOKENS.store(key, issued)
-            return issued.token
+            return self.keep_token(issued)

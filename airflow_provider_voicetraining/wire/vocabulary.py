@@ -78,7 +78,7 @@ EDITIONS: dict[str, Edition] = {
 
 
 def edition_by_job_type(job_type: str) -> Edition | None:
-    """The edition whose jobs carry ``job_type`` (``None`` for types with no create endpoint)."""
+    """Return the edition whose jobs carry ``job_type`` (``None`` if it has no create endpoint)."""
     return next((e for e in EDITIONS.values() if e.job_type == job_type), None)
 
 

@@ -19,41 +19,23 @@ def _dag(dag_id: str) -> DAG:
     return DAG(dag_id=dag_id, schedule=None, start_date=START, catchup=False, params={"job_id": "unset"})
 
 
+SENSOR_VARIANTS: dict[str, dict[str, object]] = {
+    "": {"timeout": 30},
+    "_soft": {"timeout": 2, "soft_fail": True},
+    "_waits_for_review": {"timeout": 2, "failure_states": HARD_FAILURES},
+}
 for mode in ("poke", "reschedule", "deferrable"):
-    with _dag(f"t_sensor_{mode}") as dag:
-        VoiceTrainingJobSensor(
-            task_id="wait",
-            job_id="{{ params.job_id }}",
-            mode="reschedule" if mode == "reschedule" else "poke",
-            deferrable=mode == "deferrable",
-            poke_interval=0.2,
-            timeout=30,
-        )
-    globals()[dag.dag_id] = dag
-
-    with _dag(f"t_sensor_{mode}_soft") as dag:
-        VoiceTrainingJobSensor(
-            task_id="wait",
-            job_id="{{ params.job_id }}",
-            mode="reschedule" if mode == "reschedule" else "poke",
-            deferrable=mode == "deferrable",
-            poke_interval=0.2,
-            timeout=2,
-            soft_fail=True,
-        )
-    globals()[dag.dag_id] = dag
-
-    with _dag(f"t_sensor_{mode}_waits_for_review") as dag:
-        VoiceTrainingJobSensor(
-            task_id="wait",
-            job_id="{{ params.job_id }}",
-            mode="reschedule" if mode == "reschedule" else "poke",
-            deferrable=mode == "deferrable",
-            failure_states=HARD_FAILURES,
-            poke_interval=0.2,
-            timeout=2,
-        )
-    globals()[dag.dag_id] = dag
+    for suffix, options in SENSOR_VARIANTS.items():
+        with _dag(f"t_sensor_{mode}{suffix}") as dag:
+            VoiceTrainingJobSensor(
+                task_id="wait",
+                job_id="{{ params.job_id }}",
+                mode="reschedule" if mode == "reschedule" else "poke",
+                deferrable=mode == "deferrable",
+                poke_interval=0.2,
+                **options,  # type: ignore[arg-type]
+            )
+        globals()[dag.dag_id] = dag
 
 for deferrable in (True, False):
     suffix = "deferrable" if deferrable else "inline"
