@@ -580,7 +580,8 @@ def _assess_result(job_id: str, members: list[str] | None = None) -> dict[str, A
         "dnsmos_ovrl": prop("dnsmos_ovrl", ">= 3.0", 3.2 + digest[4] / 255, ""),
         "dnsmos_bak": prop("dnsmos_bak", ">= 3.5", 3.7 + digest[5] / 255, ""),
         "suggestion": (
-            "The recordings do not meet the training requirements: " + " ".join(r[2] for r in failing.values())
+            "The recordings do not meet the training requirements: "
+            + " ".join(r[2] for r in failing.values())
             if failing
             else "The recordings meet the training requirements."
         ),

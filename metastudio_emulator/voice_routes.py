@@ -37,6 +37,8 @@ from metastudio_emulator.runtime import EmulatorRuntime
 from metastudio_emulator.store import JobRecord
 
 PREFIX = "/v1/{project_id}/voice-training-manage"
+
+
 class VoiceApi:
     def __init__(self, runtime: EmulatorRuntime) -> None:
         self.rt = runtime

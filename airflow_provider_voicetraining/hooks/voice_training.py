@@ -470,10 +470,11 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
 
     # ------------------------------------------------------------------ short jobs (recording check)
     def create_short_job(self, *, language: str | None = None, app_user_id: str | None = None) -> CreatedJob:
-        """Create a recording check (``VOICE_ASSESS`` short job); upload to ``upload_urls.training_data_uploading_url``.
+        """Create a recording check (a ``VOICE_ASSESS`` short job).
 
-        Not sent again when the answer is lost (a short job cannot be looked up by name): the
-        error says so and a task retry makes a new check.
+        Upload the recordings to ``upload_urls.training_data_uploading_url``, then commit. The
+        create is not sent again when its answer is lost (a short job cannot be looked up by
+        name): the error says so, and a task retry makes a new check.
 
         :param language: ``CN`` (the service's default) or ``EN``.
         :param app_user_id: the end user to create it for (``X-App-UserId``).

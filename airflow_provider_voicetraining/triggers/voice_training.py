@@ -25,6 +25,9 @@ from airflow_provider_voicetraining.utils.wait_rules import (
     EVENT_FAILED,
     EVENT_SUCCESS,
     EVENT_TIMEOUT,
+    JOB_KINDS,
+    KIND_SHORT,
+    KIND_VOICE,
     ErrorBudget,
     StateLog,
     Verdict,
@@ -51,6 +54,8 @@ class VoiceTrainingJobTrigger(BaseTrigger):
     :param started_at: epoch when waiting began (for elapsed times in logs).
     :param delete_on_kill: delete the job if the deferred task is killed (the create operator's
         ``on_abort="delete"``; Airflow 3.1+ calls :meth:`on_kill`).
+    :param kind: ``"voice"`` (a training job, the default) or ``"short"`` (a recording check,
+        polled at ``GET .../user/short-jobs/{job_id}``; it has no asset id and cannot be deleted).
     """
 
     def __init__(
@@ -64,8 +69,12 @@ class VoiceTrainingJobTrigger(BaseTrigger):
         max_consecutive_errors: int = 5,
         started_at: float | None = None,
         delete_on_kill: bool = False,
+        kind: str = KIND_VOICE,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
+        if kind not in JOB_KINDS:
+            raise ValueError(f"kind must be one of {JOB_KINDS}, not {kind!r}")
+        self.kind = kind
         self.job_id = job_id
         self.metastudio_conn_id = metastudio_conn_id
         self.poll_interval = float(poll_interval)
@@ -74,7 +83,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
         self.app_user_id = app_user_id
         self.max_consecutive_errors = int(max_consecutive_errors)
         self.started_at = time.time() if started_at is None else float(started_at)
-        self.delete_on_kill = bool(delete_on_kill)
+        self.delete_on_kill = bool(delete_on_kill) and kind == KIND_VOICE
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the classpath and primitive kwargs (never a credential or a client)."""
@@ -90,6 +99,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                 "max_consecutive_errors": self.max_consecutive_errors,
                 "started_at": self.started_at,
                 "delete_on_kill": self.delete_on_kill,
+                "kind": self.kind,
             },
         )
 
@@ -120,11 +130,12 @@ class VoiceTrainingJobTrigger(BaseTrigger):
         budget = ErrorBudget(self.max_consecutive_errors)
         states = StateLog(self.log, self.job_id, self.started_at)
         async with VoiceTrainingHook(self.metastudio_conn_id, app_user_id=self.app_user_id) as hook:
+            fetch = hook.aget_short_job if self.kind == KIND_SHORT else hook.aget_job
             while True:
                 deadline_passed = self.end_time is not None and time.time() >= self.end_time
                 try:
-                    job = await hook.aget_job(self.job_id)
-                    verdict = decide(job, failure_states)
+                    job = await fetch(self.job_id)
+                    verdict = decide(job, failure_states, self.kind)
                 except VoiceTrainingError as exc:
                     if not budget.record(exc):
                         reason = (

@@ -11,7 +11,13 @@ exceptions                    ``airflow.exceptions``          ``airflow.sdk.exce
 ``mask_secret``               ``...execution_time.            ``airflow.sdk.log`` (+ async
                               secrets_masker``                ``amask_secret``)
 async connection lookup       ``sync_to_async(get_connection)``  ``BaseHook.aget_connection``
+task state store (3.3+)       none: :func:`task_state_store`  ``context["task_state_store"]``
+                              is ``None``; retries find the    (survives retries and clears)
+                              earlier job by its batch name
 ============================  ==============================  ==================================
+
+Also here, because they read the Task SDK's run-time objects (the same on 3.0-3.3, private in
+part): :func:`retry_follows` and :func:`run_began`.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ try:  # Airflow 3.1+
         AirflowSensorTimeout,
         AirflowSkipException,
         AirflowTaskTimeout,
+        TaskDeferralTimeout,
         TaskDeferred,
     )
 except ImportError:  # Airflow 3.0.x
@@ -37,6 +44,7 @@ except ImportError:  # Airflow 3.0.x
         AirflowSensorTimeout,
         AirflowSkipException,
         AirflowTaskTimeout,
+        TaskDeferralTimeout,
         TaskDeferred,
     )
 
@@ -68,13 +76,17 @@ __all__ = [
     "AirflowSensorTimeout",
     "AirflowSkipException",
     "AirflowTaskTimeout",
+    "TaskDeferralTimeout",
     "TaskDeferred",
     "aget_connection",
     "amask_secret",
     "base_hook_class",
     "get_conf",
     "mask_secret",
+    "retry_follows",
+    "run_began",
     "skips_failures",
+    "task_state_store",
 ]
 
 
@@ -102,6 +114,42 @@ def default_deferrable() -> bool:
 def skips_failures(sensor: Any) -> bool:
     """Whether a sensor turns a failure into a skip: ``soft_fail``, or ``never_fail`` (3.1+)."""
     return bool(sensor.soft_fail or getattr(sensor, "never_fail", False))
+
+
+def task_state_store(context: Any) -> Any | None:
+    """The task instance's durable key-value store (Airflow 3.3+), or ``None`` before 3.3.
+
+    Unlike XCom, which Airflow clears before every retry, it keeps what a try wrote through
+    retries and clears of the task instance (``airflow.sdk.bases.resumablejobmixin`` builds on
+    it); rows go with the DAG run.
+    """
+    return context.get("task_state_store")
+
+
+def retry_follows(context: Any) -> bool:
+    """Whether Airflow retries this task instance if the current try fails.
+
+    The Task SDK decides it from the server's ``should_retry`` (sent when the try starts, 3.0+);
+    without it (not seen in practice), from ``try_number`` and ``max_tries``.
+    """
+    ti = context["ti"]
+    server = getattr(ti, "_ti_context_from_server", None)
+    flag = getattr(server, "should_retry", None)
+    if isinstance(flag, bool):
+        return flag
+    retries = getattr(getattr(ti, "task", None), "retries", 0) or 0
+    return bool(retries) and int(ti.try_number) <= int(getattr(ti, "max_tries", 0) or 0)
+
+
+def run_began(context: Any) -> float | None:
+    """Epoch seconds when the DAG run became due (``run_after``): set when the run is created
+    and, unlike its ``start_date``, unchanged when tasks are cleared. ``None`` if unknown."""
+    run = context.get("dag_run")
+    for name in ("run_after", "logical_date", "start_date"):
+        value = getattr(run, name, None)
+        if value is not None and hasattr(value, "timestamp"):
+            return float(value.timestamp())
+    return None
 
 
 def mask_secret(secret: str | None) -> None:

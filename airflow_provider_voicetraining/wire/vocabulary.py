@@ -95,9 +95,17 @@ EDITIONS: dict[str, Edition] = {
             "middle",
             "middle_on_demand",
         ),
-        Edition("advance", "ADVANCE", "advance-jobs", None, True, "one long recording ('premium')", "advance"),
         Edition(
-            "third_party", "THIRD_PARTY", "third-party-jobs", None, True, "third-party engine", "third_party_cmww"
+            "advance", "ADVANCE", "advance-jobs", None, True, "one long recording ('premium')", "advance"
+        ),
+        Edition(
+            "third_party",
+            "THIRD_PARTY",
+            "third-party-jobs",
+            None,
+            True,
+            "third-party engine",
+            "third_party_cmww",
         ),
     )
 }

@@ -66,9 +66,9 @@ with _dag("t_mapped_wait") as dag:
     ids = job_ids()
     for deferrable in (True, False):
         style = "deferrable" if deferrable else "inline"
-        VoiceTrainingJobResultOperator.partial(task_id=f"result_{style}", deferrable=deferrable, **FAST).expand(
-            job_id=ids
-        )
+        VoiceTrainingJobResultOperator.partial(
+            task_id=f"result_{style}", deferrable=deferrable, **FAST
+        ).expand(job_id=ids)
         VoiceTrainingJobSensor.partial(
             task_id=f"sensor_{style}", deferrable=deferrable, poke_interval=0.2, timeout=30
         ).expand(job_id=ids)

@@ -38,7 +38,9 @@ def test_every_edition_counter_is_served_and_commits_use_them(api: Api) -> None:
     api.wait_state(created["job_id"], "AUDIT_FAILED")
     # re-upload and re-commit: the same training, no second one used
     urls = api.call("GET", f"/user/jobs/{created['job_id']}/uploading-address-url").json()
-    assert api.upload(urls["package_url"]["training_data_uploading_url"], make_zip(pairs(20))).status_code == 200
+    assert (
+        api.upload(urls["package_url"]["training_data_uploading_url"], make_zip(pairs(20))).status_code == 200
+    )
     assert api.commit(created["job_id"]).status_code == 200
     assert _available(api)["basic"] == 99
     on_demand = api.ready_job("middle", is_ondemand_resource=True)

@@ -42,6 +42,7 @@ def test_serialize_is_primitives_and_conn_id_only(emu, use_conn) -> None:  # typ
         "max_consecutive_errors": 5,
         "started_at": trigger.started_at,
         "delete_on_kill": False,
+        "kind": "voice",
     }
     text = json.dumps(kwargs)  # JSON primitives only
     for secret in (conn["login"], conn["password"]):
