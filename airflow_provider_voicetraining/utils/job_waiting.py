@@ -23,6 +23,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_voicetraining.errors import VoiceTrainingError, VoiceTrainingJobFailedError
+from airflow_provider_voicetraining.utils import compat
 from airflow_provider_voicetraining.utils.wait_rules import (
     EVENT_FAILED,
     EVENT_SUCCESS,
@@ -30,6 +31,7 @@ from airflow_provider_voicetraining.utils.wait_rules import (
     KIND_SHORT,
     KIND_VOICE,
     XCOM_CONSOLE_URL,
+    XCOM_DEFERRED_IN_TRY,
     XCOM_FAILURE,
     XCOM_JOB,
     ErrorBudget,
@@ -133,7 +135,17 @@ class JobWaitMixin:
         raise NotImplementedError
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        """Handle the trigger's event (after deferral, or from the inline wait)."""
+        """Handle the trigger's event (after deferral, or from the inline wait).
+
+        A retry that Airflow resumed with an earlier try's event (3.0.x) starts afresh instead
+        (:func:`.compat.stale_resume`).
+        """
+        if compat.stale_resume(context, XCOM_DEFERRED_IN_TRY):
+            self.log.warning(
+                "Airflow resumed try %s with an earlier try's trigger event; starting afresh",
+                context["ti"].try_number,
+            )
+            return compat.rerun_execute(self, context)
         event = check_event(event)
         status = event["status"]
         if status == EVENT_SUCCESS:
@@ -178,6 +190,8 @@ class JobWaitMixin:
             backstop = None
             if end_time is not None:
                 backstop = timedelta(seconds=max(0.0, end_time - time.time()) + DEFER_GRACE_SECONDS)
+            ti = context["ti"]
+            ti.xcom_push(key=XCOM_DEFERRED_IN_TRY, value=int(ti.try_number))
             self.defer(trigger=trigger, method_name="execute_complete", timeout=backstop)  # type: ignore[attr-defined]
         event = asyncio.run(trigger.wait())
         return self.execute_complete(context, event)
