@@ -358,13 +358,13 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         started_at = time.time()
         hook = self.hook
         self.edition = check.edition(self.edition)
-        attempt = reattach.TaskAttempt.from_context(context)
-        spec = self._spec(attempt)
         # Everything is checked before the first request: the package, every create field,
         # the commit overrides and the connection itself.
         package = validate_package(self.training_package, self.edition)
-        api.create_job(hook.settings, self.edition, **self._create_kwargs(spec.batch_name))
+        api.create_job(hook.settings, self.edition, **self._create_kwargs())
         api.commit_body(self.commit_overrides)
+        attempt = reattach.TaskAttempt.from_context(context)
+        spec = self._spec(attempt)
         self._retry_follows = attempt.retry_follows
         self._reconnectable = attempt.store is not None or spec.tagged
 

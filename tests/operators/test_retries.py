@@ -13,7 +13,6 @@ and the retry finishes that job [1]; a wait timeout is final, not retried [1, or
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,27 +20,13 @@ import pytest
 
 from airflow_provider_voicetraining.package import make_synthetic_package
 from airflow_provider_voicetraining.utils import compat
-from metastudio_emulator import EmulatorConfig, EmulatorServer
+from metastudio_emulator import EmulatorServer
 from tests.airflow_helpers import RunResult, run_dag
 
 NO_RETRIES = {"max_retries": 0}
 FAIL_ONE_POLL = [{"route": "show_job", "kind": "status", "status": 500, "times": 1}]
 #: the worker's first poll passes; the trigger's first poll fails (an ``error`` event)
 FAIL_TRIGGER_POLL = [{"route": "show_job", "kind": "status", "status": 500, "after": 1, "times": 1}]
-
-
-@pytest.fixture(scope="module")
-def slow_server() -> Iterator[EmulatorServer]:
-    """Jobs take about 6 s: still running when the retry starts."""
-    with EmulatorServer(EmulatorConfig(time_scale=0.3, seed=3)) as server:
-        yield server
-
-
-@pytest.fixture
-def slow_emu(slow_server: EmulatorServer) -> Iterator[EmulatorServer]:
-    slow_server.control.reset()
-    yield slow_server
-    slow_server.control.reset()
 
 
 @pytest.fixture

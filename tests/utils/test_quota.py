@@ -13,15 +13,6 @@ from airflow_provider_voicetraining.wire.vocabulary import EDITIONS, QUOTA_KEYS
 LOG = logging.getLogger("test_quota")
 
 
-@pytest.fixture
-def hook(emu, use_conn):  # type: ignore[no-untyped-def]
-    from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
-
-    use_conn(emu)
-    with VoiceTrainingHook() as h:
-        yield h
-
-
 def test_each_edition_has_a_documented_counter() -> None:
     for edition in EDITIONS.values():
         assert edition.quota_key_for(False) in QUOTA_KEYS

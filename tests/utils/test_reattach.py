@@ -73,15 +73,6 @@ def _seed(emu, attempt: TaskAttempt, state: str = "PROCESSING", **fields: Any) -
     return str(emu.control.seed_job(**values)["job_id"])
 
 
-@pytest.fixture
-def hook(emu, use_conn):  # type: ignore[no-untyped-def]
-    from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
-
-    use_conn(emu)
-    with VoiceTrainingHook() as h:
-        yield h
-
-
 def test_identity_is_deterministic_distinct_and_a_valid_batch_name() -> None:
     base = _attempt()
     assert base.identity == _attempt(try_number=5).identity  # the same on every try
