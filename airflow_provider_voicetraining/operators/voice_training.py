@@ -503,7 +503,7 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
     def wait_errored(self, context: Context, event: dict[str, Any]) -> Any:
         """Keep the job for the retry after an ``error`` event, or release it on the last try."""
         self._retry_follows = compat.retry_follows(context)
-        self._reconnectable = True  # the job was created by a try that recorded it
+        self._reconnectable = compat.task_state_store(context) is not None or not self.batch_name
         self._give_up(event["job_id"], "the wait stopped on errors")
         return super().wait_errored(context, event)
 
