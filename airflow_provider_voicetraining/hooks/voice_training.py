@@ -358,7 +358,9 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
             except (VoiceTrainingServerError, VoiceTrainingTransportError, VoiceTrainingResponseError) as exc:
                 if isinstance(exc, VoiceTrainingTransportError) and not exc.may_have_reached:
                     raise
-                adopted = self._adopt_unacknowledged(voice_name, app_user_id, since=started, error=exc)
+                adopted = self._adopt_unacknowledged(
+                    voice_name, app_user_id, since=started, error=exc, batch_name=fields.get("batch_name")
+                )
                 if adopted is not None:
                     return adopted
                 if not transport.policy.can_retry(attempt):
@@ -374,19 +376,30 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
                 time.sleep(wait)
 
     def _adopt_unacknowledged(
-        self, voice_name: str, app_user_id: str | None, *, since: float, error: Exception
+        self,
+        voice_name: str,
+        app_user_id: str | None,
+        *,
+        since: float,
+        error: Exception,
+        batch_name: str | None = None,
     ) -> CreatedJob | None:
-        """Return the job an unanswered create made, if exactly one matches; None if none does."""
+        """Return the job an unanswered create made, if exactly one matches; None if none does.
+
+        A batch name (the create operator's task-instance identity) narrows the match further.
+        """
         candidates = [
             job
             for job in self.list_jobs(
                 voice_name=voice_name,
+                batch_name=batch_name,
                 state="CREATING",
                 sort_dir="desc",
                 max_items=20,
                 app_user_id=app_user_id,
             )
             if job.voice_name == voice_name
+            and job.batch_name == batch_name
             and job.create_time is not None
             and job.create_time.timestamp() >= since - CREATE_CLOCK_TOLERANCE
         ]

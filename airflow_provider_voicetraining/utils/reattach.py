@@ -333,5 +333,11 @@ def remember(attempt: TaskAttempt, job_id: str, owner: str | None, log: Any) -> 
     """Record the new job in the task state store (3.3+), right after it was created."""
     if attempt.store is None:
         return
-    attempt.store.set(STORE_KEY, {"job_id": job_id, "app_user_id": owner, "identity": attempt.identity})
+    try:
+        attempt.store.set(STORE_KEY, {"job_id": job_id, "app_user_id": owner, "identity": attempt.identity})
+    except Exception as exc:  # the job exists: carry on with it rather than fail this try over a record
+        log.warning(
+            "Could not record job %s in the task state store (%s); a retry looks it up by batch", job_id, exc
+        )
+        return
     log.debug("Recorded job %s in the task state store (%s)", job_id, STORE_KEY)

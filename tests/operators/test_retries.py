@@ -5,10 +5,11 @@ earlier job in the task state store, on 3.0-3.2 by its batch name: the same outc
 
 Scenarios (remote jobs left in brackets): the wait fails in the worker or the trigger reports an
 ``error`` event, and the retry waits for the running job [1]; the job finished before the retry,
-which returns its ``asset_id`` [1]; the upload fails, or the commit fails or loses its answer,
-and the retry finishes that job [1]; a wait timeout is final, not retried [1, or 0 with
-``on_abort="delete"``]; the last try gives up and releases the job [0]; a user-chosen batch name
-[1]; a commit that moves the job to another end user is followed [1].
+which returns its ``asset_id`` [1]; the job failed before the retry, which creates a new one
+[2]; the upload fails, or the commit fails or loses its answer, and the retry finishes that job
+[1]; a wait timeout is final, not retried [1, or 0 with ``on_abort="delete"``]; the last try
+gives up and releases the job [0]; a user-chosen batch name [1]; a commit that moves the job to
+another end user is followed [1].
 """
 
 from __future__ import annotations
@@ -91,6 +92,20 @@ def test_a_job_that_finished_before_the_retry_is_returned(emu, use_conn, dagbag,
     assert result.xcom("create") == job["view"]["asset_id"]
     assert result.xcom("create", "job")["state"] == "SUCCEED"
     assert _statuses(emu, "commit_job") == [200]
+
+
+def test_a_job_that_failed_before_the_retry_is_replaced(emu, use_conn, dagbag, package) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu, **NO_RETRIES)
+    emu.control.set_faults(FAIL_ONE_POLL)
+    result = run_dag(dagbag, "t_retry_later", {"package": package, "voice_name": "fail-retry"})
+    # the retry found try 1's job FAILED and created a new one; that one failed too (the same
+    # recordings), and a failed job is final
+    assert result.instances[("create", -1)] == ("failed", 2)
+    jobs = sorted(_voice_jobs(emu), key=lambda j: j["commits"][0]["started_at"])
+    assert [j["state"] for j in jobs] == ["FAILED", "FAILED"]
+    assert _statuses(emu, "create_basic_job") == [200, 200]
+    assert result.xcom("create", "job_id") == jobs[1]["job_id"]
+    assert result.xcom("create", "failure_details")["job_id"] == jobs[1]["job_id"]
 
 
 def test_a_failed_upload_is_finished_by_the_retry(emu, use_conn, dagbag, package) -> None:  # type: ignore[no-untyped-def]
