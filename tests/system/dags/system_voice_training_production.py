@@ -1,0 +1,143 @@
+"""System-test DAG of the production-shape test: many end users' voices at once, every wait kind.
+
+package -> train (mapped, deferrable create-and-wait: one voice per entry of conf ``trained``)
+        -> create (mapped, create only: conf ``created``) -> waits_<mode> -> sense_<mode>
+           (mapped sensors in poke, reschedule and deferrable mode) and result (mapped,
+           deferrable result operator on every created job)
+        -> create_victim (queue ``kill_a``: deferrable create-and-wait on worker A)
+        -> wait_victim (queue ``kill_b``: inline create-and-wait on worker B)
+
+Every create-operator try writes ``<task>-<map index>-try-<n>.pid`` (its process, its parent and
+its process group) into conf ``pid_dir``, so the test knows what runs where.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, Param, task
+
+from airflow_provider_voicetraining.operators.voice_training import (
+    CreateVoiceTrainingJobOperator,
+    VoiceTrainingJobResultOperator,
+)
+from airflow_provider_voicetraining.sensors.voice_training import VoiceTrainingJobSensor
+
+POLL_INTERVAL = float(os.environ.get("VOICE_TRAINING_POLL_INTERVAL", "60"))
+MODES = ("poke", "reschedule", "deferrable")
+RETRIES = {"retries": 3, "retry_delay": timedelta(seconds=1)}
+
+
+def record_pids(context: Any) -> None:
+    """Write this try's process ids where the test looks for them (atomically)."""
+    folder = context["params"].get("pid_dir")
+    if not folder:
+        return
+    ti = context["ti"]
+    path = os.path.join(folder, f"{ti.task_id}-{ti.map_index}-try-{ti.try_number}.pid")
+    with open(f"{path}.tmp", "w") as out:
+        json.dump({"task": os.getpid(), "worker": os.getppid(), "group": os.getpgrp()}, out)
+    os.replace(f"{path}.tmp", path)
+
+
+with DAG(
+    dag_id="system_voice_training_production",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_tasks=64,
+    params={
+        "trained": Param([], type="array", description="create-and-wait entries (voice_name, app_user_id)"),
+        "created": Param([], type="array", description="create-only entries, each with its sensor 'mode'"),
+        "victim_create": Param("victim-create", type="string", minLength=1),
+        "victim_wait": Param("victim-wait", type="string", minLength=1),
+        "pid_dir": Param(None, type=["null", "string"]),
+    },
+) as dag:
+
+    @task
+    def package() -> str:
+        from airflow_provider_voicetraining.package import make_synthetic_package
+
+        path = os.path.join(tempfile.mkdtemp(prefix="voice-package-"), "training.zip")
+        return make_synthetic_package(path, "basic", seconds=0.01)
+
+    @task
+    def trained(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        assert params is not None
+        return [{"voice_name": e["voice_name"], "app_user_id": e["app_user_id"]} for e in params["trained"]]
+
+    @task
+    def created(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        assert params is not None
+        return [{"voice_name": e["voice_name"], "app_user_id": e["app_user_id"]} for e in params["created"]]
+
+    @task
+    def waits(job_ids: Any, mode: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The created jobs whose entry asks for a sensor in ``mode``."""
+        assert params is not None
+        entries = params["created"]
+        return [
+            {"job_id": job_id, "app_user_id": entry["app_user_id"]}
+            for entry, job_id in zip(entries, list(job_ids), strict=True)
+            if entry["mode"] == mode
+        ]
+
+    @task
+    def results(job_ids: Any, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        assert params is not None
+        return [
+            {"job_id": job_id, "app_user_id": entry["app_user_id"]}
+            for entry, job_id in zip(params["created"], list(job_ids), strict=True)
+        ]
+
+    training_package = package()
+    common: dict[str, Any] = {
+        "edition": "basic",
+        "training_package": training_package,
+        "poll_interval": POLL_INTERVAL,
+        "wait_timeout": 900,
+        "on_execute_callback": record_pids,
+        **RETRIES,
+    }
+    CreateVoiceTrainingJobOperator.partial(
+        task_id="train", wait_for_completion=True, deferrable=True, **common
+    ).expand_kwargs(trained())
+    create = CreateVoiceTrainingJobOperator.partial(
+        task_id="create", wait_for_completion=False, **common
+    ).expand_kwargs(created())
+    for mode in MODES:
+        VoiceTrainingJobSensor.partial(
+            task_id=f"sense_{mode}",
+            deferrable=mode == "deferrable",
+            mode="reschedule" if mode == "reschedule" else "poke",
+            poke_interval=POLL_INTERVAL,
+            timeout=900,
+            **RETRIES,
+        ).expand_kwargs(waits.override(task_id=f"waits_{mode}")(create.output, mode))
+    VoiceTrainingJobResultOperator.partial(
+        task_id="result", deferrable=True, poll_interval=POLL_INTERVAL, fail_on_job_failure=False, **RETRIES
+    ).expand_kwargs(results(create.output))
+    CreateVoiceTrainingJobOperator(
+        task_id="create_victim",
+        voice_name="{{ params.victim_create }}",
+        app_user_id="victim-user",
+        wait_for_completion=True,
+        deferrable=True,
+        queue="kill_a",
+        **common,
+    )
+    CreateVoiceTrainingJobOperator(
+        task_id="wait_victim",
+        voice_name="{{ params.victim_wait }}",
+        app_user_id="victim-user",
+        wait_for_completion=True,
+        deferrable=False,
+        queue="kill_b",
+        **common,
+    )
