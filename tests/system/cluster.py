@@ -449,10 +449,14 @@ class AirflowCluster:
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
         return {task: ti["state"] for task, ti in self.task_instances(dag_id, run_id).items()}
 
-    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
-        """The XCom value through REST, or ``KeyError`` when there is none."""
+    def xcom(
+        self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int | None = None
+    ) -> Any:
+        """The XCom value through REST (of one mapped instance if ``map_index`` is given), or
+        ``KeyError`` when there is none."""
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
-        response = self.request("GET", path)
+        params = None if map_index is None else {"map_index": map_index}
+        response = self.request("GET", path, params=params)
         if response.status_code == 404:
             raise KeyError(f"no XCom {key!r} for {dag_id}/{run_id}/{task_id}")
         if response.status_code >= 400:

@@ -59,6 +59,23 @@ def require_redis() -> str:
     return path
 
 
+def descendants_of(root: int) -> list[int]:
+    """Every live process below ``root`` in the process tree (from ``/proc``)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 def _run_as() -> dict[str, Any]:
     """PostgreSQL refuses to run as root: drop to ``postgres`` when the tests run as root."""
     if os.geteuid() != 0:
@@ -415,13 +432,16 @@ class ProductionCluster(AirflowCluster):
         self.sampler = PgSampler(self.postgres.dsn())
         #: scheduler restarts, worker kills, triggerer kills (wall time, what)
         self.faults: list[tuple[float, str]] = []
+        #: components that exited on their own and were started again: (wall time, name, exit code)
+        self.restarted: list[tuple[float, str, int | None]] = []
+        self._starters: dict[str, Any] = {}
 
     def start(self) -> None:
         self.postgres.start()
         self.redis.start()
         self.prepare()
         for command in ("api-server", "scheduler", "dag-processor"):
-            self.start_component(command, command)
+            self.start_again(command)
         for name in TRIGGERERS:
             self.start_triggerer(name)
         for name in WORKERS:
@@ -442,6 +462,25 @@ class ProductionCluster(AirflowCluster):
         finally:
             self.env = saved
 
+    def start_again(self, role: str) -> Component:
+        """Start ``role`` (anew: its output goes to ``<role>-<n>.*``)."""
+        if role in TRIGGERERS:
+            return self.start_triggerer(role)
+        if role in WORKERS:
+            return self.start_worker(role)
+        count = sum(c.name.startswith(role) for c in self.retired)
+        return self.start_component(role, role, name=role if not count else f"{role}-{count + 1}")
+
+    def check_components(self) -> None:
+        """Restart policy "always" (what systemd or Kubernetes give every Airflow component):
+        a component that exited is started again and recorded in :attr:`restarted`."""
+        for role, comp in list(self.components.items()):
+            if not comp.running():
+                self.restarted.append((time.time(), comp.name, comp.popen.returncode))
+                self.components.pop(role)
+                self.retired.append(comp)
+                self.start_again(role)
+
     def start_triggerer(self, name: str) -> Component:
         env = self._own_env(name, "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT")
         count = sum(c.name.startswith(name) for c in self.retired)
@@ -455,8 +494,11 @@ class ProductionCluster(AirflowCluster):
         args = [
             "celery",
             "worker",
-            "--hostname",
+            "--celery-hostname",
             f"{name}@%h",
+            "--pid",
+            str(self.home / f"{name}.pid"),
+            "--without-gossip",
             "--concurrency",
             str(self.worker_concurrency),
             "--queues",
@@ -465,8 +507,16 @@ class ProductionCluster(AirflowCluster):
         return self.start_component_env(name, args, name if not count else f"{name}-{count + 1}", env)
 
     def kill(self, role: str) -> Component:
-        """SIGKILL a component's whole process group (a crash: nothing cleans up)."""
+        """SIGKILL a component's whole process group and every process descended from it (a
+        crash of the machine it runs on: nothing cleans up). Airflow starts each task process in
+        a session of its own, outside the Celery worker's group: a crash takes it too."""
         comp = self.components.pop(role)
+        descendants = descendants_of(comp.pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(comp.pid, signal.SIGKILL)
+        for pid in descendants:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         kill_component(comp)
         self.retired.append(comp)
         self.faults.append((time.time(), f"SIGKILL {role}"))
@@ -479,8 +529,7 @@ class ProductionCluster(AirflowCluster):
         base.stop_components([comp])
         self.retired.append(comp)
         self.faults.append((time.time(), "restart scheduler"))
-        count = sum(c.name.startswith("scheduler") for c in self.retired)
-        self.start_component("scheduler", "scheduler", name=f"scheduler-{count + 1}")
+        self.start_again("scheduler")
         return time.monotonic() - started
 
     def restart_postgres(self, down_seconds: float = 2.0) -> float:

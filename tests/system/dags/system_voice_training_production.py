@@ -4,7 +4,11 @@ package -> train (mapped, deferrable create-and-wait: one voice per entry of con
         -> create (mapped, create only: conf ``created``) -> waits_<mode> -> sense_<mode>
            (mapped sensors in poke, reschedule and deferrable mode) and result (mapped,
            deferrable result operator on every created job)
-        -> create_victim (queue ``kill_a``: deferrable create-and-wait on worker A)
+
+and ``system_voice_training_production_victims``, the two tasks whose workers the test kills:
+
+package -> create_victim (queue ``kill_a``: deferrable create-and-wait on worker A, through the
+           connection ``metastudio_victim`` whose timeout outlasts the held upload)
         -> wait_victim (queue ``kill_b``: inline create-and-wait on worker B)
 
 Every create-operator try writes ``<task>-<map index>-try-<n>.pid`` (its process, its parent and
@@ -45,6 +49,25 @@ def record_pids(context: Any) -> None:
     os.replace(f"{path}.tmp", path)
 
 
+def _common(training_package: Any) -> dict[str, Any]:
+    return {
+        "edition": "basic",
+        "training_package": training_package,
+        "poll_interval": POLL_INTERVAL,
+        "wait_timeout": 900,
+        "on_execute_callback": record_pids,
+        **RETRIES,
+    }
+
+
+@task
+def package() -> str:
+    from airflow_provider_voicetraining.package import make_synthetic_package
+
+    path = os.path.join(tempfile.mkdtemp(prefix="voice-package-"), "training.zip")
+    return make_synthetic_package(path, "basic", seconds=0.01)
+
+
 with DAG(
     dag_id="system_voice_training_production",
     schedule=None,
@@ -54,18 +77,9 @@ with DAG(
     params={
         "trained": Param([], type="array", description="create-and-wait entries (voice_name, app_user_id)"),
         "created": Param([], type="array", description="create-only entries, each with its sensor 'mode'"),
-        "victim_create": Param("victim-create", type="string", minLength=1),
-        "victim_wait": Param("victim-wait", type="string", minLength=1),
         "pid_dir": Param(None, type=["null", "string"]),
     },
 ) as dag:
-
-    @task
-    def package() -> str:
-        from airflow_provider_voicetraining.package import make_synthetic_package
-
-        path = os.path.join(tempfile.mkdtemp(prefix="voice-package-"), "training.zip")
-        return make_synthetic_package(path, "basic", seconds=0.01)
 
     @task
     def trained(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -96,15 +110,7 @@ with DAG(
             for entry, job_id in zip(params["created"], list(job_ids), strict=True)
         ]
 
-    training_package = package()
-    common: dict[str, Any] = {
-        "edition": "basic",
-        "training_package": training_package,
-        "poll_interval": POLL_INTERVAL,
-        "wait_timeout": 900,
-        "on_execute_callback": record_pids,
-        **RETRIES,
-    }
+    common = _common(package())
     CreateVoiceTrainingJobOperator.partial(
         task_id="train", wait_for_completion=True, deferrable=True, **common
     ).expand_kwargs(trained())
@@ -123,14 +129,28 @@ with DAG(
     VoiceTrainingJobResultOperator.partial(
         task_id="result", deferrable=True, poll_interval=POLL_INTERVAL, fail_on_job_failure=False, **RETRIES
     ).expand_kwargs(results(create.output))
+
+with DAG(
+    dag_id="system_voice_training_production_victims",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    params={
+        "victim_create": Param("victim-create", type="string", minLength=1),
+        "victim_wait": Param("victim-wait", type="string", minLength=1),
+        "pid_dir": Param(None, type=["null", "string"]),
+    },
+) as victims_dag:
+    victim_package = package()
     CreateVoiceTrainingJobOperator(
         task_id="create_victim",
         voice_name="{{ params.victim_create }}",
         app_user_id="victim-user",
+        metastudio_conn_id="metastudio_victim",
         wait_for_completion=True,
         deferrable=True,
         queue="kill_a",
-        **common,
+        **_common(victim_package),
     )
     CreateVoiceTrainingJobOperator(
         task_id="wait_victim",
@@ -139,5 +159,5 @@ with DAG(
         wait_for_completion=True,
         deferrable=False,
         queue="kill_b",
-        **common,
+        **_common(victim_package),
     )

@@ -1,0 +1,465 @@
+"""The provider on Airflow's production shape, with faults while it runs.
+
+PostgreSQL metadata database, CeleryExecutor on Redis (broker and result backend), api-server,
+scheduler, dag-processor, two Celery workers and two triggerers, the emulator over TLS with a
+per-AK request-rate quota (``tests/system/production.py``). One DAG run trains a voice per entry
+for several end users (``X-App-UserId``): mapped deferrable create-and-wait operators, mapped
+create-only operators followed by sensors in poke, reschedule and deferrable mode and by result
+operators, some jobs failing on purpose (``fail-`` voice names). While it runs:
+
+1. a Celery worker is SIGKILLed while a create is between creating its job and committing it
+   (the upload is held by an emulator latency fault), then started again;
+2. the other worker is SIGKILLed while a non-deferrable create-and-wait polls its job, then
+   started again;
+3. a triggerer is SIGKILLed while most waits are deferred: its triggers move to the other one
+   (the takeover time is measured from the ``trigger.triggerer_id`` changes);
+4. the scheduler is restarted; 5. PostgreSQL is restarted (immediate shutdown).
+
+Then: every task instance ends in its expected state, on try 1 unless an earlier try ran on a
+killed worker; exactly one remote job per create; every deferred wait's event reached its task
+(its XCom is the emulator's answer); no credential in any log, the Celery result backend and
+broker (every Redis key), or a dump of the PostgreSQL database (XCom, rendered fields, trigger
+rows, ...); no request over the quota. The figures go to ``.test-artifacts/production-shape.txt``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from metastudio_emulator import EmulatorConfig, EmulatorProcess, spawn_emulator_process
+from tests.system.cluster import ARTIFACTS, TRIGGERER_HEALTH_THRESHOLD, decrypt_trigger_kwargs
+from tests.system.conftest import CONN_EXTRA, HEARTBEAT_ENV
+from tests.system.production import TRIGGERERS, ProductionCluster, descendants_of
+from tests.system.secret_scan import SecretScanner
+
+pytestmark = [pytest.mark.system, pytest.mark.production, pytest.mark.timeout(900)]
+
+DAG_ID = "system_voice_training_production"
+VICTIMS_DAG_ID = "system_voice_training_production_victims"
+USERS = [f"tenant-{n:02d}" for n in range(1, 9)]
+#: create-and-wait (deferrable) tasks, and create-only tasks (each followed by a sensor and a
+#: result operator); every FAIL_EVERY-th voice of each kind fails
+TRAINED = 150
+CREATED = 50
+FAIL_EVERY = 8
+#: sensor mode of the create-only jobs: poke and reschedule hold or re-take worker slots
+POKE, RESCHEDULE = 6, 6
+SENSOR_MODES = ("poke",) * POKE + ("reschedule",) * RESCHEDULE + ("deferrable",) * (CREATED - POKE - RESCHEDULE)
+#: emulated lifecycle: a basic job takes 19 s * TIME_SCALE from commit to SUCCEED
+TIME_SCALE = 1.4
+POLL_INTERVAL = "3"
+#: per-AK quota of the emulator (token bucket): requests per second and burst
+RATE_QUOTA = 60.0
+RATE_BURST = 120
+#: the upload of the victim create is held this long, while its worker is killed
+UPLOAD_HOLD = 30.0
+RUN_TIMEOUT = 420.0
+FIGURES = ARTIFACTS / "production-shape.txt"
+
+
+@dataclass
+class Figures:
+    lines: list[str] = field(default_factory=list)
+
+    def add(self, text: str) -> None:
+        self.lines.append(text)
+        print(text)
+
+
+def _voice(kind: str, number: int) -> str:
+    name = f"{kind}-{number:03d}"
+    return f"fail-{name}" if number % FAIL_EVERY == FAIL_EVERY - 1 else name
+
+
+def _workload() -> dict[str, Any]:
+    trained = [
+        {"voice_name": _voice("trained", i), "app_user_id": USERS[i % len(USERS)]} for i in range(TRAINED)
+    ]
+    created = [
+        {"voice_name": _voice("created", i), "app_user_id": USERS[i % len(USERS)], "mode": mode}
+        for i, mode in zip(range(CREATED), SENSOR_MODES, strict=True)
+    ]
+    return {"trained": trained, "created": created}
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorProcess]:
+    config = EmulatorConfig(
+        tls=True,
+        time_scale=TIME_SCALE,
+        seed=12,
+        quota_per_edition=1000,
+        rate_limit_per_second=RATE_QUOTA,
+        rate_limit_burst=RATE_BURST,
+    )
+    with spawn_emulator_process(config) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def production(request: pytest.FixtureRequest, emulator: EmulatorProcess) -> Iterator[ProductionCluster]:
+    connections = {
+        "metastudio_default": emulator.connection_json(auth_type="aksk_temporary", **CONN_EXTRA),
+        # the victim create's upload is held UPLOAD_HOLD seconds: a client timeout beyond that
+        "metastudio_victim": emulator.connection_json(
+            auth_type="aksk_temporary", **{**CONN_EXTRA, "timeout": UPLOAD_HOLD + 30}
+        ),
+    }
+    root = Path(tempfile.mkdtemp(prefix="voicetraining-production-"))
+    os.chmod(root, 0o755)  # the postgres user reaches its data directory below
+    cluster = ProductionCluster(root, connections, {"VOICE_TRAINING_POLL_INTERVAL": POLL_INTERVAL, **HEARTBEAT_ENV})
+    failed = True
+    try:
+        cluster.start()
+        cluster.startup_seconds = cluster.wait_ready([DAG_ID, VICTIMS_DAG_ID], timeout=240)
+        yield cluster
+        failed = request.session.testsfailed > 0
+    finally:
+        try:
+            if failed:
+                _save(cluster, emulator)
+        finally:
+            leftovers = cluster.stop()
+            shutil.rmtree(root, ignore_errors=True)
+        assert not leftovers, f"processes outlived their component's process group (killed now): {leftovers}"
+
+
+def _save(cluster: ProductionCluster, emulator: EmulatorProcess) -> None:
+    extra = {"emulator-stderr.txt": emulator.stderr_tail(limit=200_000)}
+    with contextlib.suppress(Exception):
+        extra["emulator-jobs.json"] = json.dumps(emulator.control.jobs(), indent=1)
+        extra["emulator-stats.json"] = json.dumps(emulator.control.stats(), indent=1)
+    with contextlib.suppress(Exception):
+        cluster.postgres.dump(cluster.home / "metadata-dump.sql")
+    path = cluster.save_artifacts(extra)
+    print(f"\nproduction-shape artifacts (Airflow home, logs, DB dump): {path}")
+
+
+def _wait(what: str, check: Callable[[], Any], timeout: float, cluster: ProductionCluster) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        cluster.check_components()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.25)
+    return value
+
+
+def _rows(cluster: ProductionCluster, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    with cluster.db() as con:
+        return list(con.execute(sql, params).fetchall())
+
+
+def _pid_file(pid_dir: Path, task_id: str, map_index: int, try_number: int) -> dict[str, int] | None:
+    path = pid_dir / f"{task_id}-{map_index}-try-{try_number}.pid"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _voice_jobs(control: Any) -> dict[str, list[dict[str, Any]]]:
+    jobs: dict[str, list[dict[str, Any]]] = {}
+    for job in control.jobs():
+        if job["kind"] == "voice":
+            jobs.setdefault(str(job["meta"].get("voice_name")), []).append(job)
+    return jobs
+
+
+def test_production_shape(production: ProductionCluster, emulator: EmulatorProcess, tmp_path: Path) -> None:
+    cluster, control = production, emulator.control
+    figures = Figures()
+    pid_dir = tmp_path / "pids"
+    pid_dir.mkdir()
+    pid_dir.chmod(0o777)
+    workload = _workload()
+    victims = {"victim_create": "victim-create-narrator", "victim_wait": "victim-wait-narrator"}
+    figures.add(f"startup (PostgreSQL, Redis, migration, 7 Airflow components): {cluster.startup_seconds:.1f}s")
+
+    # 1. worker A dies while a create is between its job and its commit (the upload is held)
+    control.set_faults(
+        [{"route": "obs_upload", "kind": "latency", "min_delay": UPLOAD_HOLD, "max_delay": UPLOAD_HOLD, "times": 1}]
+    )
+    clock = time.monotonic()
+    victims_run = cluster.trigger(VICTIMS_DAG_ID, "victims", {**victims, "pid_dir": str(pid_dir)})
+    _wait("the held upload", lambda: control.faults()["triggered"].get("latency"), 120, cluster)
+    held_at = time.monotonic()
+    run_id = cluster.trigger(DAG_ID, "production", {**workload, "pid_dir": str(pid_dir)})
+    # let the workload start on both workers: the kill takes some of its tries too
+    _wait(
+        "the workload creating jobs",
+        lambda: sum(map(len, _voice_jobs(control).values())) >= 12 or time.monotonic() - held_at > UPLOAD_HOLD - 8,
+        UPLOAD_HOLD,
+        cluster,
+    )
+    victim = _wait("the victim's process ids", lambda: _pid_file(pid_dir, "create_victim", -1, 1), 10, cluster)
+    assert victim["task"] in descendants_of(cluster.components["worker-a"].pid), "not on worker A"
+    (victim_job,) = _voice_jobs(control)[victims["victim_create"]]
+    assert not victim_job["commits"], "the victim create committed before its worker was killed"
+    killed_at = {"worker-a": time.time()}
+    cluster.kill("worker-a")
+    cluster.start_worker("worker-a")
+    figures.add(f"fault: SIGKILL worker-a mid-create (job {victim_job['job_id']} created, not committed)")
+
+    # 2. worker B dies while a non-deferrable create-and-wait polls its job
+    wait_job = _wait(
+        "the inline wait's job", lambda: _voice_jobs(control).get(victims["victim_wait"]), 120, cluster
+    )[0]["job_id"]
+    control.set_outcome(wait_job, "PROCESSING")
+    _wait(
+        "worker B polling the inline wait's job",
+        lambda: [r for r in control.requests(route="show_job") if wait_job in r["path"]],
+        60,
+        cluster,
+    )
+    waiter = _pid_file(pid_dir, "wait_victim", -1, 1)
+    assert waiter and waiter["task"] in descendants_of(cluster.components["worker-b"].pid)
+    killed_at["worker-b"] = time.time()
+    cluster.kill("worker-b")
+    cluster.start_worker("worker-b")
+    figures.add(f"fault: SIGKILL worker-b mid non-deferrable wait (job {wait_job} held in PROCESSING)")
+
+    # 3. a triggerer dies while most waits are deferred
+    waits_total = TRAINED + CREATED + SENSOR_MODES.count("deferrable") + 1
+
+    def deferred_now() -> int:
+        return int(_rows(cluster, "SELECT count(*) FROM task_instance WHERE state = 'deferred'")[0][0])
+
+    peak = {"deferred": 0}
+
+    def most_deferred() -> bool:
+        count = deferred_now()
+        peak["deferred"] = max(peak["deferred"], count)
+        owners = Counter(
+            r[0] for r in _rows(cluster, "SELECT triggerer_id FROM trigger WHERE triggerer_id IS NOT NULL")
+        )
+        return count >= 0.5 * waits_total and len(owners) == 2
+
+    _wait("most waits deferred in both triggerers", most_deferred, 240, cluster)
+    jobs_of = {
+        hostname: int(job_id)
+        for job_id, hostname in _rows(
+            cluster, "SELECT id, hostname FROM job WHERE job_type = 'TriggererJob' AND state = 'running'"
+        )
+    }
+    victim_triggerer = TRIGGERERS[0]
+    dead_id = jobs_of[victim_triggerer]
+    held = [
+        int(r[0]) for r in _rows(cluster, "SELECT id FROM trigger WHERE triggerer_id = %s", (dead_id,))
+    ]
+    deferred_at_kill = deferred_now()
+    kill_clock = time.monotonic()
+    killed_at[victim_triggerer] = time.time()
+    cluster.kill(victim_triggerer)
+    control.set_outcome(wait_job, None)  # the inline wait's retry may finish now
+
+    def taken_over() -> bool:
+        rows = _rows(cluster, "SELECT triggerer_id FROM trigger WHERE id = ANY(%s)", (held,))
+        return all(r[0] is not None and int(r[0]) != dead_id for r in rows)
+
+    _wait("the other triggerer to take the triggers over", taken_over, 120, cluster)
+    takeover = time.monotonic() - kill_clock
+    figures.add(
+        f"fault: SIGKILL {victim_triggerer} with {deferred_at_kill} tasks deferred ({len(held)} of its "
+        f"triggers); the other triggerer held all of them {takeover:.1f}s later "
+        f"(heartbeat 1s, health threshold {TRIGGERER_HEALTH_THRESHOLD}s)"
+    )
+    cluster.start_triggerer(victim_triggerer)  # back to two for the rest of the run
+
+    # 4. the scheduler restarts; 5. PostgreSQL restarts
+    restart = cluster.restart_scheduler()
+    figures.add(f"fault: scheduler restarted (SIGTERM, new scheduler started after {restart:.1f}s)")
+    time.sleep(3)
+    pg_restarted_at = time.time()
+    down = cluster.restart_postgres(down_seconds=2.0)
+    figures.add(f"fault: PostgreSQL restarted (immediate shutdown, unreachable {down:.1f}s)")
+
+    final = cluster.wait_for_runs([(DAG_ID, run_id), (VICTIMS_DAG_ID, victims_run)], timeout=RUN_TIMEOUT, poll=2)
+    run_seconds = time.monotonic() - clock
+    assert final[(DAG_ID, run_id)] == "failed"  # the fail- voices fail their tasks, as they should
+    assert final[(VICTIMS_DAG_ID, victims_run)] == "success"
+    # the harness restarts a component that exits (as systemd or Kubernetes would): only the
+    # database outage may have made one exit
+    crashed = [f"{name} (exit {code})" for _, name, code in cluster.restarted]
+    figures.add(
+        "components that exited on the PostgreSQL outage and were restarted: " + (", ".join(crashed) or "none")
+    )
+    early = [(name, code) for at, name, code in cluster.restarted if at < pg_restarted_at]
+    assert not early, f"components exited before the database restart: {early}"
+
+    _check_outcomes(cluster, control, (run_id, victims_run), workload, victims, killed_at, figures)
+    _check_requests(control, figures)
+    _check_secrets(cluster, emulator, figures)
+    jobs = sum(len(v) for v in _voice_jobs(control).values())
+    figures.add(
+        f"workload: {jobs} remote jobs for {len(USERS)} end users; run finished {run_seconds:.1f}s after it "
+        f"was triggered; peak deferred before the triggerer kill {peak['deferred']}"
+    )
+    FIGURES.parent.mkdir(parents=True, exist_ok=True)
+    FIGURES.write_text("\n".join(figures.lines) + "\n")
+
+
+def _expected(task_id: str, voice: str) -> str:
+    failing = voice.startswith("fail-")
+    if task_id in ("train", "sense_poke", "sense_reschedule", "sense_deferrable"):
+        return "failed" if failing else "success"
+    return "success"  # create (create only), result (fail_on_job_failure=False), the victims
+
+
+def _check_outcomes(
+    cluster: ProductionCluster,
+    control: Any,
+    run_ids: tuple[str, str],
+    workload: dict[str, Any],
+    victims: dict[str, str],
+    killed_at: dict[str, float],
+    figures: Figures,
+) -> None:
+    jobs = _voice_jobs(control)
+    # exactly one remote job per create, committed once
+    names = [e["voice_name"] for e in workload["trained"] + workload["created"]] + list(victims.values())
+    duplicates = {n: len(jobs.get(n, [])) for n in names if len(jobs.get(n, [])) != 1}
+    assert not duplicates, f"remote jobs per voice (want exactly 1): {duplicates}"
+    assert all(len(jobs[n][0]["commits"]) == 1 for n in names)
+    assert len(jobs) == len(names)
+
+    run_id, victims_run = run_ids
+    runs = (f"{DAG_ID}/{run_id}", f"{VICTIMS_DAG_ID}/{victims_run}")
+    tis = {
+        (("victims:" if dag_id == VICTIMS_DAG_ID else "") + task_id, int(map_index)): (
+            state,
+            int(try_number),
+            hostname,
+        )
+        for dag_id, task_id, map_index, state, try_number, hostname in _rows(
+            cluster,
+            "SELECT dag_id, task_id, map_index, state, try_number, hostname FROM task_instance "
+            "WHERE dag_id || '/' || run_id = ANY(%s)",
+            (list(runs),),
+        )
+    }
+    history: dict[tuple[str, int], list[tuple[int, str, str | None, Any]]] = {}
+    for dag_id, task_id, map_index, try_number, state, hostname, start in _rows(
+        cluster,
+        "SELECT dag_id, task_id, map_index, try_number, state, hostname, start_date FROM task_instance_history "
+        "WHERE dag_id || '/' || run_id = ANY(%s) ORDER BY try_number",
+        (list(runs),),
+    ):
+        key = (("victims:" if dag_id == VICTIMS_DAG_ID else "") + task_id, int(map_index))
+        history.setdefault(key, []).append((int(try_number), state, hostname, start))
+
+    expected: dict[tuple[str, int], str] = {}
+    for i, entry in enumerate(workload["trained"]):
+        expected[("train", i)] = _expected("train", entry["voice_name"])
+    by_mode: dict[str, int] = Counter()
+    for i, entry in enumerate(workload["created"]):
+        expected[("create", i)] = "success"
+        expected[("result", i)] = "success"
+        mode = entry["mode"]
+        expected[(f"sense_{mode}", by_mode[mode])] = _expected(f"sense_{mode}", entry["voice_name"])
+        by_mode[mode] += 1
+    for task_id in ("victims:create_victim", "victims:wait_victim", "victims:package"):
+        expected[(task_id, -1)] = "success"
+    for task_id in ("package", "trained", "created", "results"):
+        expected[(task_id, -1)] = "success"
+    for mode in ("poke", "reschedule", "deferrable"):
+        expected[(f"waits_{mode}", -1)] = "success"
+    states = {key: value[0] for key, value in tis.items()}
+    wrong = {f"{k[0]}[{k[1]}]": (states.get(k), want) for k, want in expected.items() if states.get(k) != want}
+    assert not wrong, f"task instances not in their expected state (got, want): {wrong}"
+    assert set(tis) == set(expected)
+
+    # the correct try: every earlier try was running on a worker this test killed
+    killed_workers = {name for name in killed_at if name.startswith("worker")}
+    retried: Counter[str] = Counter()
+    bad_tries = {}
+    for key, (_, try_number, _) in tis.items():
+        earlier = [h for h in history.get(key, []) if h[0] < try_number]
+        if try_number - 1 != len(earlier) or any(h[2] not in killed_workers for h in earlier):
+            bad_tries[f"{key[0]}[{key[1]}]"] = {"final try": try_number, "earlier": earlier}
+        if earlier:
+            retried[key[0]] += 1
+    assert not bad_tries, f"tries not explained by a killed worker: {bad_tries}"
+    for task_id in ("victims:create_victim", "victims:wait_victim"):
+        assert tis[(task_id, -1)][1] == 2, f"{task_id} was not retried after its worker was killed"
+
+    # every deferred wait's event reached its task: its result is the emulator's
+    for i, entry in enumerate(workload["trained"]):
+        job = jobs[entry["voice_name"]][0]
+        if expected[("train", i)] == "success":
+            assert cluster.xcom(DAG_ID, run_id, "train", map_index=i) == job["view"]["asset_id"]
+        assert job["app_user_id"] == entry["app_user_id"]
+    for i, entry in enumerate(workload["created"]):
+        job = jobs[entry["voice_name"]][0]
+        assert cluster.xcom(DAG_ID, run_id, "create", map_index=i) == job["job_id"]
+        result = cluster.xcom(DAG_ID, run_id, "result", map_index=i)
+        if entry["voice_name"].startswith("fail-"):
+            assert result["job_id"] == job["job_id"] and result["state"] == "FAILED"
+        else:
+            assert result == job["view"]["asset_id"]
+    for name, task_id in (("victim_create", "create_victim"), ("victim_wait", "wait_victim")):
+        job = jobs[victims[name]][0]
+        assert cluster.xcom(VICTIMS_DAG_ID, victims_run, task_id) == job["view"]["asset_id"]
+        assert job["state"] == "SUCCEED"
+    deferred = [k for k in tis if "deferred" in cluster.sampler.states_of(DAG_ID, run_id, k[0])]
+    assert deferred, "no wait was seen deferred"
+    figures.add(
+        f"outcomes: {len(tis)} task instances in their expected state; retried after a worker kill: "
+        f"{dict(retried)}; one remote job per create ({len(names)})"
+    )
+
+
+def _check_requests(control: Any, figures: Figures) -> None:
+    stats = control.stats()
+    entries = control.requests()
+    throttled = [e for e in entries if e["status"] == 429]
+    per_second = Counter(int(e["time"]) for e in entries if e["route"] != "obs_upload")
+    jobs = sum(1 for j in control.jobs() if j["kind"] == "voice")
+    routes = Counter(e["route"] for e in entries)
+    figures.add(
+        f"requests: {len(entries)} API requests for {jobs} jobs ({len(entries) / jobs:.1f} per job; "
+        f"show_job {routes['show_job'] / jobs:.1f} per job); peak {max(per_second.values())} req/s "
+        f"(quota {RATE_QUOTA:.0f}/s, burst {RATE_BURST}); throttled (429): {len(throttled)}"
+    )
+    assert not throttled, f"{len(throttled)} requests over the quota: {throttled[:5]}"
+    assert stats is not None
+
+
+def _check_secrets(cluster: ProductionCluster, emulator: EmulatorProcess, figures: Figures) -> None:
+    cfg = emulator.config
+    secrets = {
+        "AK": cfg.access_key,
+        "SK": cfg.secret_key,
+        "temporary AK": cfg.temp_access_key,
+        "temporary SK": cfg.temp_secret_key,
+        "security token": cfg.security_token,
+        "IAM password": cfg.iam_password,
+    }
+    scanner = SecretScanner(secrets, emulator.control.tokens())
+    for path in sorted(p for p in cluster.logs.rglob("*") if p.is_file()):
+        scanner.scan_file("task and trigger logs", path)
+    for comp in cluster.all_components():
+        for path in (comp.stdout, comp.stderr):
+            if path.exists():
+                scanner.scan_file("component output", path)
+    for key, text in cluster.redis.dump_text():
+        scanner.scan_text("Redis (broker and result backend)", key, text)
+    dump = cluster.postgres.dump(cluster.root / "metadata-dump.sql")
+    scanner.scan_file("PostgreSQL dump", dump)
+    for sample in cluster.sampler.trigger_samples():
+        text = decrypt_trigger_kwargs(cluster.fernet_key, sample.kwargs)
+        scanner.scan_text("trigger rows (decrypted kwargs)", f"trigger {sample.trigger_id}", text)
+    figures.add(f"secret scan: {scanner.summary()}")
+    tally = scanner.tally
+    assert tally["PostgreSQL dump"].bytes > 100_000 and tally["trigger rows (decrypted kwargs)"].items >= 100
+    assert tally["Redis (broker and result backend)"].items >= 1
+    assert not scanner.findings, "credentials found:\n" + "\n".join(map(str, scanner.findings[:40]))
