@@ -402,7 +402,7 @@ class ProductionCluster(AirflowCluster):
         root: Path,
         connections: dict[str, str],
         extra_env: dict[str, str],
-        worker_concurrency: int = 3,
+        worker_concurrency: int = 8,
     ) -> None:
         logs = root / "airflow" / "component-logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -454,7 +454,9 @@ class ProductionCluster(AirflowCluster):
             log_port_key: str(free_port()),
         }
 
-    def start_component_env(self, role: str, args: Sequence[str], name: str, env: dict[str, str]) -> Component:
+    def start_component_env(
+        self, role: str, args: Sequence[str], name: str, env: dict[str, str]
+    ) -> Component:
         saved = self.env
         self.env = {**saved, **env}
         try:

@@ -2,14 +2,14 @@
 
 package -> train (mapped, deferrable create-and-wait: one voice per entry of conf ``trained``)
         -> create (mapped, create only: conf ``created``) -> waits_<mode> -> sense_<mode>
-           (mapped sensors in poke, reschedule and deferrable mode) and result (mapped,
+           (mapped sensors in poke, reschedule and deferrable mode) -> results -> result (mapped,
            deferrable result operator on every created job)
 
-and ``system_voice_training_production_victims``, the two tasks whose workers the test kills:
-
-package -> create_victim (queue ``kill_a``: deferrable create-and-wait on worker A, through the
-           connection ``metastudio_victim`` whose timeout outlasts the held upload)
-        -> wait_victim (queue ``kill_b``: inline create-and-wait on worker B)
+and the tasks whose workers the test kills, one DAG each (so the test knows whose upload it holds):
+``system_voice_training_production_victim_create``: package -> create_victim (queue ``kill_a``:
+deferrable create-and-wait on worker A, through the connection ``metastudio_victim`` whose
+timeout outlasts the held upload); ``..._victim_wait``: package -> wait_victim (queue ``kill_b``:
+inline create-and-wait on worker B).
 
 Every create-operator try writes ``<task>-<map index>-try-<n>.pid`` (its process, its parent and
 its process group) into conf ``pid_dir``, so the test knows what runs where.
@@ -117,7 +117,7 @@ with DAG(
     create = CreateVoiceTrainingJobOperator.partial(
         task_id="create", wait_for_completion=False, **common
     ).expand_kwargs(created())
-    for mode in MODES:
+    sensors = [
         VoiceTrainingJobSensor.partial(
             task_id=f"sense_{mode}",
             deferrable=mode == "deferrable",
@@ -126,38 +126,34 @@ with DAG(
             timeout=900,
             **RETRIES,
         ).expand_kwargs(waits.override(task_id=f"waits_{mode}")(create.output, mode))
+        for mode in MODES
+    ]
+    # after the sensors: each job is done by then, so the result operators return at once
+    result_args = results.override(trigger_rule="all_done")(create.output)
+    sensors >> result_args
     VoiceTrainingJobResultOperator.partial(
         task_id="result", deferrable=True, poll_interval=POLL_INTERVAL, fail_on_job_failure=False, **RETRIES
-    ).expand_kwargs(results(create.output))
+    ).expand_kwargs(result_args)
 
-with DAG(
-    dag_id="system_voice_training_production_victims",
-    schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    params={
-        "victim_create": Param("victim-create", type="string", minLength=1),
-        "victim_wait": Param("victim-wait", type="string", minLength=1),
-        "pid_dir": Param(None, type=["null", "string"]),
-    },
-) as victims_dag:
-    victim_package = package()
-    CreateVoiceTrainingJobOperator(
-        task_id="create_victim",
-        voice_name="{{ params.victim_create }}",
-        app_user_id="victim-user",
-        metastudio_conn_id="metastudio_victim",
-        wait_for_completion=True,
-        deferrable=True,
-        queue="kill_a",
-        **_common(victim_package),
-    )
-    CreateVoiceTrainingJobOperator(
-        task_id="wait_victim",
-        voice_name="{{ params.victim_wait }}",
-        app_user_id="victim-user",
-        wait_for_completion=True,
-        deferrable=False,
-        queue="kill_b",
-        **_common(victim_package),
-    )
+for victim, inline in (("create", False), ("wait", True)):
+    with DAG(
+        dag_id=f"system_voice_training_production_victim_{victim}",
+        schedule=None,
+        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+        catchup=False,
+        params={
+            "voice_name": Param(f"victim-{victim}", type="string", minLength=1),
+            "pid_dir": Param(None, type=["null", "string"]),
+        },
+    ):
+        CreateVoiceTrainingJobOperator(
+            task_id=f"{victim}_victim",
+            voice_name="{{ params.voice_name }}",
+            app_user_id="victim-user",
+            # the held upload of the create victim outlasts the default connection's timeout
+            metastudio_conn_id="metastudio_default" if inline else "metastudio_victim",
+            wait_for_completion=True,
+            deferrable=not inline,
+            queue="kill_b" if inline else "kill_a",
+            **_common(package()),
+        )
