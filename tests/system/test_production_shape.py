@@ -39,7 +39,12 @@ from typing import Any
 import pytest
 
 from metastudio_emulator import EmulatorConfig, EmulatorProcess, spawn_emulator_process
-from tests.system.cluster import ARTIFACTS, TRIGGERER_HEALTH_THRESHOLD, decrypt_trigger_kwargs
+from tests.system.cluster import (
+    ARTIFACTS,
+    TRIGGERER_HEARTBEAT,
+    TRIGGERER_HEALTH_THRESHOLD,
+    decrypt_trigger_kwargs,
+)
 from tests.system.conftest import CONN_EXTRA, HEARTBEAT_ENV
 from tests.system.production import TRIGGERERS, ProductionCluster, descendants_of
 from tests.system.secret_scan import SecretScanner
@@ -51,16 +56,18 @@ VICTIM_DAGS = {v: f"system_voice_training_production_victim_{v}" for v in ("crea
 USERS = [f"tenant-{n:02d}" for n in range(1, 9)]
 #: create-and-wait (deferrable) tasks, and create-only tasks (each followed by a sensor and a
 #: result operator); every FAIL_EVERY-th voice of each kind fails
-TRAINED = 140
-CREATED = 60
+TRAINED = 170
+CREATED = 30
 FAIL_EVERY = 8
 #: sensor mode of the create-only jobs: poke and reschedule hold or re-take worker slots
-POKE, RESCHEDULE = 6, 6
+POKE, RESCHEDULE = 4, 4
 SENSOR_MODES = (
     ("poke",) * POKE + ("reschedule",) * RESCHEDULE + ("deferrable",) * (CREATED - POKE - RESCHEDULE)
 )
-#: emulated lifecycle: a basic job takes 19 s * TIME_SCALE from commit to SUCCEED
+#: emulated lifecycle: 8 s from commit to PROCESSING, where every job stays until the test
+#: releases it (so every deferrable wait is deferred when the triggerer dies)
 TIME_SCALE = 1.0
+HELD = {"PROCESSING": 24 * 3600.0}
 POLL_INTERVAL = "5"
 #: per-AK quota of the emulator (token bucket): requests per second and burst
 RATE_QUOTA = 60.0
@@ -68,8 +75,8 @@ RATE_BURST = 120
 #: the upload of the victim create is held this long, while its worker is killed
 UPLOAD_HOLD = 30.0
 RUN_TIMEOUT = 420.0
-#: the triggerer is killed once this share of every deferrable wait is deferred at once
-DEFERRED_AT_KILL = 0.3
+#: seconds for every create to run and every deferrable wait to be deferred
+HOLD_TIMEOUT = 480.0
 FIGURES = ARTIFACTS / "production-shape.txt"
 
 
@@ -107,6 +114,7 @@ def emulator() -> Iterator[EmulatorProcess]:
         quota_per_edition=1000,
         rate_limit_per_second=RATE_QUOTA,
         rate_limit_burst=RATE_BURST,
+        durations=HELD,
     )
     with spawn_emulator_process(config) as emu:
         yield emu
@@ -173,6 +181,16 @@ def _pid_file(pid_dir: Path, task_id: str, map_index: int, try_number: int) -> d
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _release(control: Any) -> int:
+    """End every held job: ``fail-`` voices FAILED, the others SUCCEED."""
+    count = 0
+    for name, jobs in _voice_jobs(control).items():
+        for job in jobs:
+            control.set_outcome(job["job_id"], "fail" if name.startswith("fail-") else "SUCCEED")
+            count += 1
+    return count
+
+
 def _victim_conf(victims: dict[str, str], victim: str, pid_dir: Path) -> dict[str, str]:
     return {"voice_name": victims[victim], "pid_dir": str(pid_dir)}
 
@@ -197,6 +215,16 @@ def test_production_shape(production: ProductionCluster, emulator: EmulatorProce
         f"startup (PostgreSQL, Redis, migration, 7 Airflow components): {cluster.startup_seconds:.1f}s"
     )
 
+    # the non-deferrable wait starts first (its job held in PROCESSING); its worker dies in step 2
+    clock = time.monotonic()
+    victim_runs = {
+        "wait": cluster.trigger(VICTIM_DAGS["wait"], "victim", _victim_conf(victims, "wait", pid_dir))
+    }
+    wait_job = _wait(
+        "the inline wait's job", lambda: _voice_jobs(control).get(victims["wait"]), 120, cluster
+    )[0]["job_id"]
+    _wait("the inline wait's commit", lambda: control.job(wait_job)["commits"], 30, cluster)
+
     # 1. worker A dies while a create is between its job and its commit (the upload is held)
     control.set_faults(
         [
@@ -209,10 +237,9 @@ def test_production_shape(production: ProductionCluster, emulator: EmulatorProce
             }
         ]
     )
-    clock = time.monotonic()
-    victim_runs = {
-        "create": cluster.trigger(VICTIM_DAGS["create"], "victim", _victim_conf(victims, "create", pid_dir))
-    }
+    victim_runs["create"] = cluster.trigger(
+        VICTIM_DAGS["create"], "victim", _victim_conf(victims, "create", pid_dir)
+    )
     _wait("the held upload", lambda: control.faults()["triggered"].get("latency"), 120, cluster)
     held_at = time.monotonic()
     run_id = cluster.trigger(DAG_ID, "production", {**workload, "pid_dir": str(pid_dir)})
@@ -237,13 +264,6 @@ def test_production_shape(production: ProductionCluster, emulator: EmulatorProce
     figures.add(f"fault: SIGKILL worker-a mid-create (job {victim_job['job_id']} created, not committed)")
 
     # 2. worker B dies while a non-deferrable create-and-wait polls its job
-    victim_runs["wait"] = cluster.trigger(
-        VICTIM_DAGS["wait"], "victim", _victim_conf(victims, "wait", pid_dir)
-    )
-    wait_job = _wait(
-        "the inline wait's job", lambda: _voice_jobs(control).get(victims["wait"]), 120, cluster
-    )[0]["job_id"]
-    control.set_outcome(wait_job, "PROCESSING")
     _wait(
         "worker B polling the inline wait's job",
         lambda: [r for r in control.requests(route="show_job") if wait_job in r["path"]],
@@ -255,39 +275,36 @@ def test_production_shape(production: ProductionCluster, emulator: EmulatorProce
     killed_at["worker-b"] = time.time()
     cluster.kill("worker-b")
     cluster.start_worker("worker-b")
-    figures.add(f"fault: SIGKILL worker-b mid non-deferrable wait (job {wait_job} held in PROCESSING)")
+    figures.add(f"fault: SIGKILL worker-b mid non-deferrable wait (job {wait_job} in PROCESSING)")
 
-    # 3. a triggerer dies while most waits are deferred
+    # 3. a triggerer dies while every deferrable wait is deferred (the emulator holds every job in
+    # PROCESSING until the test releases it)
     waits_total = TRAINED + SENSOR_MODES.count("deferrable") + 1  # + the victim create
 
     def deferred_now() -> int:
         return int(_rows(cluster, "SELECT count(*) FROM task_instance WHERE state = 'deferred'")[0][0])
 
-    peak = {"deferred": 0}
+    def all_deferred() -> bool:
+        unassigned = _rows(cluster, "SELECT count(*) FROM trigger WHERE triggerer_id IS NULL")[0][0]
+        return deferred_now() >= waits_total and not unassigned
 
-    def most_deferred() -> bool:
-        count = deferred_now()
-        peak["deferred"] = max(peak["deferred"], count)
-        owners = Counter(
-            r[0] for r in _rows(cluster, "SELECT triggerer_id FROM trigger WHERE triggerer_id IS NOT NULL")
-        )
-        return count >= DEFERRED_AT_KILL * waits_total and len(owners) == 2
-
-    _wait("most waits deferred in both triggerers", most_deferred, 240, cluster)
-    jobs_of = {
-        hostname: int(job_id)
-        for job_id, hostname in _rows(
-            cluster, "SELECT id, hostname FROM job WHERE job_type = 'TriggererJob' AND state = 'running'"
-        )
+    _wait("every deferrable wait deferred", all_deferred, HOLD_TIMEOUT, cluster)
+    deferred_after = time.monotonic() - clock
+    owners = Counter(
+        int(r[0]) for r in _rows(cluster, "SELECT triggerer_id FROM trigger WHERE triggerer_id IS NOT NULL")
+    )
+    names = {
+        int(job_id): str(hostname)
+        for job_id, hostname in _rows(cluster, "SELECT id, hostname FROM job WHERE job_type = 'TriggererJob'")
     }
-    victim_triggerer = TRIGGERERS[0]
-    dead_id = jobs_of[victim_triggerer]
+    dead_id, held_count = owners.most_common(1)[0]  # the busier triggerer dies
+    victim_triggerer = names[dead_id]
     held = [int(r[0]) for r in _rows(cluster, "SELECT id FROM trigger WHERE triggerer_id = %s", (dead_id,))]
+    split = ", ".join(f"{names[i]} {n}" for i, n in sorted(owners.items()))
     deferred_at_kill = deferred_now()
     kill_clock = time.monotonic()
     killed_at[victim_triggerer] = time.time()
     cluster.kill(victim_triggerer)
-    control.set_outcome(wait_job, None)  # the inline wait's retry may finish now
 
     def taken_over() -> bool:
         rows = _rows(cluster, "SELECT triggerer_id FROM trigger WHERE id = ANY(%s)", (held,))
@@ -296,10 +313,16 @@ def test_production_shape(production: ProductionCluster, emulator: EmulatorProce
     _wait("the other triggerer to take the triggers over", taken_over, 120, cluster)
     takeover = time.monotonic() - kill_clock
     figures.add(
-        f"fault: SIGKILL {victim_triggerer} with {deferred_at_kill} tasks deferred ({len(held)} of its "
-        f"triggers); the other triggerer held all of them {takeover:.1f}s later "
-        f"(heartbeat 1s, health threshold {TRIGGERER_HEALTH_THRESHOLD}s)"
+        f"fault: SIGKILL {victim_triggerer} {deferred_after:.0f}s into the run with {deferred_at_kill} tasks "
+        f"deferred (triggers per triggerer: {split}); the other triggerer held all {len(held)} of them "
+        f"{takeover:.1f}s later (heartbeat {TRIGGERER_HEARTBEAT}s, health threshold "
+        f"{TRIGGERER_HEALTH_THRESHOLD}s)"
     )
+    assert len(held) == held_count
+    # the inline wait's retry reconnected to its job before the job ends
+    _wait("the inline wait's retry", lambda: _pid_file(pid_dir, "wait_victim", -1, 2), 120, cluster)
+    released = _release(control)
+    figures.add(f"released {released} held jobs (each to the outcome its voice name selects)")
     cluster.start_triggerer(victim_triggerer)  # back to two for the rest of the run
 
     # 4. the scheduler restarts; 5. PostgreSQL restarts
@@ -310,7 +333,7 @@ def test_production_shape(production: ProductionCluster, emulator: EmulatorProce
     down = cluster.restart_postgres(down_seconds=2.0)
     figures.add(f"fault: PostgreSQL restarted (immediate shutdown, unreachable {down:.1f}s)")
 
-    runs = [(DAG_ID, run_id), *((VICTIM_DAGS[v], r) for v, r in victim_runs.items())]
+    runs = [(DAG_ID, run_id), *((VICTIM_DAGS[v], victim_runs[v]) for v in ("create", "wait"))]
     final = cluster.wait_for_runs(runs, timeout=RUN_TIMEOUT, poll=2)
     run_seconds = time.monotonic() - clock
     assert final.pop((DAG_ID, run_id)) == "failed"  # the fail- voices fail their tasks, as they should
@@ -331,7 +354,7 @@ def test_production_shape(production: ProductionCluster, emulator: EmulatorProce
     jobs = sum(len(v) for v in _voice_jobs(control).values())
     figures.add(
         f"workload: {jobs} remote jobs for {len(USERS)} end users; run finished {run_seconds:.1f}s after it "
-        f"was triggered; peak deferred before the triggerer kill {peak['deferred']}"
+        f"was triggered"
     )
     FIGURES.parent.mkdir(parents=True, exist_ok=True)
     FIGURES.write_text("\n".join(figures.lines) + "\n")
@@ -384,8 +407,8 @@ def _check_outcomes(
     history: dict[tuple[str, int], list[tuple[int, str, str | None, Any]]] = {}
     for dag_id, task_id, map_index, try_number, state, hostname, start in _rows(
         cluster,
-        "SELECT dag_id, task_id, map_index, try_number, state, hostname, start_date FROM task_instance_history "
-        "WHERE dag_id || '/' || run_id = ANY(%s) ORDER BY try_number",
+        "SELECT dag_id, task_id, map_index, try_number, state, hostname, start_date "
+        "FROM task_instance_history WHERE dag_id || '/' || run_id = ANY(%s) ORDER BY try_number",
         (keys,),
     ):
         key = (_task_key(dag_id, task_id), int(map_index))

@@ -122,7 +122,8 @@ with DAG(
             task_id=f"sense_{mode}",
             deferrable=mode == "deferrable",
             mode="reschedule" if mode == "reschedule" else "poke",
-            poke_interval=POLL_INTERVAL,
+            # each reschedule is a new worker try: poke less often
+            poke_interval=POLL_INTERVAL * (3 if mode == "reschedule" else 1),
             timeout=900,
             **RETRIES,
         ).expand_kwargs(waits.override(task_id=f"waits_{mode}")(create.output, mode))
@@ -155,5 +156,6 @@ for victim, inline in (("create", False), ("wait", True)):
             wait_for_completion=True,
             deferrable=not inline,
             queue="kill_b" if inline else "kill_a",
-            **_common(package()),
+            priority_weight=1000,
+            **_common(package.override(queue="kill_b" if inline else "kill_a", priority_weight=1000)()),
         )
