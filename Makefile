@@ -17,7 +17,26 @@ RESOLVE_DATE_3.0.6 := 2025-09-20
 RESOLVE_DATE_3.3.2 := 2026-11-20
 RESOLVE_DATE ?= $(RESOLVE_DATE_$(AIRFLOW_VERSION))
 
-.PHONY: demo test lint typecheck unit bench clean venv
+.PHONY: demo test lint typecheck unit bench clean venv system-packages
+
+# System packages the tests need, installed with apt-get when missing (root, or sudo). One
+# helper for every such package: $(call ensure_package,CHECK,DEBIAN PACKAGE,WHAT FOR).
+define ensure_package
+	@if ! $(1) >/dev/null 2>&1; then \
+	  echo "$(2) is missing ($(3)): installing the Debian package $(2) with apt-get ..."; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; else SUDO=none; fi; \
+	  if [ "$$SUDO" = none ] || ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "ERROR: cannot install $(2): no apt-get, or not root and no sudo. Install it by hand," \
+	         "or leave the test that needs it out: PYTEST_ARGS=\"-m 'not production'\" SKIP_SYSTEM_PACKAGES=1"; \
+	    exit 1; \
+	  fi; \
+	  $$SUDO apt-get install -y -q $(2) >/dev/null 2>&1 \
+	    || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q $(2) >/dev/null; } \
+	    || { echo "ERROR: apt-get could not install $(2) (see: apt-get install $(2))"; exit 1; }; \
+	  $(1) >/dev/null 2>&1 || { echo "ERROR: $(2) installed, but the check '$(1)' still fails"; exit 1; }; \
+	  echo "$(2) installed."; \
+	fi
+endef
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,7 +59,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
+# the production-shape system test: a private Redis and a private PostgreSQL server
+system-packages:
+ifneq ($(SKIP_SYSTEM_PACKAGES),1)
+	$(call ensure_package,command -v redis-server,redis-server,Celery broker of the production-shape test)
+	$(call ensure_package,ls /usr/lib/postgresql/*/bin/initdb,postgresql,metadata database of the production-shape test)
+endif
+
+test: lint typecheck system-packages
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)

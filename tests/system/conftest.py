@@ -59,6 +59,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the production-shape test (its own servers and components) before the other system
+    tests, whose package-scoped cluster would otherwise still be running beside it."""
+    system = [i for i, item in enumerate(items) if item.nodeid.startswith("tests/system/")]
+    if not system:
+        return
+    block = [items[i] for i in system]
+    first = [item for item in block if item.get_closest_marker("production")]
+    rest = [item for item in block if not item.get_closest_marker("production")]
+    for position, item in zip(system, first + rest, strict=True):
+        items[position] = item
+
+
 def _system_tests_failed(request: pytest.FixtureRequest) -> bool:
     outcomes = request.config.stash.get(_OUTCOMES, {})
     modules = [m for name, m in outcomes.items() if name.startswith("tests.system")]

@@ -41,12 +41,12 @@ import pytest
 from metastudio_emulator import EmulatorConfig, EmulatorProcess, spawn_emulator_process
 from tests.system.cluster import (
     ARTIFACTS,
-    TRIGGERER_HEARTBEAT,
     TRIGGERER_HEALTH_THRESHOLD,
+    TRIGGERER_HEARTBEAT,
     decrypt_trigger_kwargs,
 )
 from tests.system.conftest import CONN_EXTRA, HEARTBEAT_ENV
-from tests.system.production import TRIGGERERS, ProductionCluster, descendants_of
+from tests.system.production import ProductionCluster, descendants_of
 from tests.system.secret_scan import SecretScanner
 
 pytestmark = [pytest.mark.system, pytest.mark.production, pytest.mark.timeout(900)]
@@ -54,10 +54,13 @@ pytestmark = [pytest.mark.system, pytest.mark.production, pytest.mark.timeout(90
 DAG_ID = "system_voice_training_production"
 VICTIM_DAGS = {v: f"system_voice_training_production_victim_{v}" for v in ("create", "wait")}
 USERS = [f"tenant-{n:02d}" for n in range(1, 9)]
-#: create-and-wait (deferrable) tasks, and create-only tasks (each followed by a sensor and a
-#: result operator); every FAIL_EVERY-th voice of each kind fails
-TRAINED = 170
-CREATED = 30
+#: remote jobs of the workload (besides the two victims); the environment variable lets a developer
+#: run a smaller one while working on the test
+JOBS = int(os.environ.get("VOICE_TRAINING_PRODUCTION_JOBS", "200"))
+#: create-only tasks (each followed by a sensor and a result operator), and create-and-wait
+#: (deferrable) tasks; every FAIL_EVERY-th voice of each kind fails
+CREATED = max(12, JOBS * 3 // 20)
+TRAINED = JOBS - CREATED
 FAIL_EVERY = 8
 #: sensor mode of the create-only jobs: poke and reschedule hold or re-take worker slots
 POKE, RESCHEDULE = 4, 4
