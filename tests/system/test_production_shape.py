@@ -29,6 +29,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -67,10 +68,9 @@ POKE, RESCHEDULE = 4, 4
 SENSOR_MODES = (
     ("poke",) * POKE + ("reschedule",) * RESCHEDULE + ("deferrable",) * (CREATED - POKE - RESCHEDULE)
 )
-#: emulated lifecycle: 8 s from commit to PROCESSING, where every job stays until the test
-#: releases it (so every deferrable wait is deferred when the triggerer dies)
+#: emulated lifecycle: 8 s from commit to PROCESSING, where the test holds every job until it
+#: releases them all (so every deferrable wait is deferred when the triggerer dies)
 TIME_SCALE = 1.0
-HELD = {"PROCESSING": 24 * 3600.0}
 POLL_INTERVAL = "5"
 #: per-AK quota of the emulator (token bucket): requests per second and burst
 RATE_QUOTA = 60.0
@@ -117,7 +117,6 @@ def emulator() -> Iterator[EmulatorProcess]:
         quota_per_edition=1000,
         rate_limit_per_second=RATE_QUOTA,
         rate_limit_burst=RATE_BURST,
-        durations=HELD,
     )
     with spawn_emulator_process(config) as emu:
         yield emu
@@ -184,14 +183,40 @@ def _pid_file(pid_dir: Path, task_id: str, map_index: int, try_number: int) -> d
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _release(control: Any) -> int:
-    """End every held job: ``fail-`` voices FAILED, the others SUCCEED."""
-    count = 0
-    for name, jobs in _voice_jobs(control).items():
-        for job in jobs:
-            control.set_outcome(job["job_id"], "fail" if name.startswith("fail-") else "SUCCEED")
-            count += 1
-    return count
+class JobHolder(threading.Thread):
+    """Holds every voice job in PROCESSING as soon as it exists, until :meth:`release`: then
+    each follows its normal timeline again (long past, so it ends at once: ``fail-`` voices
+    FAILED, the others SUCCEED)."""
+
+    def __init__(self, control: Any) -> None:
+        super().__init__(name="job-holder", daemon=True)
+        self.control = control
+        self.held: set[str] = set()
+        self.releasing = threading.Event()
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+
+    def run(self) -> None:
+        while not self.stopping.wait(0.3):
+            with self.lock:
+                if self.releasing.is_set():
+                    return
+                with contextlib.suppress(Exception):  # the next round tries again
+                    for job in self.control.jobs():
+                        if job["kind"] == "voice" and job["job_id"] not in self.held:
+                            self.control.set_outcome(job["job_id"], "PROCESSING")
+                            self.held.add(job["job_id"])
+
+    def release(self) -> int:
+        with self.lock:
+            self.releasing.set()
+            for job_id in sorted(self.held):
+                self.control.set_outcome(job_id, None)
+            return len(self.held)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=10)
 
 
 def _victim_conf(victims: dict[str, str], victim: str, pid_dir: Path) -> dict[str, str]:
@@ -218,6 +243,24 @@ def test_production_shape(production: ProductionCluster, emulator: EmulatorProce
         f"startup (PostgreSQL, Redis, migration, 7 Airflow components): {cluster.startup_seconds:.1f}s"
     )
 
+    holder = JobHolder(control)
+    holder.start()
+    try:
+        _run_with_faults(cluster, emulator, figures, holder, pid_dir, workload, victims)
+    finally:
+        holder.stop()
+
+
+def _run_with_faults(
+    cluster: ProductionCluster,
+    emulator: EmulatorProcess,
+    figures: Figures,
+    holder: JobHolder,
+    pid_dir: Path,
+    workload: dict[str, Any],
+    victims: dict[str, str],
+) -> None:
+    control = emulator.control
     # the non-deferrable wait starts first (its job held in PROCESSING); its worker dies in step 2
     clock = time.monotonic()
     victim_runs = {
@@ -324,7 +367,7 @@ def test_production_shape(production: ProductionCluster, emulator: EmulatorProce
     assert len(held) == held_count
     # the inline wait's retry reconnected to its job before the job ends
     _wait("the inline wait's retry", lambda: _pid_file(pid_dir, "wait_victim", -1, 2), 120, cluster)
-    released = _release(control)
+    released = holder.release()
     figures.add(f"released {released} held jobs (each to the outcome its voice name selects)")
     cluster.start_triggerer(victim_triggerer)  # back to two for the rest of the run
 
