@@ -302,7 +302,7 @@ def run_variant(variant: str, args: argparse.Namespace, stagger: float) -> dict[
 
 
 def report(runs: dict[str, dict[str, Any]], interval: float, burst: bool = False) -> None:
-    from airflow_provider_voicetraining.wire.async_transport import POOL_SIZE
+    from airflow_provider_voicetraining.wire.async_pool import POOL_SIZE
 
     names = list(runs)
 

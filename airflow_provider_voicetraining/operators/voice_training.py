@@ -94,18 +94,19 @@ class _ResultHandling(JobWaitMixin, BaseOperator):
 
     def _settle(self, context: Context, job_id: str, started_at: float) -> Any:
         """Poll once; finish if terminal, else wait (defer or inline)."""
-        job, verdict = self.poll_once(job_id)
+        deadline = self._deadline(started_at)
+        job, verdict = self.poll_once(job_id, deadline)
         self.new_state_log(job_id, started_at).observe(job.state)
         if verdict is Verdict.SUCCESS:
             return self.succeeded(context, job.to_dict())
         if verdict is Verdict.FAILED:
-            return self.failed_job_found(context, job)
+            return self.failed_job_found(context, job, deadline)
         if not self._waits:
             raise VoiceTrainingJobNotFinishedError(
                 f"Job {job_id} is still {job.state}; set wait_for_completion=True (or use "
                 "VoiceTrainingJobSensor) to wait for it"
             )
-        return self.wait_for_job(context, job_id, self._deadline(started_at), started_at)
+        return self.wait_for_job(context, job_id, deadline, started_at)
 
     @property
     def _waits(self) -> bool:

@@ -92,8 +92,11 @@ class VoiceTrainingJobSensor(JobWaitMixin, BaseSensorOperator):
         if self._states is None:
             self._states = self.new_state_log(job_id)
             self.publish_console_url(context, job_id)
+        # a poke ends with the sensor's timeout at the latest (counted from this process's first
+        # poke: in reschedule mode Airflow checks the overall timeout between pokes)
+        deadline = self._states.started_at + float(self.timeout)
         try:
-            job, verdict = self.poll_once(job_id)
+            job, verdict = self.poll_once(job_id, deadline)
         except VoiceTrainingError as exc:
             if not self._budget.record(exc):
                 raise
@@ -110,7 +113,7 @@ class VoiceTrainingJobSensor(JobWaitMixin, BaseSensorOperator):
         if verdict is Verdict.SUCCESS:
             return PokeReturnValue(is_done=True, xcom_value=job.to_dict())
         if verdict is Verdict.FAILED:
-            self.failed_job_found(context, job)
+            self.failed_job_found(context, job, deadline)
         return False
 
     # -- deferrable ----------------------------------------------------------------------------

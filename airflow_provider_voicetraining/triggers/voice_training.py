@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -33,6 +33,9 @@ from airflow_provider_voicetraining.utils.wait_rules import (
 )
 from airflow_provider_voicetraining.wire.errors import VoiceTrainingError
 from airflow_provider_voicetraining.wire.states import normalize_failure_states
+
+if TYPE_CHECKING:
+    from airflow_provider_voicetraining.wire.models import VoiceTrainingJob
 
 CLASSPATH = "airflow_provider_voicetraining.triggers.voice_training.VoiceTrainingJobTrigger"
 
@@ -120,10 +123,14 @@ class VoiceTrainingJobTrigger(BaseTrigger):
         budget = ErrorBudget(self.max_consecutive_errors)
         states = StateLog(self.log, self.job_id, self.started_at)
         async with VoiceTrainingHook(self.metastudio_conn_id, app_user_id=self.app_user_id) as hook:
+            # A poll never outlives end_time by more than one attempt's deadline.
+            attempt = (await hook.aget_settings()).timeout
+            last: VoiceTrainingJob | None = None
             while True:
                 deadline_passed = self.end_time is not None and time.time() >= self.end_time
+                poll_deadline = None if self.end_time is None else max(self.end_time, time.time()) + attempt
                 try:
-                    job = await hook.aget_job(self.job_id)
+                    job = await hook.aget_job(self.job_id, deadline=poll_deadline)
                     verdict = decide(job, failure_states)
                 except VoiceTrainingError as exc:
                     if not budget.record(exc):
@@ -136,6 +143,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                             EVENT_ERROR,
                             self.job_id,
                             message=f"Stopped waiting for job {self.job_id} after {reason}: {exc}",
+                            job=None if last is None else last.to_dict(),
                         )
                     self.log.warning(
                         "Polling job %s failed (%d/%d transient errors tolerated): %s",
@@ -144,11 +152,12 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                         budget.limit,
                         exc,
                     )
-                    if deadline_passed:
-                        return self._timeout_event(None)
+                    if deadline_passed or (self.end_time is not None and time.time() >= self.end_time):
+                        return self._timeout_event(last)
                     await asyncio.sleep(self._sleep_for())
                     continue
                 budget.reset()
+                last = job
                 states.observe(job.state)
                 if verdict is Verdict.SUCCESS:
                     return make_event(
@@ -158,7 +167,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                         job=job.to_dict(),
                     )
                 if verdict is Verdict.FAILED:
-                    details = await hook.aget_failure_details(job)
+                    details = await hook.aget_failure_details(job, deadline=poll_deadline)
                     return make_event(
                         EVENT_FAILED,
                         self.job_id,
@@ -167,7 +176,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                         failure=details.to_dict(),
                     )
                 if deadline_passed:
-                    return self._timeout_event(job.state, job.to_dict())
+                    return self._timeout_event(job)
                 await asyncio.sleep(self._sleep_for())
 
     async def on_kill(self) -> None:
@@ -180,14 +189,15 @@ class VoiceTrainingJobTrigger(BaseTrigger):
             await hook.adelete_job(self.job_id, missing_ok=True)
         self.log.warning("Deleted job %s because its deferred task was killed", self.job_id)
 
-    def _timeout_event(self, state: str | None, job: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _timeout_event(self, last: VoiceTrainingJob | None) -> dict[str, Any]:
+        """Build the ``timeout`` event with the last state any poll saw (not only the last poll)."""
         waited = time.time() - self.started_at
         return make_event(
             EVENT_TIMEOUT,
             self.job_id,
             message=(
                 f"Job {self.job_id} did not finish before the deadline "
-                f"(waited {waited:.0f}s; last state {state or 'unknown'})"
+                f"(waited {waited:.0f}s; last state seen: {last.state if last else 'none'})"
             ),
-            job=job,
+            job=None if last is None else last.to_dict(),
         )

@@ -76,8 +76,9 @@ class JobWaitMixin:
         return job_id
 
     # -- polling -----------------------------------------------------------------------------
-    def poll_once(self, job_id: str) -> tuple[VoiceTrainingJob, Verdict]:
-        job = self.hook.get_job(job_id)
+    def poll_once(self, job_id: str, deadline: float | None = None) -> tuple[VoiceTrainingJob, Verdict]:
+        """One poll in the worker, ending by ``deadline`` (the task's wait limit) at the latest."""
+        job = self.hook.get_job(job_id, deadline=deadline)
         return job, decide(job, frozenset(self.failure_states))
 
     def new_budget(self) -> ErrorBudget:
@@ -97,10 +98,10 @@ class JobWaitMixin:
         if job is not None:
             context["ti"].xcom_push(key=XCOM_JOB, value=job)
 
-    def failed_job_found(self, context: Context, job: VoiceTrainingJob) -> Any:
+    def failed_job_found(self, context: Context, job: VoiceTrainingJob, deadline: float | None = None) -> Any:
         """A poll in the worker found the job failed: push it, fetch the details, fail."""
         self.push_job(context, job.to_dict())
-        details = self.hook.get_failure_details(job)
+        details = self.hook.get_failure_details(job, deadline=deadline)
         return self.job_failed(context, details.to_dict(), details.summary())
 
     # -- what the task makes of an outcome (the sensor and the operators override these) --------

@@ -22,6 +22,7 @@ from airflow_provider_voicetraining.wire.errors import (
     VoiceTrainingResponseError,
     is_transient,
 )
+from airflow_provider_voicetraining.wire.limits import MAX_MESSAGE
 from airflow_provider_voicetraining.wire.states import StateClass, classify
 
 if TYPE_CHECKING:  # models (dataclasses, pendulum) load with the hook, not with DAG files
@@ -118,6 +119,8 @@ def make_event(
     """The trigger event payload (JSON-safe): ``status``, ``job_id``, ``message``, ``job``
     (the job dict, when known) and ``failure`` (the failure-details dict, on ``failed``)."""
     assert status in EVENT_STATUSES
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 3] + "..."
     return {
         "status": status,
         "job_id": job_id,

@@ -59,7 +59,12 @@ class Tunable:
 
 
 TUNABLES: dict[str, Tunable] = {
-    "timeout": Tunable(30.0, 0.1, 600, description="Connect and read timeout of each HTTP request (s)."),
+    "timeout": Tunable(
+        30.0, 0.1, 600, description="Total time of one HTTP attempt: connect, headers and body (s)."
+    ),
+    "call_timeout": Tunable(
+        300.0, 1, 3600, description="Total time of one call across its retries and back-offs (s)."
+    ),
     "max_retries": Tunable(
         5, 0, 20, integer=True, description="Retries per call on connection errors, timeouts, 429 and 5xx."
     ),
@@ -181,6 +186,7 @@ class ConnectionSettings:
     #: page), or None for the MetaStudio console of the region
     console_url: str | None = None
     timeout: float = TUNABLES["timeout"].default
+    call_timeout: float = TUNABLES["call_timeout"].default
     max_retries: int = int(TUNABLES["max_retries"].default)
     retry_delay: float = TUNABLES["retry_delay"].default
     retry_max_delay: float = TUNABLES["retry_max_delay"].default

@@ -8,12 +8,12 @@ import httpx
 import pytest
 
 from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
-from airflow_provider_voicetraining.wire import async_transport
+from airflow_provider_voicetraining.wire import transports
 from airflow_provider_voicetraining.wire.async_pool import PooledTransport
 
 
 async def test_many_waiters_share_a_bounded_pool(emu, use_conn, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(async_transport, "POOL_SIZE", 3)
+    monkeypatch.setattr(transports, "POOL_SIZE", 3)
     use_conn(emu)
     job_ids = [emu.control.seed_job(state="WAITING")["job_id"] for _ in range(30)]
     before = emu.control.stats()["connections"]
@@ -31,7 +31,7 @@ async def test_many_waiters_share_a_bounded_pool(emu, use_conn, monkeypatch) -> 
 
 
 async def test_connections_are_released_after_errors(emu, use_conn, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(async_transport, "POOL_SIZE", 1)
+    monkeypatch.setattr(transports, "POOL_SIZE", 1)
     use_conn(emu, max_retries=0)
     job_id = emu.control.seed_job(state="WAITING")["job_id"]
     emu.control.set_faults([{"route": "show_job", "kind": "drop", "times": 3}])
