@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_voicetraining import DEFAULT_CONN_ID
+from airflow_provider_voicetraining.triggers.job_sources import DirectSource, open_source
 from airflow_provider_voicetraining.utils.wait_rules import (
     EVENT_ERROR,
     EVENT_FAILED,
@@ -35,6 +35,7 @@ from airflow_provider_voicetraining.wire.errors import VoiceTrainingError
 from airflow_provider_voicetraining.wire.states import normalize_failure_states
 
 if TYPE_CHECKING:
+    from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
     from airflow_provider_voicetraining.wire.models import VoiceTrainingJob
 
 CLASSPATH = "airflow_provider_voicetraining.triggers.voice_training.VoiceTrainingJobTrigger"
@@ -54,6 +55,9 @@ class VoiceTrainingJobTrigger(BaseTrigger):
     :param started_at: epoch when waiting began (for elapsed times in logs).
     :param delete_on_kill: delete the job if the deferred task is killed (the create operator's
         ``on_abort="delete"``; Airflow 3.1+ calls :meth:`on_kill`).
+    :param shared_polling: share one poller with the other waits of this triggerer on the same
+        connection and app user (list calls; see :mod:`.shared_polling`), instead of one
+        show-job per poll. The events are the same either way.
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
         max_consecutive_errors: int = 5,
         started_at: float | None = None,
         delete_on_kill: bool = False,
+        shared_polling: bool = True,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.job_id = job_id
@@ -78,6 +83,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
         self.max_consecutive_errors = int(max_consecutive_errors)
         self.started_at = time.time() if started_at is None else float(started_at)
         self.delete_on_kill = bool(delete_on_kill)
+        self.shared_polling = bool(shared_polling)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the classpath and primitive kwargs (never a credential or a client)."""
@@ -93,6 +99,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                 "max_consecutive_errors": self.max_consecutive_errors,
                 "started_at": self.started_at,
                 "delete_on_kill": self.delete_on_kill,
+                "shared_polling": self.shared_polling,
             },
         )
 
@@ -119,65 +126,77 @@ class VoiceTrainingJobTrigger(BaseTrigger):
         """Poll until there is something to report; return the event payload."""
         from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
 
+        async with VoiceTrainingHook(self.metastudio_conn_id, app_user_id=self.app_user_id) as hook:
+            # A look never outlives end_time by more than one attempt's deadline.
+            attempt = (await hook.aget_settings()).timeout
+            source = await open_source(
+                hook, self.job_id, self.app_user_id, self.poll_interval, self.shared_polling
+            )
+            try:
+                return await self._wait_with(source, hook, attempt)
+            finally:
+                await source.close()
+
+    async def _wait_with(
+        self, source: DirectSource, hook: VoiceTrainingHook, attempt: float
+    ) -> dict[str, Any]:
         failure_states = frozenset(self.failure_states)
         budget = ErrorBudget(self.max_consecutive_errors)
         states = StateLog(self.log, self.job_id, self.started_at)
-        async with VoiceTrainingHook(self.metastudio_conn_id, app_user_id=self.app_user_id) as hook:
-            # A poll never outlives end_time by more than one attempt's deadline.
-            attempt = (await hook.aget_settings()).timeout
-            last: VoiceTrainingJob | None = None
-            while True:
-                deadline_passed = self.end_time is not None and time.time() >= self.end_time
-                poll_deadline = None if self.end_time is None else max(self.end_time, time.time()) + attempt
-                try:
-                    job = await hook.aget_job(self.job_id, deadline=poll_deadline)
-                    verdict = decide(job, failure_states)
-                except VoiceTrainingError as exc:
-                    if not budget.record(exc):
-                        reason = (
-                            f"{budget.consecutive} transient errors in a row"
-                            if budget.consecutive
-                            else "a permanent error"
-                        )
-                        return make_event(
-                            EVENT_ERROR,
-                            self.job_id,
-                            message=f"Stopped waiting for job {self.job_id} after {reason}: {exc}",
-                            job=None if last is None else last.to_dict(),
-                        )
-                    self.log.warning(
-                        "Polling job %s failed (%d/%d transient errors tolerated): %s",
-                        self.job_id,
-                        budget.consecutive,
-                        budget.limit,
-                        exc,
+        last: VoiceTrainingJob | None = None
+        first = True
+        while True:
+            await source.wait(0.0 if first else self._sleep_for())
+            first = False
+            deadline_passed = self.end_time is not None and time.time() >= self.end_time
+            look_deadline = None if self.end_time is None else max(self.end_time, time.time()) + attempt
+            try:
+                job = await source.look(look_deadline, final=deadline_passed)
+                verdict = decide(job, failure_states)
+            except VoiceTrainingError as exc:
+                if not budget.record(exc):
+                    reason = (
+                        f"{budget.consecutive} transient errors in a row"
+                        if budget.consecutive
+                        else "a permanent error"
                     )
-                    if deadline_passed or (self.end_time is not None and time.time() >= self.end_time):
-                        return self._timeout_event(last)
-                    await asyncio.sleep(self._sleep_for())
-                    continue
-                budget.reset()
-                last = job
-                states.observe(job.state)
-                if verdict is Verdict.SUCCESS:
                     return make_event(
-                        EVENT_SUCCESS,
+                        EVENT_ERROR,
                         self.job_id,
-                        message=f"Job {self.job_id} succeeded: asset_id {job.asset_id}",
-                        job=job.to_dict(),
+                        message=f"Stopped waiting for job {self.job_id} after {reason}: {exc}",
+                        job=None if last is None else last.to_dict(),
                     )
-                if verdict is Verdict.FAILED:
-                    details = await hook.aget_failure_details(job, deadline=poll_deadline)
-                    return make_event(
-                        EVENT_FAILED,
-                        self.job_id,
-                        message=details.summary(),
-                        job=job.to_dict(),
-                        failure=details.to_dict(),
-                    )
-                if deadline_passed:
-                    return self._timeout_event(job)
-                await asyncio.sleep(self._sleep_for())
+                self.log.warning(
+                    "Polling job %s failed (%d/%d transient errors tolerated): %s",
+                    self.job_id,
+                    budget.consecutive,
+                    budget.limit,
+                    exc,
+                )
+                if deadline_passed or (self.end_time is not None and time.time() >= self.end_time):
+                    return self._timeout_event(last)
+                continue
+            budget.reset()
+            last = job
+            states.observe(job.state)
+            if verdict is Verdict.SUCCESS:
+                return make_event(
+                    EVENT_SUCCESS,
+                    self.job_id,
+                    message=f"Job {self.job_id} succeeded: asset_id {job.asset_id}",
+                    job=job.to_dict(),
+                )
+            if verdict is Verdict.FAILED:
+                details = await hook.aget_failure_details(job, deadline=look_deadline)
+                return make_event(
+                    EVENT_FAILED,
+                    self.job_id,
+                    message=details.summary(),
+                    job=job.to_dict(),
+                    failure=details.to_dict(),
+                )
+            if deadline_passed:
+                return self._timeout_event(job)
 
     async def on_kill(self) -> None:
         """Delete the job when the user stopped the deferred task, if the task asked for it."""

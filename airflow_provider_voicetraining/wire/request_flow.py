@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from airflow_provider_voicetraining import __version__
 from airflow_provider_voicetraining.wire import signing
 from airflow_provider_voicetraining.wire.bodies import ACCEPT_ENCODING
+from airflow_provider_voicetraining.wire.errors import VoiceTrainingThrottledError
 from airflow_provider_voicetraining.wire.exchange import (
     ApiCall,
     FileBody,
@@ -29,6 +30,7 @@ from airflow_provider_voicetraining.wire.exchange import (
     WireRequest,
 )
 from airflow_provider_voicetraining.wire.limits import MIN_UPLOAD_RATE
+from airflow_provider_voicetraining.wire.rate_limits import RATE_LIMITER
 from airflow_provider_voicetraining.wire.retry import (
     Attempts,
     Done,
@@ -157,6 +159,23 @@ def call_flow(
         token: Secret | None = settings.token if service and settings.auth_type == AUTH_TOKEN else None
         if minted:
             token = TOKENS.valid(key) or (yield MintToken())
+        if service:
+            rate = settings.query_rate if call.method == "GET" else settings.write_rate
+            queued = RATE_LIMITER.reserve(settings.tenant, call.operation, rate)
+            if queued > 0:
+                if clock() + queued >= call_deadline:
+                    raise VoiceTrainingThrottledError(
+                        f"MetaStudio {call.operation}: the client-side rate limit ({rate:g}/s for "
+                        f"{call.operation} of this tenant, in this process) queues it {queued:.1f}s, "
+                        "past the call's time budget. Lower parallelism, or raise call_timeout.",
+                        operation=call.operation,
+                        status_code=429,
+                        error_code=None,
+                        error_msg=None,
+                        request_id=None,
+                        attempts=attempts.made - 1,
+                    )
+                yield Sleep(queued)
         now = clock()
         attempt_deadline = min(now + attempt_timeout(call, settings), call_deadline)
         outcome = yield Send(build_request(call, settings, token, now, attempt_deadline))

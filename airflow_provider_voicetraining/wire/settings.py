@@ -6,6 +6,8 @@ checked here, once, before the first request: a bad field fails with its name an
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import logging
 from collections.abc import Mapping
@@ -18,6 +20,7 @@ from airflow_provider_voicetraining.wire.errors import (
     VoiceTrainingValidationError,
 )
 from airflow_provider_voicetraining.wire.secrets import Secret
+from airflow_provider_voicetraining.wire.vocabulary import rate_limits
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +128,18 @@ CONN_FIELDS: dict[str, Any] = {
         "description": "true (default), false, or the path of a CA bundle.",
         "schema": {"type": ["string", "boolean", "null"]},
     },
+    "rate_limit_queries": {
+        "label": "Query rate limit (req/s)",
+        "description": "Client-side cap per process on each query API (show, list ...); default the "
+        "region's documented limit (cn-north-4 20, cn-east-3 and ap-southeast-3 10); 0 turns it off.",
+        "schema": {"type": ["number", "null"], "minimum": 0, "maximum": 1000},
+    },
+    "rate_limit_writes": {
+        "label": "Write rate limit (req/s)",
+        "description": "Client-side cap per process on each write API (create, commit, delete); default "
+        "the region's documented limit (cn-north-4 10, cn-east-3 and ap-southeast-3 3); 0 turns it off.",
+        "schema": {"type": ["number", "null"], "minimum": 0, "maximum": 1000},
+    },
     "console_url": {
         "label": "Console link template",
         "description": "Where people look at a job (the task's extra link), with {job_id}; default: "
@@ -185,6 +200,9 @@ class ConnectionSettings:
     #: where people look at a job: a URL template holding ``{job_id}`` (the emulator's console
     #: page), or None for the MetaStudio console of the region
     console_url: str | None = None
+    #: client-side request rates per API class (requests per second; 0 = not limited)
+    query_rate: float = 0.0
+    write_rate: float = 0.0
     timeout: float = TUNABLES["timeout"].default
     call_timeout: float = TUNABLES["call_timeout"].default
     max_retries: int = int(TUNABLES["max_retries"].default)
@@ -211,6 +229,24 @@ class ConnectionSettings:
             for s in (self.access_key, self.secret_key, self.security_token, self.password, self.token)
             if s is not None
         ]
+
+    @functools.cached_property
+    def tenant(self) -> str:
+        """Who the service counts requests and jobs against: endpoint, project and a digest of the
+        credentials (never the credentials themselves). Rate limits and shared polling key on it."""
+        identity = [s.reveal() for s in (self.access_key, self.token) if s is not None]
+        identity += [self.user_name or "", self.domain_name or ""]
+        material = json.dumps([self.endpoint, self.project_id, self.auth_type, *identity])
+        return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """A digest of every setting, the credentials included: equal fingerprints, equal calls."""
+        values = [
+            hashlib.sha256(v.reveal().encode()).hexdigest() if isinstance(v, Secret) else repr(v)
+            for v in (getattr(self, f.name) for f in fields(self))
+        ]
+        return hashlib.sha256(json.dumps(values).encode()).hexdigest()[:32]
 
     def with_overrides(self, **changes: Any) -> ConnectionSettings:
         """A copy with some fields replaced (tunables are range-checked)."""
@@ -262,6 +298,14 @@ def _extras(conn: ConnectionLike) -> dict[str, Any]:
     return extras
 
 
+def _rate(value: object, field: str, default: float) -> float:
+    if value is None or value == "":
+        return default
+    if value in (0, "0"):
+        return 0.0
+    return check.positive_number(value, field, maximum=1000, default=default)
+
+
 def parse_connection(conn: ConnectionLike) -> ConnectionSettings:
     """Validate an Airflow connection and return its :class:`ConnectionSettings`."""
     conn_id = conn.conn_id or "<unnamed>"
@@ -294,6 +338,7 @@ def _parse(conn: ConnectionLike, conn_id: str) -> ConnectionSettings:
     iam_endpoint = check.endpoint(
         extras.get("iam_endpoint", f"https://iam.{region}.myhuaweicloud.com"), field="iam_endpoint"
     )
+    limits = rate_limits(region)
     settings: dict[str, Any] = {
         "conn_id": conn_id,
         "auth_type": auth_type,
@@ -304,6 +349,8 @@ def _parse(conn: ConnectionLike, conn_id: str) -> ConnectionSettings:
         "app_user_id": check.app_user_id(extras.get("app_user_id")),
         "verify": check.verify(extras.get("verify")),
         "console_url": check.url_template(extras.get("console_url"), "console_url", "{job_id}"),
+        "query_rate": _rate(extras.get("rate_limit_queries"), "rate_limit_queries", limits.queries),
+        "write_rate": _rate(extras.get("rate_limit_writes"), "rate_limit_writes", limits.writes),
         **{name: tunable.check(name, extras.get(name)) for name, tunable in TUNABLES.items()},
     }
     if auth_type == AUTH_AKSK:

@@ -1,4 +1,9 @@
-"""VoiceTrainingJobTrigger against the emulator: event matrix, serialization, resume, deadlines."""
+"""VoiceTrainingJobTrigger against the emulator: event matrix, serialization, resume, deadlines.
+
+These tests pin the trigger's own loop, so they use per-job polling (one show-job per poll,
+countable in the emulator's log); ``test_shared_polling.py`` runs the same scenarios through
+both sources and compares the events.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ async def events_of(trigger: VoiceTrainingJobTrigger) -> list[dict[str, Any]]:
 
 def make(job_id: str, **kwargs: Any) -> VoiceTrainingJobTrigger:
     kwargs.setdefault("poll_interval", 0.05)
+    kwargs.setdefault("shared_polling", False)
     return VoiceTrainingJobTrigger(job_id=job_id, **kwargs)
 
 
@@ -42,6 +48,7 @@ def test_serialize_is_primitives_and_conn_id_only(emu, use_conn) -> None:  # typ
         "max_consecutive_errors": 5,
         "started_at": trigger.started_at,
         "delete_on_kill": False,
+        "shared_polling": False,
     }
     text = json.dumps(kwargs)  # JSON primitives only
     for secret in (conn["login"], conn["password"]):
