@@ -166,6 +166,8 @@ SYNC_CLIENTS: dict[str, Callable[[], Any]] = {
 
 
 def failing(client: Callable[[], Any], expected: type[Exception]) -> tuple[float, Exception]:
+    """Run ``client`` (timed from its call: the connection is loaded first) and expect ``expected``."""
+    VoiceTrainingHook("hostile").settings  # noqa: B018 - the first connection load imports a lot
     started = time.monotonic()
     with pytest.raises(VoiceTrainingError) as info:
         client()
@@ -421,3 +423,27 @@ def test_redirects_are_not_followed(serve) -> None:  # type: ignore[no-untyped-d
     os.environ["AIRFLOW_CONN_HOSTILE"] = connection(redirect.url)
     _, error = failing(sync_get, VoiceTrainingAPIError)
     assert error.status_code == 302 and target.requests == []  # type: ignore[attr-defined]
+
+
+def test_a_5_mb_error_message_is_bounded_in_errors_and_events(serve) -> None:  # type: ignore[no-untyped-def]
+    huge = json.dumps({"error_code": "MSS.00000003", "error_msg": "x" * 5_000_000}).encode()
+    serve(hostile.fixed(400, huge))
+    _, error = failing(sync_get, VoiceTrainingAPIError)
+    assert len(str(error)) <= 2000 and len(error.error_msg or "") <= 500  # type: ignore[attr-defined]
+    event = trigger_event()
+    assert event["status"] == "error" and len(json.dumps(event)) < 6000
+
+
+def test_a_poke_never_outlives_the_sensor_timeout(serve) -> None:  # type: ignore[no-untyped-def]
+    serve(hostile.silence, timeout=1.0, max_retries=10, call_timeout=60)
+    sensor = VoiceTrainingJobSensor(
+        task_id="hostile_wait",
+        job_id=JOB,
+        metastudio_conn_id="hostile",
+        timeout=1.5,
+        max_consecutive_errors=0,
+    )
+    started = time.monotonic()
+    with pytest.raises(VoiceTrainingTransportError, match=r"time budget|deadline"):
+        sensor.poke({"ti": _TI()})  # type: ignore[arg-type]
+    assert time.monotonic() - started <= 1.5 + 0.7

@@ -88,6 +88,22 @@ def _ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cafile=verify)
 
 
+def _new_client(settings: ConnectionSettings) -> httpx.AsyncClient:
+    verify = _ssl_context(settings.verify)
+    return httpx.AsyncClient(
+        verify=verify,
+        timeout=httpx.Timeout(settings.timeout, connect=min(settings.timeout, MAX_CONNECT_TIMEOUT)),
+        # limits and verify also apply to proxies taken from the environment
+        limits=httpx.Limits(
+            max_connections=POOL_SIZE,
+            max_keepalive_connections=POOL_SIZE,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
+        ),
+        follow_redirects=False,
+        transport=PooledTransport(shared_ssl_context(verify), size=POOL_SIZE),
+    )
+
+
 class _SharedClients:
     """``httpx.AsyncClient`` objects shared per (event loop, verify, timeout), ref-counted."""
 
@@ -96,27 +112,20 @@ class _SharedClients:
             asyncio.AbstractEventLoop, dict[tuple[Any, ...], list[Any]]
         ] = weakref.WeakKeyDictionary()
 
-    def acquire(self, settings: ConnectionSettings) -> tuple[tuple[Any, ...], httpx.AsyncClient]:
+    async def acquire(self, settings: ConnectionSettings) -> tuple[tuple[Any, ...], httpx.AsyncClient]:
+        """The loop's client for these settings; a new one is built in a worker thread (loading a
+        CA bundle takes tens of milliseconds the event loop must not wait)."""
         loop = asyncio.get_running_loop()
         key = (str(settings.verify), settings.timeout)
         clients = self._by_loop.setdefault(loop, {})
-        entry = clients.get(key)
-        if entry is None:
+        if key not in clients:
             scrub_http_library_logs()
-            verify = _ssl_context(settings.verify)
-            client = httpx.AsyncClient(
-                verify=verify,
-                timeout=httpx.Timeout(settings.timeout, connect=min(settings.timeout, MAX_CONNECT_TIMEOUT)),
-                # limits and verify also apply to proxies taken from the environment
-                limits=httpx.Limits(
-                    max_connections=POOL_SIZE,
-                    max_keepalive_connections=POOL_SIZE,
-                    keepalive_expiry=KEEPALIVE_EXPIRY,
-                ),
-                follow_redirects=False,
-                transport=PooledTransport(shared_ssl_context(verify), size=POOL_SIZE),
-            )
-            entry = clients[key] = [client, 0]
+            client = await asyncio.to_thread(_new_client, settings)
+            if key in clients:  # another caller built one meanwhile
+                await client.aclose()
+            else:
+                clients[key] = [client, 0]
+        entry = clients[key]
         entry[1] += 1
         return key, entry[0]  # type: ignore[no-any-return]
 
@@ -180,10 +189,14 @@ class AsyncTransport(TransportBase):
         self._client: httpx.AsyncClient | None = None
         self._key: tuple[Any, ...] | None = None
 
-    @property
-    def client(self) -> httpx.AsyncClient:
+    async def client(self) -> httpx.AsyncClient:
+        """The shared client this transport holds (acquired on first use)."""
         if self._client is None:
-            self._key, self._client = SHARED_CLIENTS.acquire(self.settings)
+            key, client = await SHARED_CLIENTS.acquire(self.settings)
+            if self._client is None:
+                self._key, self._client = key, client
+            else:
+                await SHARED_CLIENTS.release(key)
         return self._client
 
     async def aclose(self) -> None:
@@ -192,7 +205,7 @@ class AsyncTransport(TransportBase):
             await SHARED_CLIENTS.release(key)
 
     async def __aenter__(self) -> AsyncTransport:
-        _ = self.client
+        await self.client()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -238,7 +251,8 @@ class AsyncTransport(TransportBase):
         return response
 
     async def _exchange(self, request: WireRequest, content: Any) -> WireResponse:
-        async with self.client.stream(
+        client = await self.client()
+        async with client.stream(
             request.method, request.url, headers=request.headers, content=content
         ) as response:
             ok = 200 <= response.status_code < 300
