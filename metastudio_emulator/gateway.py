@@ -368,6 +368,8 @@ def api_endpoint(runtime: EmulatorRuntime, spec: RouteSpec, handler: Handler) ->
                 identity = await authenticate(runtime, request, project)
                 ctx.auth = identity.kind
                 runtime.rate_limiter.check(identity.principal)
+                if spec.auth == "iam":
+                    runtime.throttle.check(identity.principal, spec.name, request.method)
             elif spec.auth == "presign":
                 ctx.auth = "presigned"
             ctx.app_user_id = app_user_id(raw_header(request.scope, b"x-app-userid"))

@@ -49,8 +49,8 @@ SKEW_MARGIN = 120.0
 SAFETY_INTERVALS = 10
 #: ... and the safety sweep uses at most this share of the connection's query rate.
 SAFETY_RATE_SHARE = 0.25
-#: The shortest cycle, whatever the triggers ask for.
-MIN_CYCLE = 1.0
+#: The shortest cycle, whatever the triggers ask for (a guard against a zero interval).
+MIN_CYCLE = 0.05
 
 
 def safety_interval(jobs: int, poll_interval: float, query_rate: float) -> float:

@@ -217,6 +217,7 @@ class AsyncTransport(TransportBase):
         :param call: the call.
         :param deadline: wall-clock epoch the whole call must end by (besides ``call_timeout``).
         """
+        await self.client()  # acquired before the flow reserves rate-limit slots
         flow = self.flow(call, deadline)
         outcome: Any = None
         while True:
