@@ -18,8 +18,8 @@ Direct shows remain where a list cannot answer:
 * the **safety net**: every job is also shown directly once per :func:`safety_interval`, in
   case the live service's ``update_since`` differs from the reference (it is not verified). The
   rate is bounded: at least ten poll intervals apart, and the sweep over all jobs of a poller
-  uses at most a quarter of the connection's query rate (1,000 waits at 10 requests per second
-  are each shown every 400 s).
+  uses at most a tenth of the connection's query rate (1,000 waits at 20 requests per second
+  are each shown every 500 s; 10,000 at 10 per second every 10,000 s).
 
 The cycle runs at the shortest interval among the subscribers (triggers with longer intervals
 just learn sooner); a cancelled trigger unsubscribes; a poller without subscribers stops its
@@ -43,12 +43,14 @@ if TYPE_CHECKING:
     from airflow_provider_voicetraining.wire.settings import ConnectionSettings
 
 #: ``update_since`` reaches this far back before the previous cycle's start: clock skew between
-#: the triggerer and the service, and the time the service takes to make an update visible.
-SKEW_MARGIN = 120.0
+#: the triggerer and the service (NTP keeps both within a second or two), and the time the
+#: service takes to make an update visible. Changes inside the margin are reported again by the
+#: next cycles, which costs list pages, not correctness.
+SKEW_MARGIN = 30.0
 #: Every job is shown directly at least this many poll intervals apart (the safety net) ...
 SAFETY_INTERVALS = 10
 #: ... and the safety sweep uses at most this share of the connection's query rate.
-SAFETY_RATE_SHARE = 0.25
+SAFETY_RATE_SHARE = 0.1
 #: The shortest cycle, whatever the triggers ask for (a guard against a zero interval).
 MIN_CYCLE = 0.05
 

@@ -22,7 +22,6 @@ import threading
 import time
 from collections import deque
 
-
 #: Extra seconds per window, for arrival jitter between client and gateway (a 3/s quota is used
 #: at 3 / 1.05 = 2.86/s, 95 % of it).
 GUARD = 0.05

@@ -244,8 +244,6 @@ def test_triggers_with_different_intervals_share_one_poller(emu, use_conn) -> No
 
 
 def test_safety_interval_is_bounded_by_the_query_rate() -> None:
-    assert shared_polling.safety_interval(jobs=10, poll_interval=5, query_rate=10) == 50  # ten intervals
-    assert (
-        shared_polling.safety_interval(jobs=1000, poll_interval=5, query_rate=10) == 400
-    )  # a quarter of 10/s
-    assert shared_polling.safety_interval(jobs=10_000, poll_interval=60, query_rate=20) == 2000
+    assert shared_polling.safety_interval(jobs=1, poll_interval=5, query_rate=10) == 50  # ten intervals
+    assert shared_polling.safety_interval(jobs=1000, poll_interval=5, query_rate=20) == 500  # 10% of 20/s
+    assert shared_polling.safety_interval(jobs=10_000, poll_interval=60, query_rate=10) == 10_000
