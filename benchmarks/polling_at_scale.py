@@ -339,7 +339,8 @@ def report(scenario: str, runs: dict[str, dict[str, Any]]) -> list[list[Any]]:
     return [
         [
             "1k waits: requests per job per interval <= 0.05",
-            f"{s['requests_per_job_interval']:.4f} (per-job {runs['per_job']['requests_per_job_interval']:.3f})",
+            f"{s['requests_per_job_interval']:.4f} "
+            f"(per-job {runs['per_job']['requests_per_job_interval']:.3f})",
             verdict(s["requests_per_job_interval"] <= 0.05),
         ],
         [
