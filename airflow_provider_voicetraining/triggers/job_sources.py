@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import TYPE_CHECKING
 
 from airflow_provider_voicetraining.triggers.shared_polling import (
@@ -48,7 +49,8 @@ class DirectSource:
 
 
 class SharedSource(DirectSource):
-    """Shared polling: looks are the observations the event loop's shared poller delivers.
+    """Shared polling: after the first look (a direct show), looks are the observations the
+    event loop's shared poller delivers.
 
     :param hook: the trigger's entered async hook (for the final look at the deadline).
     :param job_id: the job.
@@ -72,13 +74,14 @@ class SharedSource(DirectSource):
 
     async def look(self, deadline: float | None, final: bool = False) -> VoiceTrainingJob:
         """Return the latest news, or the last known state; show the job directly if final."""
-        if final:
+        if final or self.last is None:
+            # the first look (a new subscriber's job is shown once, directly) and the final one
+            # at the deadline are the trigger's own shows, bounded by its deadline
             self._pending = None
+            self.subscription.last_direct = time.time()
             self.last = await super().look(deadline)
             return self.last
         observation, self._pending = self._pending, None
-        if observation is None and self.last is None:
-            observation = await self.subscription.queue.get()  # the first (direct) show
         if observation is not None:
             if observation.error is not None:
                 raise observation.error

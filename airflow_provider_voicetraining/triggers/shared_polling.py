@@ -11,8 +11,9 @@ by the trigger itself, only for failures.
 
 Direct shows remain where a list cannot answer:
 
-* a newly subscribed job is shown once (its current state; a triggerer restart rebuilds every
-  trigger from ``serialize()`` and each resubscribes);
+* a newly subscribed job is shown once, by its trigger's first look (its current state, within
+  the trigger's own deadline; a triggerer restart rebuilds every trigger from ``serialize()``
+  and each resubscribes);
 * a list call that fails makes that cycle show each job directly (the errors count against
   each trigger's error budget exactly as in per-job polling);
 * the **safety net**: every job is also shown directly once per :func:`safety_interval`, in
@@ -78,7 +79,7 @@ class Subscription:
     job_id: str
     interval: float
     queue: asyncio.Queue[Observation] = field(default_factory=asyncio.Queue)
-    last_direct: float = 0.0
+    last_direct: float = field(default_factory=time.time)
 
     def deliver(self, observation: Observation) -> None:
         """Hand the trigger an observation (it reads them in order)."""
@@ -104,9 +105,8 @@ class SharedPoller:
 
     # -- subscribers ---------------------------------------------------------------------------
     def subscribe(self, subscription: Subscription) -> None:
-        """Add a subscriber; its job is shown once at once, then followed by the list cycles."""
+        """Add a subscriber (its trigger shows the job once itself), then follow it by list cycles."""
         self.subscriptions.setdefault(subscription.job_id, []).append(subscription)
-        self._show_soon([subscription])
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="voicetraining-poller")
         self._wake.set()
