@@ -45,7 +45,10 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Huawei Cloud MetaStudio",
-                "python-modules": ["airflow_provider_voicetraining.operators.voice_training"],
+                "python-modules": [
+                    "airflow_provider_voicetraining.operators.voice_training",
+                    "airflow_provider_voicetraining.operators.voice_assessment",
+                ],
             }
         ],
         "sensors": [

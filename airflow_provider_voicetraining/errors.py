@@ -2,9 +2,14 @@
 
 The wire layer's errors (bad input, API errors, transport failures, garbled answers) are plain
 exceptions defined in :mod:`airflow_provider_voicetraining.wire.errors`; a task fails on them the
-usual way, retries included. A failed *job* is different: retrying the task cannot change it, so
-:class:`VoiceTrainingJobFailedError` is an ``AirflowFailException`` and is defined here, in the
-Airflow layer.
+usual way, retries included. Some outcomes are different: retrying the task cannot change them,
+so these are ``AirflowFailException`` (never retried) and are defined here, in the Airflow layer:
+
+* :class:`VoiceTrainingJobFailedError`: the job failed;
+* :class:`VoiceTrainingWaitTimeoutError`: the wait reached its deadline (a retry would only wait
+  on the same job again, or pay for a new one);
+* :class:`VoiceRecordingsRejectedError`: the recording check found recordings out of range;
+* :class:`VoiceTrainingAmbiguousJobError`: a retry cannot tell whether a job it sees is its own.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from airflow_provider_voicetraining.wire.errors import (
     VoiceTrainingJobNotFinishedError,
     VoiceTrainingNotFoundError,
     VoiceTrainingPackageError,
+    VoiceTrainingQuotaError,
     VoiceTrainingResponseError,
     VoiceTrainingServerError,
     VoiceTrainingThrottledError,
@@ -29,7 +35,9 @@ from airflow_provider_voicetraining.wire.errors import (
 )
 
 __all__ = [
+    "VoiceRecordingsRejectedError",
     "VoiceTrainingAPIError",
+    "VoiceTrainingAmbiguousJobError",
     "VoiceTrainingAuthError",
     "VoiceTrainingConnectionError",
     "VoiceTrainingError",
@@ -37,11 +45,13 @@ __all__ = [
     "VoiceTrainingJobNotFinishedError",
     "VoiceTrainingNotFoundError",
     "VoiceTrainingPackageError",
+    "VoiceTrainingQuotaError",
     "VoiceTrainingResponseError",
     "VoiceTrainingServerError",
     "VoiceTrainingThrottledError",
     "VoiceTrainingTransportError",
     "VoiceTrainingValidationError",
+    "VoiceTrainingWaitTimeoutError",
     "is_transient",
 ]
 
@@ -59,3 +69,48 @@ class VoiceTrainingJobFailedError(VoiceTrainingError, AirflowFailException):  # 
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.args[0], self.details))
+
+
+class VoiceTrainingWaitTimeoutError(VoiceTrainingError, AirflowFailException):  # type: ignore[misc]
+    """The wait reached ``wait_timeout`` (or ``execution_timeout``) before the job finished; not retried.
+
+    :param message: the job, how long it was waited for and its last state.
+    :param job_id: the job.
+    """
+
+    def __init__(self, message: str, job_id: str | None = None) -> None:
+        self.job_id = job_id
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.args[0], self.job_id))
+
+
+class VoiceRecordingsRejectedError(VoiceTrainingError, AirflowFailException):  # type: ignore[misc]
+    """The recording check rated recordings out of range; not retried (record them again).
+
+    :param message: what is out of range and the service's advice.
+    :param assessment: the assessment dict (``VoiceAssessment.to_dict()``).
+    """
+
+    def __init__(self, message: str, assessment: dict[str, Any]) -> None:
+        self.assessment = assessment
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.args[0], self.assessment))
+
+
+class VoiceTrainingAmbiguousJobError(VoiceTrainingError, AirflowFailException):  # type: ignore[misc]
+    """A retry sees committed jobs it cannot prove to be its own; it creates none rather than guess.
+
+    :param message: the jobs seen and how to resolve it.
+    :param job_ids: those jobs.
+    """
+
+    def __init__(self, message: str, job_ids: list[str]) -> None:
+        self.job_ids = list(job_ids)
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.args[0], self.job_ids))

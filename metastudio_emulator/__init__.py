@@ -67,16 +67,19 @@ response carries ``X-Request-Id`` (32 hex). A request with ``X-App-UserId`` sees
 user's jobs; without it, every job of the project. Five consecutive signature failures lock an
 AK for five minutes (the next requests get "AK access failed to reach the limit,forbidden").
 
-Lifecycle, outcome rule, faults
--------------------------------
+Lifecycle, outcome rule, faults, quotas, recording checks
+---------------------------------------------------------
 Documented once for users in the README ("The emulator"); implemented in :mod:`.lifecycle`
-(timelines and the outcome rule) and :mod:`.faults` (fault kinds and rule keys).
+(timelines and the outcome rule), :mod:`.faults` (fault kinds and rule keys), :mod:`.quotas`
+(counters from the provider's ``Edition`` table, one training per first commit) and
+:mod:`.store` (the assessment of a recording check, from the recordings' names).
 
 Control plane (``/_emulator/``, unauthenticated, never faulted, not in the request log)
 ------------------------------------------------------------------------------------
 ``GET health``; ``POST reset``; ``POST jobs`` (seed); ``GET jobs``, ``GET jobs/{id}``;
 ``POST jobs/{id}/outcome``; ``GET|PUT|DELETE faults``; ``GET requests?route=``,
-``DELETE requests``; ``GET stats``; ``PUT clock``; ``PUT rate-limit``; ``GET|POST tokens``,
+``DELETE requests``; ``GET stats``; ``PUT clock``; ``PUT rate-limit``; ``GET|PUT quotas``;
+``GET|POST tokens``,
 ``POST tokens/expire``; ``GET console/jobs/{id}``. :class:`EmulatorControl` wraps them.
 """
 

@@ -91,8 +91,11 @@ class EmulatorConfig:
     seed_jobs: list[dict[str, Any]] = field(default_factory=list)
     #: Nominal per-state durations in seconds overriding the defaults (before ``time_scale``).
     durations: dict[str, float] = field(default_factory=dict)
-    #: Remaining quota per edition reported by ``GET P/quotas`` (not enforced).
+    #: Trainings bought per ``resource_available_nums`` counter (``GET P/quotas``); each first
+    #: commit of a voice job uses one, and a commit with none left is refused (see ``quotas.py``).
     quota_per_edition: int = 100
+    #: Per-counter totals overriding ``quota_per_edition`` (``{"basic": 0}``).
+    quotas: dict[str, int] = field(default_factory=dict)
 
     # Server.
     keep_alive_timeout: int = 150

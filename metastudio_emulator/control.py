@@ -106,6 +106,16 @@ class EmulatorControl:
     def set_rate_limit(self, per_second: float | None, burst: int | None = None) -> None:
         self._call("PUT", "/rate-limit", {"per_second": per_second, "burst": burst})
 
+    def set_quotas(self, **totals: int) -> dict[str, Any]:
+        """Set the trainings bought per counter (``basic=0``); returns totals and what is left."""
+        result: dict[str, Any] = self._call("PUT", "/quotas", totals)
+        return result
+
+    def quotas(self) -> dict[str, Any]:
+        """``{"totals": {...}, "available": {...}}`` of the default project."""
+        result: dict[str, Any] = self._call("GET", "/quotas")
+        return result
+
     def expire_tokens(self) -> None:
         self._call("POST", "/tokens/expire")
 

@@ -20,6 +20,8 @@ DELETE   /_emulator/requests                clear the log and counters
 GET      /_emulator/stats                   requests per route/status, connections, CPU
 PUT      /_emulator/clock                   ``{"offset_seconds": 960}``
 PUT      /_emulator/rate-limit              ``{"per_second": 5, "burst": 5}`` (null disables)
+GET      /_emulator/quotas                  totals and trainings left per quota counter
+PUT      /_emulator/quotas                  ``{"basic": 0}``: set totals (others unchanged)
 GET      /_emulator/tokens                  issued tokens as SHA-256 digests + metadata
 POST     /_emulator/tokens                  ``{"project_id", "ttl_seconds"}`` -> a token
 POST     /_emulator/tokens/expire           expire every issued token
@@ -172,6 +174,12 @@ class ControlApi:
             {"per_second": self.rt.rate_limiter.per_second, "burst": self.rt.rate_limiter.burst}
         )
 
+    async def quotas(self, request: Request) -> Response:
+        if request.method == "PUT":
+            self.rt.quotas.set_totals(await _json(request))
+        available, _ = self.rt.quotas.view(self.rt.store, self.rt.config.project_id)
+        return json_response({"totals": dict(self.rt.quotas.totals), "available": available})
+
     async def issue_token(self, request: Request) -> Response:
         body = await _json(request)
         project_id = body.get("project_id") or self.rt.config.project_id
@@ -242,6 +250,8 @@ class ControlApi:
             ("GET", "/stats", self.stats),
             ("PUT", "/clock", self.clock),
             ("PUT", "/rate-limit", self.rate_limit),
+            ("GET", "/quotas", self.quotas),
+            ("PUT", "/quotas", self.quotas),
             ("GET", "/tokens", self.list_tokens),
             ("POST", "/tokens", self.issue_token),
             ("POST", "/tokens/expire", self.expire_tokens),

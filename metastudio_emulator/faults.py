@@ -67,15 +67,18 @@ class FaultRule:
     min_delay: float = 0.05
     max_delay: float = 0.2
     times: int | None = None
+    #: let this many matching requests pass first (e.g. fault the second poll, not the first)
+    after: int = 0
     process: bool = True
     triggered: int = 0
+    seen: int = 0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaultRule:
         """Validate one rule; ``ValueError`` with a message naming the problem."""
         if not isinstance(data, dict):
             raise ValueError("a fault rule must be an object")
-        known = set(cls.__dataclass_fields__) - {"triggered"}
+        known = set(cls.__dataclass_fields__) - {"triggered", "seen"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown fault rule keys {unknown}; known: {sorted(known)}")
@@ -92,8 +95,13 @@ class FaultRule:
             raise ValueError("need 0 <= min_delay <= max_delay")
         if rule.chunk_delay < 0 or rule.chunk_size < 1 or rule.size < 0:
             raise ValueError("chunk_delay and size must not be negative, chunk_size at least 1")
-        if rule.burst < 0 or (rule.times is not None and rule.times < 0) or rule.retry_after < 0:
-            raise ValueError("burst, times and retry_after must not be negative")
+        if (
+            rule.burst < 0
+            or (rule.times is not None and rule.times < 0)
+            or rule.retry_after < 0
+            or rule.after < 0
+        ):
+            raise ValueError("burst, times, after and retry_after must not be negative")
         return rule
 
     def to_dict(self) -> dict[str, Any]:
@@ -152,6 +160,9 @@ class FaultInjector:
         expire = False
         for rule in self.rules:
             if not rule.matches(route) or (rule.times is not None and rule.triggered >= rule.times):
+                continue
+            rule.seen += 1
+            if rule.seen <= rule.after:
                 continue
             if rng.random() >= rule.rate:
                 continue

@@ -206,7 +206,9 @@ def offset_of(steps: list[Step], state: str) -> float | None:
 def edition_of(job_type: str) -> Edition:
     """The edition of a job type; types without a create endpoint (seeded ``THIRD_PARTY_LJZN``,
     ``FLEXUS`` jobs) are treated as long-recording editions."""
-    return edition_by_job_type(job_type) or Edition(job_type.lower(), job_type, "", None, True, "")
+    return edition_by_job_type(job_type) or Edition(
+        job_type.lower(), job_type, "", None, True, "", job_type.lower()
+    )
 
 
 def _audit_error(audio: str | None, text: str | None, code: str, message: str) -> dict[str, str | None]:

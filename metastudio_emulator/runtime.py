@@ -19,6 +19,7 @@ from metastudio_emulator.auth import (
 )
 from metastudio_emulator.config import EmulatorConfig
 from metastudio_emulator.faults import FaultInjector
+from metastudio_emulator.quotas import QuotaBook
 from metastudio_emulator.requestlog import RequestLog
 from metastudio_emulator.store import JobStore
 from metastudio_emulator.throttling import ApiThrottle
@@ -30,6 +31,7 @@ class EmulatorRuntime:
         self.config = config
         self.presigner = Presigner()
         self.store = JobStore(config.time_scale, config.durations)
+        self.quotas = QuotaBook(config)
         self.tokens = TokenStore()
         keys = {
             config.access_key: KeyPair(config.secret_key),
@@ -65,6 +67,7 @@ class EmulatorRuntime:
     def reset(self) -> None:
         """Back to the startup state: configured seed jobs and faults, nothing else."""
         self.store.clear()
+        self.quotas.reset()
         self.tokens.clear()
         self.verifier.reset()
         self.faults.configure(self.config.faults, self.config.effective_fault_seed())

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -271,8 +271,13 @@ class JobStore:
         self._upload_seq += 1
         return self._upload_seq
 
-    def commit(self, rec: JobRecord, overrides: dict[str, Any], now: float) -> Commit:
-        """Commit ``rec`` (sends it to review) or raise a 400 explaining why it can't be."""
+    def commit(
+        self, rec: JobRecord, overrides: dict[str, Any], now: float, gate: Callable[[], None] | None = None
+    ) -> Commit:
+        """Commit ``rec`` (sends it to review) or raise a 400 explaining why it can't be.
+
+        ``gate`` runs once the job is known to be committable (the quota check) and may refuse.
+        """
         state = rec.state(now)
         if rec.kind == "short":
             allowed: frozenset[str] = frozenset({S.CREATING.value})
@@ -293,6 +298,8 @@ class JobStore:
                 f"The training data of job {rec.job_id} has not been re-uploaded since the audit failed: "
                 "get new URLs from uploading-address-url, upload the corrected data, then commit."
             )
+        if gate is not None:
+            gate()
         if rec.kind == "voice":
             app_user = overrides.pop("app_user_id", None)
             if app_user:
@@ -530,11 +537,33 @@ def visible(rec: JobRecord, project_id: str, app_user_id: str | None) -> bool:
 # -- views ------------------------------------------------------------------------------------
 
 
-def _assess_result(job_id: str) -> dict[str, Any]:
-    """A plausible, deterministic voice-quality assessment (all properties in range)."""
-    digest = hashlib.sha256(job_id.encode()).digest()
+#: Words in a recording's file name that make the emulated assessment rate one property out
+#: of range (how a test asks for bad recordings): property, out-of-range value, advice.
+ASSESS_NAME_RULES: dict[str, tuple[str, float, str]] = {
+    "noisy": ("snr", 18.0, "Record in a quiet room: the background noise is too loud."),
+    "quiet": ("sound", -42.0, "Speak louder or move closer to the microphone."),
+    "fast": ("speed", 7.5, "Read more slowly."),
+    "echo": ("reverb", 0.6, "Record in a room with less echo (soft furnishings help)."),
+}
 
-    def prop(expected: str, actual: float, unit: str) -> dict[str, Any]:
+
+def _assess_result(job_id: str, members: list[str] | None = None) -> dict[str, Any]:
+    """A plausible, deterministic voice-quality assessment: in range, except for the properties
+    the package's recording names ask to fail (:data:`ASSESS_NAME_RULES`)."""
+    digest = hashlib.sha256(job_id.encode()).digest()
+    names = [m.lower() for m in members or [] if m.lower().endswith(".wav")]
+    failing = {rule[0]: rule for word, rule in ASSESS_NAME_RULES.items() if any(word in n for n in names)}
+
+    def prop(name: str, expected: str, actual: float, unit: str) -> dict[str, Any]:
+        if name in failing:
+            _, bad, advice = failing[name]
+            return {
+                "expected": expected,
+                "actual": f"{bad:.1f}{unit}",
+                "suggestion": "不符合要求",
+                "suggestion_en": advice,
+                "status": 1,
+            }
         return {
             "expected": expected,
             "actual": f"{actual:.1f}{unit}",
@@ -544,13 +573,18 @@ def _assess_result(job_id: str) -> dict[str, Any]:
         }
 
     return {
-        "speed": prop("3.0-6.0 char/s", 4.0 + digest[0] / 255, " char/s"),
-        "sound": prop(">= -30 dB", -25.0 + digest[1] / 51, " dB"),
-        "snr": prop(">= 30 dB", 35.0 + digest[2] / 25, " dB"),
-        "reverb": prop("<= 0.3", 0.1 + digest[3] / 2550, ""),
-        "dnsmos_ovrl": prop(">= 3.0", 3.2 + digest[4] / 255, ""),
-        "dnsmos_bak": prop(">= 3.5", 3.7 + digest[5] / 255, ""),
-        "suggestion": "The recordings meet the training requirements.",
+        "speed": prop("speed", "3.0-6.0 char/s", 4.0 + digest[0] / 255, " char/s"),
+        "sound": prop("sound", ">= -30 dB", -25.0 + digest[1] / 51, " dB"),
+        "snr": prop("snr", ">= 30 dB", 35.0 + digest[2] / 25, " dB"),
+        "reverb": prop("reverb", "<= 0.3", 0.1 + digest[3] / 2550, ""),
+        "dnsmos_ovrl": prop("dnsmos_ovrl", ">= 3.0", 3.2 + digest[4] / 255, ""),
+        "dnsmos_bak": prop("dnsmos_bak", ">= 3.5", 3.7 + digest[5] / 255, ""),
+        "suggestion": (
+            "The recordings do not meet the training requirements: "
+            + " ".join(r[2] for r in failing.values())
+            if failing
+            else "The recordings meet the training requirements."
+        ),
     }
 
 
@@ -627,7 +661,11 @@ def short_view(rec: JobRecord, now: float) -> dict[str, Any]:
         "job_failed_reason": failed_reason,
         "create_time": ms(rec.create_time),
         "lastupdate_time": ms(pos.entered_at),
-        "assess_result": _assess_result(rec.job_id) if pos.state == S.SUCCEED.value else None,
+        "assess_result": (
+            _assess_result(rec.job_id, rec.package.members if rec.package else None)
+            if pos.state == S.SUCCEED.value
+            else None
+        ),
         **rec.pinned,
     }
 

@@ -37,15 +37,6 @@ from metastudio_emulator.runtime import EmulatorRuntime
 from metastudio_emulator.store import JobRecord
 
 PREFIX = "/v1/{project_id}/voice-training-manage"
-#: ``resource_available_nums`` keys per edition (``show_voice_training_quotas``).
-QUOTA_KEYS = {
-    "flexus": "FLEXUS",
-    "basic": "BASIC",
-    "middle": "MIDDLE",
-    "middle_on_demand": None,
-    "advance": "ADVANCE",
-    "third_party_cmww": "THIRD_PARTY",
-}
 
 
 class VoiceApi:
@@ -104,7 +95,9 @@ class VoiceApi:
     async def commit(self, request: Request, ctx: RequestContext) -> Response:
         rec = self._job(request, ctx)
         overrides = validate_commit(parse_json_body(await request.body(), required=False))
-        self.rt.store.commit(rec, overrides, self.rt.now())
+        self.rt.store.commit(
+            rec, overrides, self.rt.now(), gate=lambda: self.rt.quotas.check_commit(self.rt.store, rec)
+        )
         return empty_response()
 
     # -- endpoints 6-8: list, show, delete ---------------------------------------------------
@@ -175,29 +168,7 @@ class VoiceApi:
         q = query_dict(request)
         offset = int_param(q, "offset", 0, 0, MAX_INT)
         limit = int_param(q, "limit", 10, 1, MAX_PAGE)
-        project = request.path_params["project_id"]
-        total = self.rt.config.quota_per_edition
-        used: dict[str, int] = {}
-        for rec in self.rt.store:
-            if rec.kind == "voice" and rec.project_id == project:
-                used[rec.job_type] = used.get(rec.job_type, 0) + 1
-        available = {key: max(0, total - used.get(jt or "", 0)) for key, jt in QUOTA_KEYS.items()}
-        resources = [
-            {
-                "operation_type": "ADD",
-                "resource_source": "PURCHASED",
-                "asset_id": None,
-                "resource_id": f"voice-quota-{jt.lower()}",
-                "resource_nums": total,
-                "resource_available_nums": available[key],
-                "resource_type": jt,
-                "charge_mode": "PERIODIC",
-                "expire_time": "2099-12-31T23:59:59Z",
-                "status": 0,
-            }
-            for key, jt in QUOTA_KEYS.items()
-            if jt is not None
-        ]
+        available, resources = self.rt.quotas.view(self.rt.store, request.path_params["project_id"])
         return json_response(
             {
                 "count": len(resources),

@@ -12,19 +12,30 @@ class RunResult:
     dag_id: str
     run_id: str
     state: str
+    #: task_id -> state (for mapped tasks, the state of one instance: see ``instances``)
     tasks: dict[str, str] = field(default_factory=dict)
+    #: (task_id, map_index) -> (state, try_number) of every task instance
+    instances: dict[tuple[str, int], tuple[str, int]] = field(default_factory=dict)
+    #: (task_id, map_index) -> epoch seconds when its last try started
+    started: dict[tuple[str, int], float] = field(default_factory=dict)
 
-    def xcom(self, task_id: str, key: str = "return_value") -> Any:
+    def xcom(self, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
         from airflow.models.xcom import XComModel
         from airflow.utils.session import create_session
 
         with create_session() as session:
             row = (
                 session.query(XComModel)
-                .filter_by(dag_id=self.dag_id, run_id=self.run_id, task_id=task_id, key=key)
+                .filter_by(
+                    dag_id=self.dag_id, run_id=self.run_id, task_id=task_id, key=key, map_index=map_index
+                )
                 .one_or_none()
             )
             return None if row is None else XComModel.deserialize_value(row)
+
+    def mapped(self, task_id: str) -> dict[int, str]:
+        """map_index -> state of a mapped task's instances."""
+        return {i: state for (t, i), (state, _) in sorted(self.instances.items()) if t == task_id}
 
     def xcom_keys(self, task_id: str) -> set[str]:
         from airflow.models.xcom import XComModel
@@ -56,5 +67,15 @@ def run_dag(dagbag: Any, dag_id: str, conf: dict[str, Any] | None = None) -> Run
     assert dag is not None, f"{dag_id} not found; import errors: {dagbag.import_errors}"
     defaults = _DEFAULT_PARAMS.setdefault(dag_id, {k: dag.params[k] for k in dag.params})
     run = dag.test(run_conf={**defaults, **(conf or {})})
-    tasks = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
-    return RunResult(dag_id=dag_id, run_id=run.run_id, state=str(run.state), tasks=tasks)
+    tis = run.get_task_instances()
+    tasks = {ti.task_id: str(ti.state) for ti in tis}
+    instances = {(ti.task_id, ti.map_index): (str(ti.state), int(ti.try_number)) for ti in tis}
+    started = {(ti.task_id, ti.map_index): ti.start_date.timestamp() for ti in tis if ti.start_date}
+    return RunResult(
+        dag_id=dag_id,
+        run_id=run.run_id,
+        state=str(run.state),
+        tasks=tasks,
+        instances=instances,
+        started=started,
+    )

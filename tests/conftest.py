@@ -57,12 +57,28 @@ def emulator_server() -> Iterator[EmulatorServer]:
         yield server
 
 
+def _reset_around(server: EmulatorServer) -> Iterator[EmulatorServer]:
+    server.control.reset()
+    yield server
+    server.control.reset()
+
+
 @pytest.fixture
 def emu(emulator_server: EmulatorServer) -> Iterator[EmulatorServer]:
     """The shared emulator, reset before each test (jobs, faults, request log, tokens, clock)."""
-    emulator_server.control.reset()
-    yield emulator_server
-    emulator_server.control.reset()
+    yield from _reset_around(emulator_server)
+
+
+@pytest.fixture(scope="session")
+def slow_emulator_server() -> Iterator[EmulatorServer]:
+    with EmulatorServer(EmulatorConfig(time_scale=0.3, seed=3)) as server:
+        yield server
+
+
+@pytest.fixture
+def slow_emu(slow_emulator_server: EmulatorServer) -> Iterator[EmulatorServer]:
+    """An emulator whose jobs take about 6 s (still running when a retry starts), reset per test."""
+    yield from _reset_around(slow_emulator_server)
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ from airflow_provider_voicetraining.errors import (
     VoiceTrainingValidationError,
 )
 from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+from airflow_provider_voicetraining.operators.voice_assessment import AssessVoiceRecordingsOperator
 from airflow_provider_voicetraining.operators.voice_training import (
     CreateVoiceTrainingJobOperator,
     VoiceTrainingJobResultOperator,
@@ -66,7 +67,14 @@ def _not_a_zip(tmp: Path) -> str:
     return str(path)
 
 
-def _package(tmp: Path) -> str:
+def _package(tmp: Path, wav: bool = True) -> str:
+    if not wav:
+        import zipfile
+
+        tmp.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(tmp / "texts.zip", "w") as archive:
+            archive.writestr("0.txt", "only a transcript")
+        return str(tmp / "texts.zip")
     from airflow_provider_voicetraining.package import make_synthetic_package
 
     return make_synthetic_package(tmp / "good.zip", "basic", seconds=0.01)
@@ -318,6 +326,36 @@ def _cases(tmp: Path) -> list[Case]:
             create_op(tmp, on_abort="remove"),
             VoiceTrainingValidationError,
             ("on_abort", "leave"),
+        ),
+        Case(
+            "create: negative quota_wait_timeout",
+            create_op(tmp, quota_wait_timeout=-1),
+            VoiceTrainingValidationError,
+            ("quota_wait_timeout",),
+        ),
+        Case(
+            "create: commit body app_user_id with CR/LF",
+            lambda emu: create_op(
+                tmp, training_package=_package(tmp), commit_overrides={"app_user_id": "user\r\nX-Evil: 1"}
+            )(emu),
+            VoiceTrainingValidationError,
+            ("app_user_id (commit body)",),
+        ),
+        Case(
+            "assess: zip without a recording",
+            lambda emu: AssessVoiceRecordingsOperator(task_id="a", package=_package(tmp, wav=False)).execute(
+                {}
+            ),
+            VoiceTrainingPackageError,
+            ("package", ".wav"),
+        ),
+        Case(
+            "assess: language typo",
+            lambda emu: AssessVoiceRecordingsOperator(
+                task_id="a", package=_package(tmp), language="FR"
+            ).execute({}),
+            VoiceTrainingValidationError,
+            ("language", "CN"),
         ),
         # -- API responses ------------------------------------------------------------------------
         Case(

@@ -6,7 +6,11 @@ import pytest
 
 from tests.airflow_helpers import run_dag
 
-EXAMPLES = ["example_voice_training_pipeline", "example_voice_training_existing_job"]
+EXAMPLES = [
+    "example_voice_training_pipeline",
+    "example_voice_training_existing_job",
+    "example_voice_training_platform",
+]
 
 
 def test_example_dags_import_cleanly(dagbag) -> None:  # type: ignore[no-untyped-def]
@@ -59,3 +63,19 @@ def test_existing_job_routes_success_and_failure(emu, use_conn, dagbag, seed, ro
         report = result.xcom("report_failure")
         assert report["state"] == "FAILED" and "background noise" in report["report"]
         assert "MSS.20001001" in report["report"]
+
+
+def test_platform_trains_one_voice_per_user_who_passed_the_check(emu, use_conn, dagbag) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    result = run_dag(dagbag, "example_voice_training_platform")
+    assert result.state == "success", result.instances
+    assert result.mapped("check_recordings") == {0: "success", 1: "success", 2: "success"}
+    assert result.mapped("train_voice") == {0: "success", 1: "success"}  # user-3's recordings are noisy
+    report = result.xcom("publish")
+    voice_jobs = {j["app_user_id"]: j for j in emu.control.jobs() if j["kind"] == "voice"}
+    assert set(voice_jobs) == {"user-1", "user-2"}  # one job per trained user, under their app user
+    for user in ("user-1", "user-2"):
+        assert report[user] == {"asset_id": voice_jobs[user]["view"]["asset_id"]}
+    assert report["user-3"]["rejected"] == ["snr"] and "quiet room" in report["user-3"]["advice"]
+    shorts = [j for j in emu.control.jobs() if j["kind"] == "short"]
+    assert sorted(j["app_user_id"] for j in shorts) == ["user-1", "user-2", "user-3"]

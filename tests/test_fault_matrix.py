@@ -91,13 +91,19 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 
 
 class RecordingTI:
-    """The stand-in task instance: it stores XComs, which is all these tasks ask of it."""
+    """The stand-in task instance: who it is (the first try of an unmapped task) and its XComs,
+    which is all these tasks ask of it."""
 
     def __init__(self) -> None:
         self.xcom: dict[str, Any] = {}
+        self.dag_id, self.task_id, self.run_id = "fault_matrix", "task", "matrix"
+        self.map_index, self.try_number, self.max_tries = -1, 1, 0
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.xcom[key] = value
+
+    def xcom_pull(self, task_ids: Any = None, key: str = "return_value", map_indexes: Any = None) -> Any:
+        return self.xcom.get(key)
 
 
 @dataclass
@@ -108,6 +114,9 @@ class Run:
     result: Any = None
     error: BaseException | None = None
     deferred: TaskDeferred | None = None
+
+    def __post_init__(self) -> None:
+        self.ti.task_id = self.task.task_id
 
     @property
     def context(self) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from airflow_provider_voicetraining import CONN_TYPE, DEFAULT_CONN_ID
@@ -34,6 +34,7 @@ from airflow_provider_voicetraining.wire.models import (
     AuditResult,
     CreatedJob,
     FailureDetails,
+    TrainingQuotas,
     UploadUrls,
     VoiceTrainingJob,
 )
@@ -55,6 +56,8 @@ BaseHook = compat.base_hook_class()
 
 #: How far the service's ``create_time`` may lag our clock when matching an unanswered create.
 CREATE_CLOCK_TOLERANCE = 300.0
+#: A short job can be committed only while it is new.
+SHORT_COMMITTABLE: frozenset[str] = frozenset({JobState.CREATING.value})
 
 
 def _mask(token: Secret) -> None:
@@ -365,7 +368,9 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
             except (VoiceTrainingServerError, VoiceTrainingTransportError, VoiceTrainingResponseError) as exc:
                 if isinstance(exc, VoiceTrainingTransportError) and not exc.may_have_reached:
                     raise
-                adopted = self._adopt_unacknowledged(voice_name, app_user_id, since=started, error=exc)
+                adopted = self._adopt_unacknowledged(
+                    voice_name, app_user_id, since=started, error=exc, batch_name=fields.get("batch_name")
+                )
                 if adopted is not None:
                     return adopted
                 if not transport.policy.can_retry(attempt):
@@ -381,19 +386,30 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
                 time.sleep(wait)
 
     def _adopt_unacknowledged(
-        self, voice_name: str, app_user_id: str | None, *, since: float, error: Exception
+        self,
+        voice_name: str,
+        app_user_id: str | None,
+        *,
+        since: float,
+        error: Exception,
+        batch_name: str | None = None,
     ) -> CreatedJob | None:
-        """Return the job an unanswered create made, if exactly one matches; None if none does."""
+        """Return the job an unanswered create made, if exactly one matches; None if none does.
+
+        A batch name (the create operator's task-instance identity) narrows the match further.
+        """
         candidates = [
             job
             for job in self.list_jobs(
                 voice_name=voice_name,
+                batch_name=batch_name,
                 state="CREATING",
                 sort_dir="desc",
                 max_items=20,
                 app_user_id=app_user_id,
             )
             if job.voice_name == voice_name
+            and job.batch_name == batch_name
             and job.create_time is not None
             and job.create_time.timestamp() >= since - CREATE_CLOCK_TOLERANCE
         ]
@@ -416,32 +432,110 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
             job_id=job.job_id, upload_urls=self.get_upload_urls(job.job_id, app_user_id=app_user_id)
         )
 
-    def commit_job(self, job_id: str, *, app_user_id: str | None = None, **overrides: Any) -> None:
+    def commit_job(
+        self,
+        job_id: str,
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        app_user_id: str | None = None,
+        **fields: Any,
+    ) -> None:
         """Commit the job for review and training (after its data was uploaded).
 
         If a retried commit is refused because an earlier attempt already went through, the
         job's state proves it and the call succeeds.
 
         :param job_id: the job.
+        :param overrides: metadata overrides sent in the body, any of
+            ``vocabulary.COMMIT_FIELDS`` (``tag``, ``description``, ``sex``, ``voice_name``,
+            ``language``, ``phone``, ``app_user_id``, ``output_language``, ``custom_text``).
+            The body's ``app_user_id`` (the end user the job is filed under) can only be given
+            here: as a keyword, ``app_user_id`` is the ``X-App-UserId`` header.
         :param app_user_id: ``X-App-UserId`` the job was created with (a header).
-        :param overrides: metadata overrides sent in the body: ``tag``, ``description``,
-            ``sex``, ``voice_name``, ``language``, ``phone``, ``output_language``,
-            ``custom_text`` (``vocabulary.COMMIT_FIELDS``).
+        :param fields: body fields as keywords instead of ``overrides`` (all but ``app_user_id``).
         """
-        call = api.commit_job(self.settings, job_id, overrides, app_user_id)
+        clash = sorted(set(overrides or {}) & set(fields))
+        if clash:
+            raise VoiceTrainingValidationError(
+                "commit overrides", f"{clash} were given both in overrides and as keywords", "pass each once"
+            )
+        call = api.commit_job(self.settings, job_id, {**(overrides or {}), **fields}, app_user_id)
         try:
             self._transport.execute(call)
         except VoiceTrainingAPIError as exc:
-            if exc.status_code != 400 or exc.attempts < 2:
-                raise
-            job = self.get_job(job_id, app_user_id=app_user_id)
-            if job.state in COMMITTABLE_STATES:
-                raise
-            self.log.info(
-                "Commit of %s was retried; the job is %s, so an earlier attempt went through",
-                job_id,
-                job.state,
-            )
+            self._check_retried_commit(exc, self.get_job, job_id, app_user_id, COMMITTABLE_STATES)
+
+    def _check_retried_commit(
+        self,
+        exc: VoiceTrainingAPIError,
+        fetch: Callable[..., VoiceTrainingJob],
+        job_id: str,
+        app_user_id: str | None,
+        committable: frozenset[str],
+    ) -> None:
+        """Re-raise a commit error unless the commit was retried and the job shows it went through."""
+        if exc.status_code != 400 or exc.attempts < 2:
+            raise exc
+        job = fetch(job_id, app_user_id=app_user_id)
+        if job.state in committable:
+            raise exc
+        self.log.info(
+            "Commit of %s was retried; the job is %s, so an earlier attempt went through", job_id, job.state
+        )
+
+    # ------------------------------------------------------------------ quotas
+    def get_quotas(self) -> TrainingQuotas:
+        """``GET P/quotas``: trainings left per counter (``resource_available_nums``).
+
+        An edition's counter is ``Edition.quota_key_for(on_demand)`` (``vocabulary.EDITIONS``).
+        """
+        return self._call(api.show_quotas)
+
+    # ------------------------------------------------------------------ short jobs (recording check)
+    def create_short_job(self, *, language: str | None = None, app_user_id: str | None = None) -> CreatedJob:
+        """Create a recording check (a ``VOICE_ASSESS`` short job).
+
+        Upload the recordings to ``upload_urls.training_data_uploading_url``, then commit. The
+        create is not sent again when its answer is lost (a short job cannot be looked up by
+        name): the error says so, and a task retry makes a new check.
+
+        :param language: ``CN`` (the service's default) or ``EN``.
+        :param app_user_id: the end user to create it for (``X-App-UserId``).
+        """
+        return self._call(api.create_short_job, language=language, app_user_id=app_user_id)
+
+    def commit_short_job(self, job_id: str, *, app_user_id: str | None = None) -> None:
+        """Start the check (after the recordings were uploaded).
+
+        :param job_id: the short job.
+        :param app_user_id: ``X-App-UserId`` it was created with.
+        """
+        try:
+            self._call(api.commit_short_job, job_id, app_user_id)
+        except VoiceTrainingAPIError as exc:
+            self._check_retried_commit(exc, self.get_short_job, job_id, app_user_id, SHORT_COMMITTABLE)
+
+    def get_short_job(
+        self, job_id: str, *, app_user_id: str | None = None, deadline: float | None = None
+    ) -> VoiceTrainingJob:
+        """``GET .../user/short-jobs/{job_id}``: state and ``assess_result`` (``asset_id`` is always None).
+
+        :param job_id: the short job.
+        :param app_user_id: ``X-App-UserId`` it was created with.
+        :param deadline: wall-clock epoch the call must end by, retries included.
+        """
+        return self._call(api.show_short_job, job_id, app_user_id, deadline=deadline)
+
+    async def aget_short_job(
+        self, job_id: str, *, app_user_id: str | None = None, deadline: float | None = None
+    ) -> VoiceTrainingJob:
+        """Async :meth:`get_short_job` (used by the trigger).
+
+        :param job_id: the short job.
+        :param app_user_id: ``X-App-UserId`` it was created with.
+        :param deadline: wall-clock epoch the call must end by, retries included.
+        """
+        return await self._acall(api.show_short_job, job_id, app_user_id, deadline=deadline)
 
     @staticmethod
     def _delete_outcome(exc: VoiceTrainingNotFoundError, missing_ok: bool) -> None:

@@ -27,15 +27,14 @@ from airflow.sdk import BaseOperator
 from airflow_provider_voicetraining import DEFAULT_CONN_ID
 from airflow_provider_voicetraining.links.voice_training import VoiceTrainingJobLink
 from airflow_provider_voicetraining.utils import compat
-from airflow_provider_voicetraining.utils.job_waiting import JobWaitMixin
+from airflow_provider_voicetraining.utils.job_waiting import JobWaitMixin, render_job_id
 from airflow_provider_voicetraining.utils.wait_rules import XCOM_JOB_ID, Verdict
 from airflow_provider_voicetraining.wire import checks as check
 from airflow_provider_voicetraining.wire.errors import (
-    VoiceTrainingError,
     VoiceTrainingJobNotFinishedError,
     VoiceTrainingValidationError,
 )
-from airflow_provider_voicetraining.wire.states import COMMITTABLE_STATES, normalize_failure_states
+from airflow_provider_voicetraining.wire.states import JobState, normalize_failure_states
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -125,7 +124,25 @@ class _ResultHandling(JobWaitMixin, BaseOperator):
         return details
 
     def timed_out(self, context: Context, event: dict[str, Any]) -> Any:
-        raise VoiceTrainingError(event["message"])
+        """Fail the task without retry: a retry would only wait on the same job again."""
+        from airflow_provider_voicetraining.errors import VoiceTrainingWaitTimeoutError
+
+        raise VoiceTrainingWaitTimeoutError(event["message"], event.get("job_id"))
+
+    def waited_job_id(self, context: Context) -> str | None:
+        """Return the job this task waits for: the ``job_id`` XCom it pushed after creating it."""
+        ti = context["ti"]
+        value = ti.xcom_pull(task_ids=ti.task_id, key=XCOM_JOB_ID, map_indexes=ti.map_index)
+        return value if isinstance(value, str) else None
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """Airflow's deferral backstop (the triggerer missed the deadline) is a wait timeout too."""
+        try:
+            return super().resume_execution(next_method, next_kwargs, context)
+        except compat.TaskDeferralTimeout as exc:
+            job_id = self.waited_job_id(context)
+            message = f"Job {job_id} did not finish in time: Airflow's deferral timeout fired ({exc})"
+            return self.timed_out(context, {"job_id": job_id, "message": message})
 
 
 class VoiceTrainingJobResultOperator(_ResultHandling):
@@ -166,15 +183,25 @@ class VoiceTrainingJobResultOperator(_ResultHandling):
         self.publish_console_url(context, job_id)
         return self._settle(context, job_id, started_at)
 
+    def waited_job_id(self, context: Context) -> str | None:
+        """Return the rendered ``job_id``."""
+        return render_job_id(self.job_id)
+
 
 class CreateVoiceTrainingJobOperator(_ResultHandling):
     """Create a voice-training job, upload its training package, commit it, optionally wait.
 
     The package is checked locally first (exists, is a zip, holds what the edition needs), and
-    every argument is validated, before the job is created: bad input leaves no remote job.
-    ``job_id`` is pushed to XCom right after creation. If the upload or the commit fails, the
-    new job is deleted (best effort) so nothing is left half-done, unless the commit is proven
-    to have gone through.
+    every argument is validated, before the job is created: bad input leaves no remote job. So
+    is the tenant's quota for the edition (``check_quota``). ``job_id`` is pushed to XCom right
+    after creation.
+
+    A task instance trains at most one voice: a retry, or a rerun after the task was cleared,
+    reconnects to the job an earlier try created (waits for it, returns its ``asset_id``, or
+    finishes its upload and commit) and creates a new one only if that job failed or is gone
+    (:mod:`airflow_provider_voicetraining.utils.reattach`). Unless ``batch_name`` is given, the
+    job is filed under a batch named after the task instance (``af-`` + 24 hex digits), which
+    is how retries on Airflow 3.0-3.2 find it; 3.3+ also records it in the task state store.
 
     :param edition: ``basic`` (20 sentences), ``middle`` (100), ``advance`` (one long
         recording) or ``third_party``.
@@ -187,27 +214,36 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
     :param description: shown in the asset library (templated).
     :param phone: contact phone number of the voice's owner.
     :param dhtms_job_id: an avatar (image modeling) job to associate.
-    :param batch_name: batch to file the job under (templated).
+    :param batch_name: batch to file the job under (templated). Default: the task instance's
+        identity (see above); setting it on Airflow < 3.3 leaves retries unable to tell the
+        job apart from lookalikes (they then refuse to create a second one).
     :param output_language: output language of the voice model.
     :param custom_text: audition text for the preview (templated).
     :param is_ondemand_resource: use pay-per-use resources.
     :param supported_service: services the voice is for (``VIDEO_2D``, ``LIVE_2D``, ``CHAT_2D``).
     :param app_user_id: ``X-App-UserId`` to create the job for (templated).
-    :param commit_overrides: metadata overrides sent with the commit (``vocabulary.COMMIT_FIELDS``).
+    :param commit_overrides: body fields sent with the commit (``vocabulary.COMMIT_FIELDS``),
+        including ``app_user_id``, the end user the commit files the job under (the task then
+        follows the job to that user).
     :param metastudio_conn_id: connection id (templated).
     :param wait_for_completion: wait for the job to finish and return its ``asset_id``
         (default False: return the ``job_id`` right after the commit).
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
-    :param poll_interval: seconds between polls while waiting.
+    :param poll_interval: seconds between polls while waiting (and while waiting for quota).
     :param wait_timeout: give up waiting after this many seconds (default 7 days; also capped
-        by ``execution_timeout``).
+        by ``execution_timeout``); a timeout fails the task without retry.
     :param failure_states: as for the sensor (``VoiceTrainingJobSensor``).
     :param fail_on_job_failure: if False, a failed job does not fail the task: the failure
         details are returned (and pushed as ``failure_details``).
     :param max_consecutive_errors: transient API errors tolerated in a row while waiting.
-    :param on_abort: what happens to the remote job when this task gives up on it (killed,
-        or the wait timed out): ``"leave"`` (default; training continues and can be collected
-        later with the result operator) or ``"delete"``.
+    :param on_abort: what happens to the remote job when this task gives up on it for good
+        (the wait timed out; the task was killed; the last try failed while waiting):
+        ``"leave"`` (default; training continues and can be collected later with the result
+        operator) or ``"delete"``. While a retry will follow, the job is kept for it.
+    :param check_quota: check ``GET P/quotas`` before creating (or committing) a job; none left
+        fails the task before anything is created (default True).
+    :param quota_wait_timeout: seconds to wait for a training to become available instead of
+        failing at once (default None: do not wait; the worker slot is held meanwhile).
     """
 
     template_fields: Sequence[str] = (
@@ -243,6 +279,8 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         commit_overrides: dict[str, Any] | None = None,
         wait_for_completion: bool = False,
         on_abort: str = "leave",
+        check_quota: bool = True,
+        quota_wait_timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -267,12 +305,25 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
                 "on_abort", f"{on_abort!r} is not supported", f"use {ON_ABORT_CHOICES}"
             )
         self.on_abort = on_abort
+        self.check_quota = bool(check_quota)
+        self.quota_wait_timeout = (
+            None
+            if quota_wait_timeout is None
+            else check.positive_number(quota_wait_timeout, "quota_wait_timeout", maximum=7 * 86400, default=0)
+        )
         self._remote_job_id: str | None = None
+        self._job_owner: str | None = None
+        self._retry_follows = False
+        self._reconnectable = False
+        self._airflow_timeout = False
+        self._released = False
 
-    def _create_kwargs(self) -> dict[str, Any]:
+    def _create_kwargs(self, batch_name: str | None = None) -> dict[str, Any]:
         from airflow_provider_voicetraining.wire.vocabulary import CREATE_FIELDS
 
         fields = {name: getattr(self, name) for name in CREATE_FIELDS if name != "create_type"}
+        if batch_name is not None:
+            fields["batch_name"] = batch_name
         return {
             "voice_name": self.voice_name,
             "app_user_id": self.app_user_id,
@@ -280,8 +331,28 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
             **fields,
         }
 
+    def _spec(self, attempt: Any) -> Any:
+        """Describe what this try would create (an earlier try's job must match it)."""
+        from airflow_provider_voicetraining.utils.reattach import JobSpec
+        from airflow_provider_voicetraining.wire.vocabulary import EDITIONS
+
+        moved = self.commit_overrides.get("app_user_id")
+        renamed = self.commit_overrides.get("voice_name")
+        return JobSpec(
+            job_type=EDITIONS[self.edition].job_type,
+            voice_names=tuple(dict.fromkeys(v for v in (self.voice_name, renamed) if v)),
+            owners=tuple(dict.fromkeys((self.app_user_id, *([moved] if moved else [])))),
+            batch_name=self.batch_name or attempt.identity,
+            tagged=not self.batch_name,
+        )
+
     def execute(self, context: Context) -> Any:
-        """Check everything, create, upload, commit; then return the job id or wait."""
+        """Check everything; reconnect to an earlier try's job or create one; return or wait.
+
+        A new job is created, uploaded and committed; an earlier try's job is waited for,
+        returned, or finished (upload and commit), as :mod:`.utils.reattach` decides.
+        """
+        from airflow_provider_voicetraining.utils import reattach
         from airflow_provider_voicetraining.wire import endpoints as api
         from airflow_provider_voicetraining.wire.packages import validate_package
 
@@ -293,23 +364,81 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         package = validate_package(self.training_package, self.edition)
         api.create_job(hook.settings, self.edition, **self._create_kwargs())
         api.commit_body(self.commit_overrides)
+        attempt = reattach.TaskAttempt.from_context(context)
+        spec = self._spec(attempt)
+        self._retry_follows = attempt.retry_follows
+        self._reconnectable = attempt.store is not None or spec.tagged
 
-        created = hook.create_job(self.edition, **self._create_kwargs())
-        job_id = self._remote_job_id = created.job_id
+        earlier = reattach.find_earlier_job(hook, attempt, spec, self.log)
+        if earlier is not None and earlier.reuse is not reattach.Reuse.REPLACE:
+            job_id = earlier.job.job_id
+            self._track(context, job_id, earlier.owner)
+            if earlier.reuse is reattach.Reuse.FINISH:
+                if earlier.job.state == JobState.CREATING.value:
+                    self._require_quota()
+                self._upload_and_commit(job_id, None, package.path)
+            return self._after_commit(context, job_id, started_at)
+
+        self._require_quota()
+        created = hook.create_job(self.edition, **self._create_kwargs(spec.batch_name))
+        job_id = created.job_id
+        reattach.remember(attempt, job_id, self.app_user_id, self.log)
+        self._track(context, job_id, self.app_user_id)
+        self.log.info(
+            "Created %s job %s (batch %s); uploading %s (%d bytes)",
+            self.edition,
+            job_id,
+            spec.batch_name,
+            package.path,
+            package.size,
+        )
+        self._upload_and_commit(job_id, created.upload_urls.training_data_uploading_url, package.path)
+        return self._after_commit(context, job_id, started_at)
+
+    def _require_quota(self) -> None:
+        from airflow_provider_voicetraining.utils.quota import require_quota
+        from airflow_provider_voicetraining.wire.vocabulary import EDITIONS
+
+        if self.check_quota:
+            require_quota(
+                self.hook,
+                EDITIONS[self.edition],
+                on_demand=bool(self.is_ondemand_resource),
+                wait_timeout=self.quota_wait_timeout,
+                poll_interval=self.poll_interval,
+                log=self.log,
+            )
+
+    def _track(self, context: Context, job_id: str, owner: str | None) -> None:
+        """From now on this try answers for ``job_id``: XCom, link, and where to find it."""
+        self._remote_job_id = job_id
+        self._job_owner = owner
         context["ti"].xcom_push(key=XCOM_JOB_ID, value=job_id)
         self.publish_console_url(context, job_id)
-        self.log.info(
-            "Created %s job %s; uploading %s (%d bytes)", self.edition, job_id, package.path, package.size
-        )
+
+    def _upload_and_commit(self, job_id: str, url: str | None, path: str) -> None:
+        from airflow_provider_voicetraining.wire import endpoints as api
+
+        hook = self.hook
         try:
-            hook.upload_training_data(
-                api.presigned_url(created.upload_urls.training_data_uploading_url), package.path
-            )
-            hook.commit_job(job_id, app_user_id=self.app_user_id, **self.commit_overrides)
+            if url is None:
+                url = hook.get_upload_urls(job_id, app_user_id=self.job_owner).training_data_uploading_url
+            hook.upload_training_data(api.presigned_url(url), path)
+            hook.commit_job(job_id, self.commit_overrides, app_user_id=self.job_owner)
         except BaseException as exc:
-            self._clean_up_unsubmitted(job_id, exc)
+            self._give_up(job_id, f"its upload or commit failed ({type(exc).__name__}: {exc})")
             raise
+        moved = self.commit_overrides.get("app_user_id")
+        if moved:
+            self._job_owner = moved
         self.log.info("Committed job %s", job_id)
+
+    def _after_commit(self, context: Context, job_id: str, started_at: float) -> Any:
+        from airflow_provider_voicetraining.errors import (
+            VoiceTrainingJobFailedError,
+            VoiceTrainingWaitTimeoutError,
+        )
+
         if not self.wait_for_completion:
             return job_id
         try:
@@ -317,37 +446,49 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         except compat.TaskDeferred:
             raise
         except compat.AirflowTaskTimeout:
-            self._abort(job_id, "execution_timeout")
+            self._airflow_timeout = True  # Airflow calls on_kill next
+            raise
+        except (VoiceTrainingJobFailedError, VoiceTrainingWaitTimeoutError):
+            raise
+        except Exception as exc:
+            self._give_up(job_id, f"the wait failed ({type(exc).__name__})")
             raise
 
-    def _clean_up_unsubmitted(self, job_id: str, exc: BaseException) -> None:
-        """Upload or commit failed: delete the job unless it demonstrably got committed."""
+    # -- giving up on the job ------------------------------------------------------------------
+    def _give_up(self, job_id: str, why: str) -> None:
+        """End this try without the job: keep it for the retry that reconnects, else release it."""
+        if self._retry_follows and self._reconnectable:
+            self.log.warning("Keeping job %s after %s: the retry reconnects to it", job_id, why)
+            self._released = True
+            return
+        self._release(job_id, why)
+
+    def _release(self, job_id: str, why: str) -> None:
+        """Let go of the job for good.
+
+        An uncommitted job is deleted (nothing is left half-done); a committed one is left
+        training or deleted, as ``on_abort`` says.
+        """
+        if self._released:
+            return
+        self._released = True
         hook = self.hook
         try:
-            state = hook.get_job(job_id, app_user_id=self.app_user_id).state
-            if state not in COMMITTABLE_STATES:
-                self.log.warning("Job %s is %s despite %s: it was committed; keeping it", job_id, state, exc)
-                return
-            hook.delete_job(job_id, app_user_id=self.app_user_id, missing_ok=True)
-            self.log.warning("Deleted job %s because its upload or commit failed: %s", job_id, exc)
-        except Exception as cleanup_error:
-            self.log.error(
-                "Job %s was created but not submitted (%s), and deleting it failed too (%s); delete it "
-                "in the console",
-                job_id,
-                exc,
-                cleanup_error,
-            )
-
-    def _abort(self, job_id: str, why: str) -> None:
-        if self.on_abort != "delete":
-            self.log.warning("Leaving job %s running after %s (on_abort='leave')", job_id, why)
+            state = hook.get_job(job_id, app_user_id=self.job_owner).state
+        except Exception as exc:
+            state = None
+            self.log.warning("Could not read job %s before releasing it: %s", job_id, exc)
+        if state != JobState.CREATING.value and self.on_abort != "delete":
+            self.log.warning("Leaving job %s (%s) after %s (on_abort='leave')", job_id, state or "?", why)
             return
         try:
-            self.hook.delete_job(job_id, app_user_id=self.app_user_id, missing_ok=True)
-            self.log.warning("Deleted job %s after %s (on_abort='delete')", job_id, why)
+            hook.delete_job(job_id, app_user_id=self.job_owner, missing_ok=True)
+            reason = "it was never committed" if state == JobState.CREATING.value else "on_abort='delete'"
+            self.log.warning("Deleted job %s after %s (%s)", job_id, why, reason)
         except Exception as exc:
-            self.log.error("Could not delete job %s after %s: %s", job_id, why, exc)
+            self.log.error(
+                "Could not delete job %s after %s (%s); delete it in the console", job_id, why, exc
+            )
 
     @property
     def delete_on_kill(self) -> bool:
@@ -355,11 +496,28 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         return self.on_abort == "delete"
 
     def timed_out(self, context: Context, event: dict[str, Any]) -> Any:
-        """Apply ``on_abort`` to the job, then fail the task."""
-        self._abort(event["job_id"], "the wait timed out")
+        """Apply ``on_abort`` to the job (a timeout is final), then fail the task."""
+        if event.get("job_id"):
+            self._release(event["job_id"], "the wait timed out")
         return super().timed_out(context, event)
 
+    def wait_errored(self, context: Context, event: dict[str, Any]) -> Any:
+        """Keep the job for the retry after an ``error`` event, or release it on the last try."""
+        self._retry_follows = compat.retry_follows(context)
+        self._reconnectable = compat.task_state_store(context) is not None or not self.batch_name
+        self._give_up(event["job_id"], "the wait stopped on errors")
+        return super().wait_errored(context, event)
+
     def on_kill(self) -> None:
-        """Apply ``on_abort`` to the job the task created (the task was killed)."""
-        if self._remote_job_id is not None:
-            self._abort(self._remote_job_id, "the task was killed")
+        """Release the job of a killed task.
+
+        Unless Airflow's ``execution_timeout`` killed it and a retry follows: that retry
+        reconnects to the job.
+        """
+        job_id = self._remote_job_id
+        if job_id is None or self._released:
+            return
+        if self._airflow_timeout:
+            self._give_up(job_id, "execution_timeout")
+        else:
+            self._release(job_id, "the task was killed")

@@ -19,6 +19,7 @@ from airflow_provider_voicetraining.triggers.shared_polling import (
     Subscription,
     poller_for,
 )
+from airflow_provider_voicetraining.utils.wait_rules import KIND_SHORT, KIND_VOICE
 
 if TYPE_CHECKING:
     from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
@@ -26,15 +27,17 @@ if TYPE_CHECKING:
 
 
 class DirectSource:
-    """Per-job polling: each look is one ``GET .../user/jobs/{job_id}``.
+    """Per-job polling: each look is one ``GET .../user/jobs/{job_id}`` (or ``short-jobs``).
 
     :param hook: the trigger's entered async hook.
     :param job_id: the job.
+    :param kind: what the job is (:data:`~.wait_rules.KIND_VOICE` or ``KIND_SHORT``).
     """
 
-    def __init__(self, hook: VoiceTrainingHook, job_id: str) -> None:
+    def __init__(self, hook: VoiceTrainingHook, job_id: str, kind: str = KIND_VOICE) -> None:
         self.hook = hook
         self.job_id = job_id
+        self.fetch = hook.aget_short_job if kind == KIND_SHORT else hook.aget_job
 
     async def wait(self, seconds: float) -> None:
         """Sleep between polls."""
@@ -42,15 +45,16 @@ class DirectSource:
 
     async def look(self, deadline: float | None, final: bool = False) -> VoiceTrainingJob:
         """Show the job (ending by ``deadline``)."""
-        return await self.hook.aget_job(self.job_id, deadline=deadline)
+        return await self.fetch(self.job_id, deadline=deadline)
 
     async def close(self) -> None:
         """Nothing to give back."""
 
 
 class SharedSource(DirectSource):
-    """Shared polling: after the first look (a direct show), looks are the observations the
-    event loop's shared poller delivers.
+    """Shared polling: the looks after the first are what the loop's shared poller delivers.
+
+    The first look (a direct show) and the final one at the deadline are the trigger's own.
 
     :param hook: the trigger's entered async hook (for the final look at the deadline).
     :param job_id: the job.
@@ -95,11 +99,16 @@ class SharedSource(DirectSource):
 
 
 async def open_source(
-    hook: VoiceTrainingHook, job_id: str, app_user_id: str | None, interval: float, shared: bool
+    hook: VoiceTrainingHook,
+    job_id: str,
+    app_user_id: str | None,
+    interval: float,
+    shared: bool,
+    kind: str = KIND_VOICE,
 ) -> DirectSource:
-    """Return the source for one trigger's wait: shared (the default) or its own polls."""
-    if not shared:
-        return DirectSource(hook, job_id)
+    """Return the source for one trigger's wait: shared (the default for voice jobs) or its own polls."""
+    if not shared or kind != KIND_VOICE:
+        return DirectSource(hook, job_id, kind)
     from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
 
     settings = await hook.aget_settings()

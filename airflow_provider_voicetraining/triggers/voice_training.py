@@ -25,6 +25,8 @@ from airflow_provider_voicetraining.utils.wait_rules import (
     EVENT_FAILED,
     EVENT_SUCCESS,
     EVENT_TIMEOUT,
+    JOB_KINDS,
+    KIND_VOICE,
     ErrorBudget,
     StateLog,
     Verdict,
@@ -57,7 +59,10 @@ class VoiceTrainingJobTrigger(BaseTrigger):
         ``on_abort="delete"``; Airflow 3.1+ calls :meth:`on_kill`).
     :param shared_polling: share one poller with the other waits of this triggerer on the same
         connection and app user (list calls; see :mod:`.shared_polling`), instead of one
-        show-job per poll. The events are the same either way.
+        show-job per poll. The events are the same either way. (Short jobs are always polled
+        one by one: the list call knows only voice jobs.)
+    :param kind: ``"voice"`` (a training job, the default) or ``"short"`` (a recording check,
+        polled at ``GET .../user/short-jobs/{job_id}``; it has no asset id and cannot be deleted).
     """
 
     def __init__(
@@ -72,8 +77,12 @@ class VoiceTrainingJobTrigger(BaseTrigger):
         started_at: float | None = None,
         delete_on_kill: bool = False,
         shared_polling: bool = True,
+        kind: str = KIND_VOICE,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
+        if kind not in JOB_KINDS:
+            raise ValueError(f"kind must be one of {JOB_KINDS}, not {kind!r}")
+        self.kind = kind
         self.job_id = job_id
         self.metastudio_conn_id = metastudio_conn_id
         self.poll_interval = float(poll_interval)
@@ -82,7 +91,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
         self.app_user_id = app_user_id
         self.max_consecutive_errors = int(max_consecutive_errors)
         self.started_at = time.time() if started_at is None else float(started_at)
-        self.delete_on_kill = bool(delete_on_kill)
+        self.delete_on_kill = bool(delete_on_kill) and kind == KIND_VOICE
         self.shared_polling = bool(shared_polling)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -100,6 +109,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                 "started_at": self.started_at,
                 "delete_on_kill": self.delete_on_kill,
                 "shared_polling": self.shared_polling,
+                "kind": self.kind,
             },
         )
 
@@ -130,7 +140,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
             # A look never outlives end_time by more than one attempt's deadline.
             attempt = (await hook.aget_settings()).timeout
             source = await open_source(
-                hook, self.job_id, self.app_user_id, self.poll_interval, self.shared_polling
+                hook, self.job_id, self.app_user_id, self.poll_interval, self.shared_polling, self.kind
             )
             try:
                 return await self._wait_with(source, hook, attempt)
@@ -152,7 +162,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
             look_deadline = None if self.end_time is None else max(self.end_time, time.time()) + attempt
             try:
                 job = await source.look(look_deadline, final=deadline_passed)
-                verdict = decide(job, failure_states)
+                verdict = decide(job, failure_states, self.kind)
             except VoiceTrainingError as exc:
                 if not budget.record(exc):
                     reason = (

@@ -11,7 +11,16 @@ exceptions                    ``airflow.exceptions``          ``airflow.sdk.exce
 ``mask_secret``               ``...execution_time.            ``airflow.sdk.log`` (+ async
                               secrets_masker``                ``amask_secret``)
 async connection lookup       ``sync_to_async(get_connection)``  ``BaseHook.aget_connection``
+retry after a deferred try     resumed with the earlier try's  starts afresh (``next_method``
+failed                        trigger event: :func:`stale_    cleared when the try fails)
+                              resume` / :func:`rerun_execute`
+task state store (3.3+)       none: :func:`task_state_store`  ``context["task_state_store"]``
+                              is ``None``; retries find the    (survives retries and clears)
+                              earlier job by its batch name
 ============================  ==============================  ==================================
+
+Also here, because they read the Task SDK's run-time objects (the same on 3.0-3.3, private in
+part): :func:`retry_follows` and :func:`run_began`.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ try:  # Airflow 3.1+
         AirflowSensorTimeout,
         AirflowSkipException,
         AirflowTaskTimeout,
+        TaskDeferralTimeout,
         TaskDeferred,
     )
 except ImportError:  # Airflow 3.0.x
@@ -37,6 +47,7 @@ except ImportError:  # Airflow 3.0.x
         AirflowSensorTimeout,
         AirflowSkipException,
         AirflowTaskTimeout,
+        TaskDeferralTimeout,
         TaskDeferred,
     )
 
@@ -45,15 +56,18 @@ if TYPE_CHECKING:
 
     AIRFLOW_VERSION: str
     AIRFLOW_V_3_1_PLUS: bool
+    AIRFLOW_V_3_3_PLUS: bool
+
+_SINCE = {"AIRFLOW_V_3_1_PLUS": (3, 1), "AIRFLOW_V_3_3_PLUS": (3, 3)}
 
 
 def __getattr__(name: str) -> Any:
-    """``AIRFLOW_VERSION`` and ``AIRFLOW_V_3_1_PLUS``, read from the installed distribution's
-    metadata on first use (a scan of ``sys.path`` that DAG-file imports need not pay)."""
+    """``AIRFLOW_VERSION``, ``AIRFLOW_V_3_1_PLUS`` and ``AIRFLOW_V_3_3_PLUS``, read from the installed
+    distribution's metadata on first use (a scan of ``sys.path`` that DAG-file imports need not pay)."""
     if name == "AIRFLOW_VERSION":
         value: Any = importlib.metadata.version("apache-airflow-core")
-    elif name == "AIRFLOW_V_3_1_PLUS":
-        value = tuple(int(p) for p in __getattr__("AIRFLOW_VERSION").split(".")[:2]) >= (3, 1)
+    elif name in _SINCE:
+        value = tuple(int(p) for p in __getattr__("AIRFLOW_VERSION").split(".")[:2]) >= _SINCE[name]
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value
@@ -63,18 +77,25 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AIRFLOW_VERSION",
     "AIRFLOW_V_3_1_PLUS",
+    "AIRFLOW_V_3_3_PLUS",
     "AirflowException",
     "AirflowFailException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
     "AirflowTaskTimeout",
+    "TaskDeferralTimeout",
     "TaskDeferred",
     "aget_connection",
     "amask_secret",
     "base_hook_class",
     "get_conf",
     "mask_secret",
+    "rerun_execute",
+    "retry_follows",
+    "run_began",
     "skips_failures",
+    "stale_resume",
+    "task_state_store",
 ]
 
 
@@ -102,6 +123,69 @@ def default_deferrable() -> bool:
 def skips_failures(sensor: Any) -> bool:
     """Whether a sensor turns a failure into a skip: ``soft_fail``, or ``never_fail`` (3.1+)."""
     return bool(sensor.soft_fail or getattr(sensor, "never_fail", False))
+
+
+def task_state_store(context: Any) -> Any | None:
+    """The task instance's durable key-value store (Airflow 3.3+), or ``None`` before 3.3.
+
+    Unlike XCom, which Airflow clears before every retry, it keeps what a try wrote through
+    retries and clears of the task instance (``airflow.sdk.bases.resumablejobmixin`` builds on
+    it); rows go with the DAG run.
+    """
+    return context.get("task_state_store")
+
+
+def retry_follows(context: Any) -> bool:
+    """Whether Airflow retries this task instance if the current try fails.
+
+    The Task SDK decides it from the server's ``should_retry`` (sent when the try starts, 3.0+);
+    without it (not seen in practice), from ``try_number`` and ``max_tries``.
+    """
+    ti = context["ti"]
+    server = getattr(ti, "_ti_context_from_server", None)
+    flag = getattr(server, "should_retry", None)
+    if isinstance(flag, bool):
+        return flag
+    retries = getattr(getattr(ti, "task", None), "retries", 0) or 0
+    return bool(retries) and int(ti.try_number) <= int(getattr(ti, "max_tries", 0) or 0)
+
+
+def stale_resume(context: Any, marker_key: str) -> bool:
+    """Whether Airflow resumed this try with an event meant for an earlier one.
+
+    Airflow 3.0.x does not clear a task instance's ``next_method``/``next_kwargs`` when a try
+    that resumed from deferral fails, so the retry is resumed again with the same trigger event
+    (and fails the same way) instead of running ``execute``; it does not clear XCom either,
+    taking the retry for a resume. 3.3 clears both. Before deferring, a task records its
+    ``try_number`` under the XCom ``marker_key``; a resume in another try is stale.
+    """
+    ti = context.get("ti")
+    if ti is None:
+        return False
+    deferred_in = ti.xcom_pull(task_ids=ti.task_id, key=marker_key, map_indexes=ti.map_index)
+    return isinstance(deferred_in, int) and deferred_in != int(ti.try_number)
+
+
+def rerun_execute(task: Any, context: Any) -> Any:
+    """Run ``task.execute(context)`` from a resume, as the Task SDK would (no nested-call warning)."""
+    from airflow.sdk.bases.operator import ExecutorSafeguard
+
+    token = ExecutorSafeguard.tracker.set(task)
+    try:
+        return task.execute(context)
+    finally:
+        ExecutorSafeguard.tracker.reset(token)
+
+
+def run_began(context: Any) -> float | None:
+    """Epoch seconds when the DAG run became due (``run_after``): set when the run is created
+    and, unlike its ``start_date``, unchanged when tasks are cleared. ``None`` if unknown."""
+    run = context.get("dag_run")
+    for name in ("run_after", "logical_date", "start_date"):
+        value = getattr(run, name, None)
+        if value is not None and hasattr(value, "timestamp"):
+            return float(value.timestamp())
+    return None
 
 
 def mask_secret(secret: str | None) -> None:

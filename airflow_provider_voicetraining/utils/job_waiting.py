@@ -23,11 +23,15 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_voicetraining.errors import VoiceTrainingError, VoiceTrainingJobFailedError
+from airflow_provider_voicetraining.utils import compat
 from airflow_provider_voicetraining.utils.wait_rules import (
     EVENT_FAILED,
     EVENT_SUCCESS,
     EVENT_TIMEOUT,
+    KIND_SHORT,
+    KIND_VOICE,
     XCOM_CONSOLE_URL,
+    XCOM_DEFERRED_IN_TRY,
     XCOM_FAILURE,
     XCOM_JOB,
     ErrorBudget,
@@ -53,7 +57,14 @@ DEFER_GRACE_SECONDS = 300.0
 
 class JobWaitMixin:
     """Needs ``metastudio_conn_id``, ``app_user_id``, ``poll_interval``, ``failure_states``,
-    ``max_consecutive_errors``, ``deferrable`` and ``log`` on the task."""
+    ``max_consecutive_errors``, ``deferrable`` and ``log`` on the task.
+
+    ``job_kind`` says what is waited for (a voice job, or a short job: the recording check);
+    ``job_owner`` is the ``X-App-UserId`` the job is visible under (``app_user_id`` unless a
+    commit moved the job to another end user).
+    """
+
+    job_kind: str = KIND_VOICE
 
     metastudio_conn_id: str
     app_user_id: str | None
@@ -75,11 +86,17 @@ class JobWaitMixin:
         _ = self.hook  # validates app_user_id
         return job_id
 
+    @property
+    def job_owner(self) -> str | None:
+        """The ``X-App-UserId`` the job is visible under."""
+        return getattr(self, "_job_owner", None) or self.app_user_id
+
     # -- polling -----------------------------------------------------------------------------
     def poll_once(self, job_id: str, deadline: float | None = None) -> tuple[VoiceTrainingJob, Verdict]:
         """One poll in the worker, ending by ``deadline`` (the task's wait limit) at the latest."""
-        job = self.hook.get_job(job_id, deadline=deadline)
-        return job, decide(job, frozenset(self.failure_states))
+        fetch = self.hook.get_short_job if self.job_kind == KIND_SHORT else self.hook.get_job
+        job = fetch(job_id, app_user_id=self.job_owner, deadline=deadline)
+        return job, decide(job, frozenset(self.failure_states), self.job_kind)
 
     def new_budget(self) -> ErrorBudget:
         return ErrorBudget(self.max_consecutive_errors)
@@ -101,7 +118,7 @@ class JobWaitMixin:
     def failed_job_found(self, context: Context, job: VoiceTrainingJob, deadline: float | None = None) -> Any:
         """A poll in the worker found the job failed: push it, fetch the details, fail."""
         self.push_job(context, job.to_dict())
-        details = self.hook.get_failure_details(job, deadline=deadline)
+        details = self.hook.get_failure_details(job, app_user_id=self.job_owner, deadline=deadline)
         return self.job_failed(context, details.to_dict(), details.summary())
 
     # -- what the task makes of an outcome (the sensor and the operators override these) --------
@@ -119,7 +136,17 @@ class JobWaitMixin:
         raise NotImplementedError
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        """Handle the trigger's event (after deferral, or from the inline wait)."""
+        """Handle the trigger's event (after deferral, or from the inline wait).
+
+        A retry that Airflow resumed with an earlier try's event (3.0.x) starts afresh instead
+        (:func:`.compat.stale_resume`).
+        """
+        if compat.stale_resume(context, XCOM_DEFERRED_IN_TRY):
+            self.log.warning(
+                "Airflow resumed try %s with an earlier try's trigger event; starting afresh",
+                context["ti"].try_number,
+            )
+            return compat.rerun_execute(self, context)
         event = check_event(event)
         status = event["status"]
         if status == EVENT_SUCCESS:
@@ -129,6 +156,10 @@ class JobWaitMixin:
             return self.job_failed(context, event["failure"], event["message"])
         if status == EVENT_TIMEOUT:
             return self.timed_out(context, event)
+        return self.wait_errored(context, event)
+
+    def wait_errored(self, context: Context, event: dict[str, Any]) -> Any:
+        """The wait stopped on errors (an ``error`` event): fail the task, retries apply."""
         raise VoiceTrainingError(event["message"])
 
     # -- waiting -------------------------------------------------------------------------------
@@ -146,10 +177,11 @@ class JobWaitMixin:
             poll_interval=self.poll_interval,
             end_time=end_time,
             failure_states=self.failure_states,
-            app_user_id=self.app_user_id,
+            app_user_id=self.job_owner,
             max_consecutive_errors=self.max_consecutive_errors,
             started_at=started_at,
             delete_on_kill=self.delete_on_kill,
+            kind=self.job_kind,
         )
 
     def wait_for_job(self, context: Context, job_id: str, end_time: float | None, started_at: float) -> Any:
@@ -159,6 +191,8 @@ class JobWaitMixin:
             backstop = None
             if end_time is not None:
                 backstop = timedelta(seconds=max(0.0, end_time - time.time()) + DEFER_GRACE_SECONDS)
+            ti = context["ti"]
+            ti.xcom_push(key=XCOM_DEFERRED_IN_TRY, value=int(ti.try_number))
             self.defer(trigger=trigger, method_name="execute_complete", timeout=backstop)  # type: ignore[attr-defined]
         event = asyncio.run(trigger.wait())
         return self.execute_complete(context, event)

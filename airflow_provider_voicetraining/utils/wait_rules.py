@@ -34,11 +34,20 @@ EVENT_TIMEOUT = "timeout"
 EVENT_ERROR = "error"
 EVENT_STATUSES = frozenset({EVENT_SUCCESS, EVENT_FAILED, EVENT_TIMEOUT, EVENT_ERROR})
 
+#: What is waited for: a voice-training job (``GET P/user/jobs/{id}``, success needs an
+#: ``asset_id``) or a short job, the recording check (``GET P/user/short-jobs/{id}``).
+KIND_VOICE = "voice"
+KIND_SHORT = "short"
+JOB_KINDS = (KIND_VOICE, KIND_SHORT)
+
 #: XCom keys (documented in the README).
 XCOM_JOB_ID = "job_id"
 XCOM_JOB = "job"
 XCOM_FAILURE = "failure_details"
 XCOM_CONSOLE_URL = "console_url"
+XCOM_ASSESSMENT = "assessment"
+#: The try that deferred (how a resume tells its own event from an earlier try's; see compat).
+XCOM_DEFERRED_IN_TRY = "deferred_in_try"
 
 
 class Verdict(str, enum.Enum):
@@ -47,15 +56,16 @@ class Verdict(str, enum.Enum):
     WAIT = "wait"
 
 
-def decide(job: VoiceTrainingJob, failure_states: frozenset[str]) -> Verdict:
+def decide(job: VoiceTrainingJob, failure_states: frozenset[str], kind: str = KIND_VOICE) -> Verdict:
     """Success, failure (the state is in ``failure_states``) or keep waiting.
 
-    Unknown states keep waiting. A ``SUCCEED`` without ``asset_id`` is an API anomaly and
-    raises (downstream tasks need the id; pretending success would break them later).
+    Unknown states keep waiting. A voice job's ``SUCCEED`` without ``asset_id`` is an API
+    anomaly and raises (downstream tasks need the id; pretending success would break them
+    later); a short job has no asset.
     """
     state_class = classify(job.state)
     if state_class is StateClass.SUCCESS:
-        if not job.asset_id:
+        if kind == KIND_VOICE and not job.asset_id:
             raise VoiceTrainingResponseError(
                 f"Job {job.job_id} is SUCCEED but the service returned no asset_id; the voice model "
                 "cannot be used downstream. Check the job in the MetaStudio console.",

@@ -13,6 +13,10 @@ builder                    method  path (``P = /v1/{project_id}/voice-training-m
 :func:`delete_job`         DELETE  ``P/user/jobs/{job_id}``                            ``None``
 :func:`show_audit_result`  GET     ``P/user/jobs/{job_id}/audit-result``               ``AuditResult``
 :func:`show_upload_urls`   GET     ``P/user/jobs/{job_id}/uploading-address-url``      ``UploadUrls``
+:func:`show_quotas`        GET     ``P/quotas``                                        ``TrainingQuotas``
+:func:`create_short_job`   POST    ``P/user/short-jobs``                               ``CreatedJob``
+:func:`commit_short_job`   POST    ``P/user/short-jobs/{job_id}``                      ``None``
+:func:`show_short_job`     GET     ``P/user/short-jobs/{job_id}``                      ``VoiceTrainingJob``
 :func:`upload`             PUT     a presigned OBS URL                                  ETag
 =========================  ======  =================================================  ===================
 """
@@ -34,6 +38,7 @@ from airflow_provider_voicetraining.wire.models import (
     AuditResult,
     CreatedJob,
     JobPage,
+    TrainingQuotas,
     UploadUrls,
     VoiceTrainingJob,
 )
@@ -47,6 +52,7 @@ from airflow_provider_voicetraining.wire.vocabulary import (
     MAX_INT,
     MAX_PAGE,
     SEXES,
+    SHORT_JOB_TYPES,
     SUPPORTED_SERVICES,
     TAGS,
     TEXT_LIMITS,
@@ -87,13 +93,14 @@ def _job_call(
     app_user_id: str | None,
     decode: Callable[[WireResponse], T],
     *tail: str,
+    collection: str = "jobs",
 ) -> ApiCall[T]:
-    """A call on ``.../user/jobs/{job_id}[/tail]``, its job id and app user checked first."""
+    """A call on ``.../user/{collection}/{job_id}[/tail]``, its job id and app user checked first."""
     job_id = check.job_id(job_id)
     return ApiCall(
         operation=operation,
         method=method,
-        path=_path(settings, "user", "jobs", job_id, *tail),
+        path=_path(settings, "user", collection, job_id, *tail),
         app_user_id=check.app_user_id(app_user_id),
         decode=decode,
     )
@@ -278,6 +285,69 @@ def list_jobs_page(
         app_user_id=check.app_user_id(app_user_id),
         decode=_decode_page,
         max_body=MAX_PAGE_BODY,
+    )
+
+
+def show_quotas(settings: ConnectionSettings) -> ApiCall[TrainingQuotas]:
+    """``GET P/quotas`` (one page of resources; ``resource_available_nums`` is the tenant's total)."""
+    return ApiCall(
+        operation="show_quotas",
+        method="GET",
+        path=_path(settings, "quotas"),
+        query=(("offset", "0"), ("limit", str(MAX_PAGE))),
+        decode=lambda r: TrainingQuotas.from_api(r.object()),
+    )
+
+
+def _decode_short_created(response: WireResponse) -> CreatedJob:
+    body = response.object()
+    job_id = check.job_id(body.get("job_id"), "job_id in the create_short_job response")
+    url = body.get("data_uploading_url")
+    return CreatedJob(job_id=job_id, upload_urls=UploadUrls(training_data_uploading_url=_str(url)))
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def create_short_job(
+    settings: ConnectionSettings,
+    *,
+    language: str | None = None,
+    app_user_id: str | None = None,
+    job_type: str = "VOICE_ASSESS",
+) -> ApiCall[CreatedJob]:
+    """Create a short job (the recording check, ``VOICE_ASSESS``); not repeated on an unknown outcome."""
+    body = {
+        "job_type": check.choice(job_type, "job_type", SHORT_JOB_TYPES),
+        "language": check.choice(language, "language", LANGUAGES),
+    }
+    return ApiCall(
+        operation="create_short_job",
+        method="POST",
+        path=_path(settings, "user", "short-jobs"),
+        body=_body(body),
+        app_user_id=check.app_user_id(app_user_id),
+        idempotent=False,
+        decode=_decode_short_created,
+    )
+
+
+def commit_short_job(
+    settings: ConnectionSettings, job_id: str, app_user_id: str | None = None
+) -> ApiCall[None]:
+    """Commit a short job (no body): the check starts."""
+    return _job_call(
+        settings, "commit_short_job", "POST", job_id, app_user_id, _decode_empty, collection="short-jobs"
+    )
+
+
+def show_short_job(
+    settings: ConnectionSettings, job_id: str, app_user_id: str | None = None
+) -> ApiCall[VoiceTrainingJob]:
+    """``GET P/user/short-jobs/{job_id}``: state and ``assess_result``, in the job model."""
+    return _job_call(
+        settings, "show_short_job", "GET", job_id, app_user_id, _decode_job, collection="short-jobs"
     )
 
 

@@ -142,6 +142,25 @@ class VoiceTrainingJobNotFinishedError(VoiceTrainingError):
     """The job is still in progress and the caller asked not to wait."""
 
 
+class VoiceTrainingQuotaError(VoiceTrainingError):
+    """The tenant has no training quota left for the edition; nothing was created.
+
+    :param message: the edition, the counter and what to do.
+    :param edition: the edition (``basic`` ...).
+    :param quota_key: its ``resource_available_nums`` counter.
+    :param available: what the counter said (0).
+    """
+
+    def __init__(self, message: str, *, edition: str, quota_key: str, available: int) -> None:
+        self.edition = edition
+        self.quota_key = quota_key
+        self.available = available
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
 class VoiceTrainingPackageError(VoiceTrainingValidationError):
     """The local training package is missing, not a zip, or lacks files the edition needs."""
 

@@ -21,6 +21,7 @@ import pendulum
 
 from airflow_provider_voicetraining.wire.limits import MAX_EXTRA_FIELDS
 from airflow_provider_voicetraining.wire.states import StateClass, classify
+from airflow_provider_voicetraining.wire.vocabulary import ASSESS_PROPERTIES
 
 __all__ = [
     "AuditError",
@@ -28,7 +29,9 @@ __all__ = [
     "CreatedJob",
     "FailureDetails",
     "JobPage",
+    "TrainingQuotas",
     "UploadUrls",
+    "VoiceAssessment",
     "VoiceTrainingJob",
 ]
 
@@ -415,3 +418,92 @@ class FailureDetails:
         if self.admin_audit_message:
             parts.append(f"reviewer: {self.admin_audit_message}")
         return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class TrainingQuotas:
+    """``GET P/quotas``: how many trainings the tenant has left, per counter.
+
+    :param available: ``resource_available_nums``, counter -> trainings left
+        (``vocabulary.QUOTA_KEYS``; an edition's counter is ``Edition.quota_key``).
+    :param count: total resource records (``count``).
+    :param resources: the resource records of this page, verbatim (``VoiceTrainingResource``).
+    """
+
+    available: dict[str, int]
+    count: int | None = None
+    resources: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any]) -> TrainingQuotas:
+        """Build from the quotas JSON; ``ValueError`` when ``resource_available_nums`` is not an object."""
+        nums = body.get("resource_available_nums")
+        if not isinstance(nums, dict):
+            raise ValueError("the quota answer has no resource_available_nums object")
+        available = {str(k): n for k, v in nums.items() if (n := _int_or_none(v)) is not None}
+        resources = tuple(r for r in body.get("resources") or [] if isinstance(r, dict))
+        return cls(available=available, count=_int_or_none(body.get("count")), resources=resources)
+
+
+@dataclass(frozen=True)
+class VoiceAssessment:
+    """What MetaStudio's recording check (a ``VOICE_ASSESS`` short job) found.
+
+    :param job_id: the short job.
+    :param passed: every rated property is within its expected range (``status == 0``).
+    :param problems: one ``{property, expected, actual, suggestion}`` per property out of range.
+    :param suggestion: the service's overall advice.
+    :param result: the raw ``assess_result``.
+    """
+
+    job_id: str
+    passed: bool
+    problems: tuple[dict[str, Any], ...]
+    suggestion: str | None
+    result: dict[str, Any]
+
+    @classmethod
+    def from_job(cls, job: VoiceTrainingJob) -> VoiceAssessment:
+        """Build from a finished short job; ``ValueError`` when it carries no ``assess_result``."""
+        result = job.assess_result
+        if not isinstance(result, dict):
+            raise ValueError(f"the short job {job.job_id} finished without an assess_result")
+        problems = []
+        for name in ASSESS_PROPERTIES:
+            prop = result.get(name)
+            if isinstance(prop, dict) and _int_or_none(prop.get("status")):
+                problems.append(
+                    {
+                        "property": name,
+                        "expected": _str_or_none(prop.get("expected")),
+                        "actual": _str_or_none(prop.get("actual")),
+                        "suggestion": _str_or_none(prop.get("suggestion_en") or prop.get("suggestion")),
+                    }
+                )
+        return cls(
+            job_id=job.job_id,
+            passed=not problems,
+            problems=tuple(problems),
+            suggestion=_str_or_none(result.get("suggestion")),
+            result=dict(result),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-safe form (the assessment operator's XCom)."""
+        return {
+            "job_id": self.job_id,
+            "passed": self.passed,
+            "problems": [dict(p) for p in self.problems],
+            "suggestion": self.suggestion,
+            "result": dict(self.result),
+        }
+
+    def summary(self) -> str:
+        """Return one line for a person: what is out of range and what to do."""
+        if self.passed:
+            return f"Recordings of check {self.job_id} meet the requirements"
+        shown = "; ".join(
+            f"{p['property']} {p['actual']} (expected {p['expected']}): {p['suggestion'] or 'no advice'}"
+            for p in self.problems
+        )
+        return f"Recordings of check {self.job_id} are out of range: {shown}"

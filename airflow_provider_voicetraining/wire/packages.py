@@ -32,6 +32,7 @@ __all__ = [
     "normalized_names",
     "required_files",
     "validate_package",
+    "validate_recordings",
 ]
 
 
@@ -76,16 +77,10 @@ def missing_files(edition: Edition, names: Iterable[str]) -> list[tuple[str, str
     return gaps
 
 
-def validate_package(path: object, edition: str) -> PackageInfo:
-    """Raise :class:`VoiceTrainingPackageError` naming the problem, or describe the package.
-
-    :param path: local path of the zip.
-    :param edition: ``basic``, ``middle``, ``advance`` or ``third_party``.
-    """
-    spec = EDITIONS[check_edition(edition)]
-    field = "training_package"
+def _zip_members(path: object, field: str) -> tuple[str, dict[str, int]]:
+    """Check that ``path`` is a readable local zip; return it and its members' sizes by base name."""
     if not isinstance(path, str | os.PathLike) or not os.fspath(path):
-        raise VoiceTrainingPackageError(field, "is empty", "give the local path of the training zip")
+        raise VoiceTrainingPackageError(field, "is empty", "give the local path of the zip")
     path = os.fspath(path)
     if not os.path.exists(path):
         raise VoiceTrainingPackageError(
@@ -112,7 +107,31 @@ def validate_package(path: object, edition: str) -> PackageInfo:
         raise VoiceTrainingPackageError(
             field, f"holds several files named {duplicates[:5]}", "keep one file per sentence number"
         )
-    sizes = dict(zip(names, (i.file_size for i in infos), strict=True))
+    return path, dict(zip(names, (i.file_size for i in infos), strict=True))
+
+
+def validate_recordings(path: object) -> PackageInfo:
+    """Check a zip for the recording check (short job): readable, with a non-empty ``.wav``.
+
+    :param path: local path of the zip.
+    """
+    path, sizes = _zip_members(path, "package")
+    if not any(n.endswith(".wav") and size > 0 for n, size in sizes.items()):
+        raise VoiceTrainingPackageError(
+            "package", "has no non-empty .wav recording", "add the recordings to check (.wav files)"
+        )
+    return PackageInfo(path=path, size=os.path.getsize(path), members=tuple(sorted(sizes)))
+
+
+def validate_package(path: object, edition: str) -> PackageInfo:
+    """Raise :class:`VoiceTrainingPackageError` naming the problem, or describe the package.
+
+    :param path: local path of the zip.
+    :param edition: ``basic``, ``middle``, ``advance`` or ``third_party``.
+    """
+    spec = EDITIONS[check_edition(edition)]
+    field = "training_package"
+    path, sizes = _zip_members(path, field)
     gaps = missing_files(spec, sizes)
     if gaps and spec.sentences is not None:
         missing = [name for _, _, names_ in gaps for name in names_]

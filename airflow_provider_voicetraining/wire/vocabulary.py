@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "ASSESS_PROPERTIES",
     "COMMIT_FIELDS",
     "CREATE_FIELDS",
     "CREATE_TYPES",
@@ -22,6 +23,7 @@ __all__ = [
     "MAX_INT",
     "MAX_PAGE",
     "MAX_SEGMENT_INDEX",
+    "QUOTA_KEYS",
     "REGION_RATE_LIMITS",
     "SEXES",
     "SHORT_JOB_TYPES",
@@ -48,6 +50,10 @@ class Edition:
         ``None`` for the editions trained from one long recording (any ``.wav``).
     :param splits: the service splits and annotates the long recording (extra job states).
     :param summary: what a user must know to pick it.
+    :param quota_key: its counter in ``resource_available_nums`` of ``GET P/quotas`` (how many
+        trainings of this edition the tenant has left).
+    :param on_demand_quota_key: the counter of its pay-per-use (``is_ondemand_resource``) jobs,
+        if the service keeps one; ``None``: pay-per-use jobs of this edition are not counted.
     """
 
     name: str
@@ -56,11 +62,20 @@ class Edition:
     sentences: int | None
     splits: bool
     summary: str
+    quota_key: str
+    on_demand_quota_key: str | None = None
 
     @property
     def operation(self) -> str:
         """Name of the create call (errors, logs, the emulator's route names)."""
         return f"create_{self.name}_job"
+
+    def quota_key_for(self, on_demand: bool = False) -> str | None:
+        """Return the ``resource_available_nums`` key a new job of this edition draws on.
+
+        :param on_demand: the job uses pay-per-use resources (``is_ondemand_resource=True``).
+        """
+        return self.on_demand_quota_key if on_demand else self.quota_key
 
     @property
     def segment_uploads(self) -> bool:
@@ -72,12 +87,35 @@ class Edition:
 EDITIONS: dict[str, Edition] = {
     e.name: e
     for e in (
-        Edition("basic", "BASIC", "basic-jobs", 20, False, "20 sentences"),
-        Edition("middle", "MIDDLE", "middle-jobs", 100, False, "100 sentences ('advanced' in the docs)"),
-        Edition("advance", "ADVANCE", "advance-jobs", None, True, "one long recording ('premium')"),
-        Edition("third_party", "THIRD_PARTY", "third-party-jobs", None, True, "third-party engine"),
+        Edition("basic", "BASIC", "basic-jobs", 20, False, "20 sentences", "basic"),
+        Edition(
+            "middle",
+            "MIDDLE",
+            "middle-jobs",
+            100,
+            False,
+            "100 sentences ('advanced' in the docs)",
+            "middle",
+            "middle_on_demand",
+        ),
+        Edition(
+            "advance", "ADVANCE", "advance-jobs", None, True, "one long recording ('premium')", "advance"
+        ),
+        Edition(
+            "third_party",
+            "THIRD_PARTY",
+            "third-party-jobs",
+            None,
+            True,
+            "third-party engine",
+            "third_party_cmww",
+        ),
     )
 }
+
+#: Every counter of ``resource_available_nums`` (``GET P/quotas``; SDK ``ResourceAvailableNums``).
+#: ``flexus`` belongs to no edition with a create endpoint.
+QUOTA_KEYS = ("flexus", "basic", "middle", "middle_on_demand", "advance", "third_party_cmww")
 
 
 def edition_by_job_type(job_type: str) -> Edition | None:
@@ -92,6 +130,9 @@ CREATE_TYPES = ("PACKAGE", "SEGMENT")
 SUPPORTED_SERVICES = ("VIDEO_2D", "LIVE_2D", "CHAT_2D")
 JOB_TYPES = ("BASIC", "MIDDLE", "ADVANCE", "THIRD_PARTY", "THIRD_PARTY_LJZN", "FLEXUS")
 SHORT_JOB_TYPES = ("VOICE_ASSESS",)
+#: What a voice assessment (short job, ``AssessResult``) rates, each an ``AssessProperty`` with
+#: ``expected``, ``actual``, ``suggestion``/``suggestion_en`` and ``status`` (non-zero: out of range).
+ASSESS_PROPERTIES = ("speed", "sound", "snr", "reverb", "dnsmos_ovrl", "dnsmos_bak")
 SORT_KEYS = ("create_time", "update_time")
 SORT_DIRS = ("asc", "desc")
 #: ``limit`` of list calls (jobs, quotas, op-logs): 1..100.

@@ -120,7 +120,8 @@ def test_create_uploads_commits_and_waits(emu, use_conn, dagbag, package, style:
     job = VoiceTrainingHook().get_job(job_id)
     assert asset_id and job.asset_id == asset_id and job.voice_name == f"made-{style}"
     routes = [r["route"] for r in emu.control.requests() if r["route"] != "show_job"]
-    assert routes[:3] == ["create_basic_job", "obs_upload", "commit_job"]
+    # quota first (before anything is created), then create, upload, commit
+    assert routes[:4] == ["show_quotas", "create_basic_job", "obs_upload", "commit_job"]
     assert result.xcom("create", "job")["asset_id"] == asset_id
 
 

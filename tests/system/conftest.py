@@ -1,7 +1,9 @@
 """Fixtures of the system tests: the emulator in its own process over TLS, and one set of real
-Airflow components per test module, always stopped (also on failure or Ctrl-C). When a test of
-the module failed or did not finish, the whole Airflow home is copied to
-``.test-artifacts/system-<timestamp>/`` and the path is printed at the end of the session."""
+Airflow components shared by every system test module (package scope: starting them costs more
+than most tests, and they stop as soon as the last system test ran), always stopped (also on
+failure or Ctrl-C). When a system test failed or did not finish, the whole
+Airflow home is copied to ``.test-artifacts/system-<timestamp>/`` and the path is printed at the
+end of the session."""
 
 from __future__ import annotations
 
@@ -28,8 +30,17 @@ CONN_EXTRA: dict[str, Any] = {"timeout": 10, "max_retries": 3, "retry_delay": 0.
 
 PIPELINE = "example_voice_training_pipeline"
 EXISTING = "example_voice_training_existing_job"
+PLATFORM = "example_voice_training_platform"
 AUTH_MODES = "system_voice_training_auth_modes"
-DAG_IDS = (PIPELINE, EXISTING, AUTH_MODES)
+RETRIES = "system_voice_training_retries"
+DAG_IDS = (PIPELINE, EXISTING, PLATFORM, AUTH_MODES, RETRIES)
+#: A worker that dies is noticed by the scheduler when its task stops heartbeating: seconds until
+#: then (default 300), how often the scheduler looks (10), and the supervisor's heartbeat (5).
+HEARTBEAT_ENV = {
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "12",
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
+    "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "2",
+}
 
 _OUTCOMES = pytest.StashKey[dict[str, dict[str, set[str]]]]()
 _ARTIFACTS = pytest.StashKey[list[str]]()
@@ -48,11 +59,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def _module_failed(request: pytest.FixtureRequest) -> bool:
-    outcomes = request.config.stash.get(_OUTCOMES, {}).get(request.module.__name__)
-    if outcomes is None:
+def _system_tests_failed(request: pytest.FixtureRequest) -> bool:
+    outcomes = request.config.stash.get(_OUTCOMES, {})
+    modules = [m for name, m in outcomes.items() if name.startswith("tests.system")]
+    if not modules:
         return True  # the fixture was set up but no test reported: interrupted
-    return bool(outcomes.get("failed")) or bool(outcomes["started"] - outcomes["ok"])
+    return any(bool(m.get("failed")) or bool(m["started"] - m["ok"]) for m in modules)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -60,13 +72,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"system test artifacts (Airflow home, logs, DB): {path}", red=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def system_emulator() -> Iterator[EmulatorProcess]:
     with spawn_emulator_process(EmulatorConfig(tls=True, time_scale=EMULATOR_TIME_SCALE, seed=11)) as emu:
         yield emu
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def cluster(request: pytest.FixtureRequest, system_emulator: EmulatorProcess) -> Iterator[AirflowCluster]:
     emu = system_emulator
     assert emu.ca_file and emu.url.startswith("https://")
@@ -76,7 +88,9 @@ def cluster(request: pytest.FixtureRequest, system_emulator: EmulatorProcess) ->
         "metastudio_aksk": emu.connection_json(auth_type="aksk", **CONN_EXTRA),
     }
     root = Path(tempfile.mkdtemp(prefix="voicetraining-system-"))
-    airflow = AirflowCluster(root, connections, {"VOICE_TRAINING_POLL_INTERVAL": POLL_INTERVAL})
+    airflow = AirflowCluster(
+        root, connections, {"VOICE_TRAINING_POLL_INTERVAL": POLL_INTERVAL, **HEARTBEAT_ENV}
+    )
     with ExitStack() as stack:
         stack.callback(shutil.rmtree, root, ignore_errors=True)
         stack.callback(_save_artifacts_on_failure, request, airflow, emu)
@@ -94,7 +108,7 @@ def _stop(airflow: AirflowCluster) -> None:
 def _save_artifacts_on_failure(
     request: pytest.FixtureRequest, airflow: AirflowCluster, emu: EmulatorProcess
 ) -> None:
-    if not _module_failed(request):
+    if not _system_tests_failed(request):
         return
     extra: dict[str, str] = {"emulator-stderr.txt": emu.stderr_tail(limit=200_000)}
     try:

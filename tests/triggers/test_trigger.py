@@ -49,6 +49,7 @@ def test_serialize_is_primitives_and_conn_id_only(emu, use_conn) -> None:  # typ
         "started_at": trigger.started_at,
         "delete_on_kill": False,
         "shared_polling": False,
+        "kind": "voice",
     }
     text = json.dumps(kwargs)  # JSON primitives only
     for secret in (conn["login"], conn["password"]):

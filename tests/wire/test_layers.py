@@ -93,6 +93,7 @@ def test_dag_file_imports_load_no_http_stack_and_no_hook() -> None:
         [
             "airflow_provider_voicetraining.sensors.voice_training",
             "airflow_provider_voicetraining.operators.voice_training",
+            "airflow_provider_voicetraining.operators.voice_assessment",
         ],
     )
     assert "airflow_provider_voicetraining.sensors.voice_training" in loaded

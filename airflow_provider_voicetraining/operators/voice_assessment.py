@@ -1,0 +1,110 @@
+"""``AssessVoiceRecordingsOperator``: MetaStudio's recording check, before paying for training.
+
+The check is a short job (``VOICE_ASSESS``): create, upload a zip of recordings, commit, wait
+(deferrable or inline, like any job), then read ``assess_result``: speed, loudness, SNR, reverb
+and two DNSMOS scores, each with its expected range. The assessment goes to XCom; recordings
+out of range fail the task (or, with ``fail_on_bad_recordings=False``, are reported for a
+branch), so a DAG can refuse bad recordings before ``CreateVoiceTrainingJobOperator`` runs.
+
+XCom: ``return_value`` and ``assessment`` = ``VoiceAssessment.to_dict()`` (``job_id``,
+``passed``, ``problems`` [{``property``, ``expected``, ``actual``, ``suggestion``}],
+``suggestion``, ``result``); ``job_id``, ``console_url``, ``job`` as for the other operators;
+``failure_details`` if the check itself failed (e.g. the zip held no audio the service accepts).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_voicetraining.links.voice_training import VoiceTrainingJobLink
+from airflow_provider_voicetraining.operators.voice_training import _ResultHandling
+from airflow_provider_voicetraining.utils.wait_rules import KIND_SHORT, XCOM_ASSESSMENT, XCOM_JOB_ID
+from airflow_provider_voicetraining.wire import checks as check
+from airflow_provider_voicetraining.wire.vocabulary import LANGUAGES
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+#: A check takes minutes, not the days a training may take.
+DEFAULT_ASSESS_TIMEOUT = 3600.0
+
+
+class AssessVoiceRecordingsOperator(_ResultHandling):
+    """Run MetaStudio's audio-quality check on a zip of recordings and push the assessment.
+
+    :param package: local path of a zip holding the ``.wav`` recordings to check (templated).
+    :param language: ``CN`` (the service's default) or ``EN``.
+    :param fail_on_bad_recordings: fail the task (``VoiceRecordingsRejectedError``, not
+        retried) when a property is out of range (default True); False returns the
+        assessment either way, ``passed`` telling which.
+    :param app_user_id: ``X-App-UserId`` to run the check for (templated).
+    :param metastudio_conn_id: connection id (templated).
+    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    :param poll_interval: seconds between polls while waiting.
+    :param wait_timeout: give up waiting after this many seconds (default 1 hour; a timeout
+        fails the task without retry).
+    :param failure_states: as for the sensor.
+    :param fail_on_job_failure: if False, a failed check does not fail the task: its failure
+        details are returned.
+    :param max_consecutive_errors: transient API errors tolerated in a row while waiting.
+    """
+
+    template_fields: Sequence[str] = ("package", "language", "app_user_id", "metastudio_conn_id")
+    ui_color = "#e3f1d4"
+    operator_extra_links = (VoiceTrainingJobLink(),)
+    job_kind = KIND_SHORT
+
+    def __init__(
+        self,
+        *,
+        package: str,
+        language: str | None = None,
+        fail_on_bad_recordings: bool = True,
+        wait_timeout: float | None = DEFAULT_ASSESS_TIMEOUT,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(wait_timeout=wait_timeout, **kwargs)
+        self.package = package
+        self.language = language
+        self.fail_on_bad_recordings = bool(fail_on_bad_recordings)
+
+    def execute(self, context: Context) -> Any:
+        """Check the zip locally, create the check, upload, commit, then wait for the assessment."""
+        from airflow_provider_voicetraining.wire import endpoints as api
+        from airflow_provider_voicetraining.wire.packages import validate_recordings
+
+        started_at = time.time()
+        hook = self.hook
+        package = validate_recordings(self.package)
+        language = check.choice(self.language, "language", LANGUAGES)
+        created = hook.create_short_job(language=language, app_user_id=self.app_user_id)
+        job_id = created.job_id
+        context["ti"].xcom_push(key=XCOM_JOB_ID, value=job_id)
+        self.publish_console_url(context, job_id)
+        self.log.info(
+            "Created recording check %s; uploading %s (%d bytes)", job_id, package.path, package.size
+        )
+        hook.upload_training_data(
+            api.presigned_url(created.upload_urls.training_data_uploading_url), package.path
+        )
+        hook.commit_short_job(job_id, app_user_id=self.app_user_id)
+        return self._settle(context, job_id, started_at)
+
+    def succeeded(self, context: Context, job: dict[str, Any]) -> Any:
+        """Push and return the assessment; fail on recordings out of range if asked to."""
+        from airflow_provider_voicetraining.errors import VoiceRecordingsRejectedError
+        from airflow_provider_voicetraining.wire.models import VoiceAssessment, VoiceTrainingJob
+
+        self.push_job(context, job)
+        assessment = VoiceAssessment.from_job(VoiceTrainingJob.from_dict(job))
+        result = assessment.to_dict()
+        context["ti"].xcom_push(key=XCOM_ASSESSMENT, value=result)
+        if assessment.passed:
+            self.log.info("%s", assessment.summary())
+            return result
+        if self.fail_on_bad_recordings:
+            raise VoiceRecordingsRejectedError(assessment.summary(), result)
+        self.log.warning("%s (fail_on_bad_recordings=False: returning the assessment)", assessment.summary())
+        return result
