@@ -136,6 +136,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                             EVENT_ERROR,
                             self.job_id,
                             message=f"Stopped waiting for job {self.job_id} after {reason}: {exc}",
+                            states=states,
                         )
                     self.log.warning(
                         "Polling job %s failed (%d/%d transient errors tolerated): %s",
@@ -145,7 +146,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                         exc,
                     )
                     if deadline_passed:
-                        return self._timeout_event(None)
+                        return self._timeout_event(None, states=states)
                     await asyncio.sleep(self._sleep_for())
                     continue
                 budget.reset()
@@ -156,6 +157,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                         self.job_id,
                         message=f"Job {self.job_id} succeeded: asset_id {job.asset_id}",
                         job=job.to_dict(),
+                        states=states,
                     )
                 if verdict is Verdict.FAILED:
                     details = await hook.aget_failure_details(job)
@@ -165,9 +167,10 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                         message=details.summary(),
                         job=job.to_dict(),
                         failure=details.to_dict(),
+                        states=states,
                     )
                 if deadline_passed:
-                    return self._timeout_event(job.state, job.to_dict())
+                    return self._timeout_event(job.state, job.to_dict(), states=states)
                 await asyncio.sleep(self._sleep_for())
 
     async def on_kill(self) -> None:
@@ -180,7 +183,9 @@ class VoiceTrainingJobTrigger(BaseTrigger):
             await hook.adelete_job(self.job_id, missing_ok=True)
         self.log.warning("Deleted job %s because its deferred task was killed", self.job_id)
 
-    def _timeout_event(self, state: str | None, job: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _timeout_event(
+        self, state: str | None, job: dict[str, Any] | None = None, *, states: StateLog | None = None
+    ) -> dict[str, Any]:
         waited = time.time() - self.started_at
         return make_event(
             EVENT_TIMEOUT,
@@ -190,4 +195,5 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                 f"(waited {waited:.0f}s; last state {state or 'unknown'})"
             ),
             job=job,
+            states=states,
         )

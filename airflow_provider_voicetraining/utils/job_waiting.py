@@ -35,6 +35,7 @@ from airflow_provider_voicetraining.utils.wait_rules import (
     Verdict,
     check_event,
     decide,
+    describe_history,
 )
 from airflow_provider_voicetraining.wire import checks as check
 
@@ -120,6 +121,10 @@ class JobWaitMixin:
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Handle the trigger's event (after deferral, or from the inline wait)."""
         event = check_event(event)
+        # trigger logs are not always shown once the task resumes: the task log keeps the story
+        summary = describe_history(event["job_id"], event.get("history"))
+        if summary:
+            self.log.info("%s", summary)
         status = event["status"]
         if status == EVENT_SUCCESS:
             return self.succeeded(context, event["job"])
