@@ -11,6 +11,9 @@ exceptions                    ``airflow.exceptions``          ``airflow.sdk.exce
 ``mask_secret``               ``...execution_time.            ``airflow.sdk.log`` (+ async
                               secrets_masker``                ``amask_secret``)
 async connection lookup       ``sync_to_async(get_connection)``  ``BaseHook.aget_connection``
+events of an alias-triggered  not in ``triggering_asset_       ``triggering_asset_events[alias]``
+run                           events``: the alias's inlet
+                              events since the last run
 ============================  ==============================  ==================================
 """
 
@@ -75,6 +78,7 @@ __all__ = [
     "get_conf",
     "mask_secret",
     "skips_failures",
+    "triggering_alias_events",
 ]
 
 
@@ -138,6 +142,31 @@ async def aget_connection(conn_id: str) -> Connection:
     from asgiref.sync import sync_to_async
 
     return await sync_to_async(hook_cls.get_connection)(conn_id)  # type: ignore[no-any-return]
+
+
+def triggering_alias_events(context: Any, alias: Any) -> list[Any]:
+    """The asset events that triggered this run through ``alias`` (a DAG scheduled on it).
+
+    3.1+: ``context["triggering_asset_events"][alias]``. 3.0.x leaves the events out of a run
+    triggered through an alias (the scheduler matches them to the DAG's assets only;
+    apache/airflow#50182, fixed in 3.1): there the alias's events since this DAG's previous run
+    are read through the task's inlets (the task must list ``alias`` in ``inlets``).
+    """
+    triggering = context["triggering_asset_events"]
+    try:
+        events = list(triggering[alias])
+    except KeyError:
+        events = []
+    if events or sys.modules[__name__].AIRFLOW_V_3_1_PLUS:
+        return events
+    dag_run = context["dag_run"]
+    until = dag_run.run_after
+    since = context.get("prev_data_interval_end_success")
+    return [
+        e
+        for e in context["inlet_events"][alias]
+        if e.timestamp <= until and (since is None or e.timestamp > since)
+    ]
 
 
 def load_dagbag(dag_folder: str) -> Any:
