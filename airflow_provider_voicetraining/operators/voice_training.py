@@ -1,6 +1,7 @@
 """Operators: get a job's result into XCom, and create + upload + commit a job.
 
-XCom contract (the same for both operators and the sensor):
+XCom contract of both operators (the sensor returns the job dict and pushes only
+``console_url`` and, on failure, ``failure_details``):
 
 ================== ===========================================================================
 key                value
