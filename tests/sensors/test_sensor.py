@@ -153,13 +153,15 @@ def test_state_history_is_bounded_and_described_in_one_line() -> None:
     assert describe_history("job-1", None) is None and describe_history("job-1", []) is None
 
 
-def test_resumed_task_logs_the_state_history(caplog, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_resumed_task_logs_the_state_history(caplog, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """execute_complete writes the trigger's state history into the task log."""
     import logging
 
     from airflow_provider_voicetraining.sensors.voice_training import VoiceTrainingJobSensor
 
-    sensor = VoiceTrainingJobSensor(task_id="s", job_id="job-1")
+    sensor = VoiceTrainingJobSensor(task_id="s", job_id="job-1", asset_alias=None)  # no connection here
+    logger = logging.getLogger("history-test")  # stands in for the task logger, captured
+    monkeypatch.setattr(VoiceTrainingJobSensor, "log", property(lambda self: logger))
     event = {
         "status": "success",
         "job_id": "job-1",
@@ -168,11 +170,9 @@ def test_resumed_task_logs_the_state_history(caplog, capsys) -> None:  # type: i
         "failure": None,
         "history": [["WAITING", 0.0], ["PROCESSING", 12.4], ["SUCCEED", 812.0]],
     }
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO, logger="history-test"):
         assert sensor.execute_complete({}, event)["asset_id"] == "a-1"  # type: ignore[arg-type]
-    # the task logger is Airflow's (structlog on stdout, or stdlib logging, by version)
-    logged = caplog.text + capsys.readouterr().out
-    assert "Job job-1 went WAITING (0s) -> PROCESSING (12s) -> SUCCEED (812s)" in logged
+    assert "Job job-1 went WAITING (0s) -> PROCESSING (12s) -> SUCCEED (812s)" in caplog.text
 
 
 def test_defaults_and_validation(monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -115,6 +115,10 @@ class Browser:
         self.page.screenshot(path=str(self.shots / f"{name}.png"))
         self.taken.append(f"{name}.png")
 
+    def _text_after(self, marker: str) -> str:
+        text = str(self.page.locator("body").inner_text())
+        return text.split(marker, 1)[-1] if marker else text
+
     def dialog(self) -> Any:
         return self.page.locator("[role=dialog][data-state=open]").last
 
@@ -125,7 +129,7 @@ class Browser:
         page now and then where the UI does not poll."""
         deadline = time.monotonic() + timeout
         reloaded = time.monotonic()
-        while text not in self.page.locator("body").inner_text().split(after, 1)[-1]:
+        while text not in self._text_after(after):
             if time.monotonic() > deadline:
                 raise AssertionError(f"{text!r} not on {self.page.url} (after {after!r}) after {timeout}s")
             if reload_every and time.monotonic() - reloaded > reload_every:
