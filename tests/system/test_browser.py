@@ -116,7 +116,10 @@ class Browser:
         self.taken.append(f"{name}.png")
 
     def _text_after(self, marker: str) -> str:
-        text = str(self.page.locator("body").inner_text())
+        try:
+            text = str(self.page.locator("body").inner_text(timeout=5_000))
+        except playwright_api.Error:  # mid-navigation on a slow machine: look again
+            return ""
         return text.split(marker, 1)[-1] if marker else text
 
     def dialog(self) -> Any:
