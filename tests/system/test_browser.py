@@ -155,7 +155,7 @@ def browser(request: pytest.FixtureRequest, ui: AirflowCluster) -> Iterator[Brow
             # the emulator's certificate is signed by its own test CA
             ignore_https_errors=True,
         )
-        context.set_default_timeout(20_000)
+        context.set_default_timeout(60_000)  # a loaded machine renders slowly
         page = context.new_page()
         session = Browser(page, ui.base_url, shots)
         try:
