@@ -10,6 +10,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 SOURCES := airflow_provider_voicetraining metastudio_emulator dags tests benchmarks tools
+# Browser tests drive Debian's chromium through Playwright (its own browser downloads are not
+# reachable everywhere): `make` installs the package with apt-get when it is missing.
+CHROMIUM ?= $(shell command -v chromium 2>/dev/null || command -v chromium-browser 2>/dev/null)
 # Airflow's published constraint files are not reachable from every CI machine; resolving
 # Airflow's own dependency tree as it stood at (or after) the release (uv --exclude-newer)
 # reproduces a compatible set. A newer tree breaks 3.0.6 (e.g. cadwyn 8 vs its execution API).
@@ -17,14 +20,14 @@ RESOLVE_DATE_3.0.6 := 2025-09-20
 RESOLVE_DATE_3.3.2 := 2026-11-20
 RESOLVE_DATE ?= $(RESOLVE_DATE_$(AIRFLOW_VERSION))
 
-.PHONY: demo test lint typecheck unit bench clean venv
+.PHONY: demo test lint typecheck unit bench clean venv chromium
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip uv
 	@echo "Installing apache-airflow==$(AIRFLOW_VERSION) (dependencies as of $(or $(RESOLVE_DATE),today)) and the provider into $(VENV) ..."
 	@$(BIN)/uv pip install --quiet --python $(BIN)/python $(if $(RESOLVE_DATE),--exclude-newer $(RESOLVE_DATE)) \
-	  "apache-airflow==$(AIRFLOW_VERSION)"
+	  "apache-airflow==$(AIRFLOW_VERSION)" apache-airflow-providers-openlineage
 	@$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev]" "apache-airflow==$(AIRFLOW_VERSION)"
 	@touch $(STAMP)
 
@@ -40,8 +43,21 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+# The browser tests need a chromium binary; installed here (as root, with apt-get) when missing.
+chromium:
+	@if [ -n "$(CHROMIUM)" ]; then \
+	  echo "Browser tests use $(CHROMIUM)"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "Installing Debian's chromium for the browser tests (apt-get) ..."; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
+	    || { echo "ERROR: apt-get could not install chromium, which the browser tests (tests/system/test_browser.py) need." >&2; exit 1; }; \
+	else \
+	  echo "ERROR: the browser tests (tests/system/test_browser.py) need chromium: install it (Debian: apt-get install chromium, as root) or set CHROMIUM=/path/to/chromium." >&2; \
+	  exit 1; \
+	fi
+
+test: lint typecheck chromium
+	CHROMIUM="$(CHROMIUM)" $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -110,6 +110,8 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         if app_user_id is not None:
             self._overrides["app_user_id"] = check.app_user_id(app_user_id)
         self._settings: ConnectionSettings | None = None
+        #: whether messages name the connection id (not for Airflow's Test button: see test_connection)
+        self._named = True
         self._sync: SyncTransport | None = None
         self._async: AsyncTransport | None = None
         self._redact = Redactor()
@@ -155,7 +157,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
     def settings(self) -> ConnectionSettings:
         """The validated connection (loaded once; secrets registered with Airflow's masker)."""
         if self._settings is None:
-            settings = parse_connection(self.get_connection(self.metastudio_conn_id))
+            settings = parse_connection(self.get_connection(self.metastudio_conn_id), named=self._named)
             for secret in settings.secrets():
                 compat.mask_secret(secret.reveal())
             self._finish_settings(settings)
@@ -665,7 +667,13 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         return self.settings.job_console_url(job_id)
 
     def test_connection(self) -> tuple[bool, str]:
-        """One cheap authenticated call (list one job). Used by the UI's *Test* button."""
+        """One cheap authenticated call (list one job). Used by the UI's *Test* button.
+
+        Its messages say "the connection" rather than the connection id: the api-server tests a
+        copy stored under a random temporary id, which would only confuse the reader.
+        """
+        if self._settings is None:
+            self._named = False
         try:
             settings = self.settings
             page = self._transport.execute(api.list_jobs_page(settings, JobFilters(), limit=1))

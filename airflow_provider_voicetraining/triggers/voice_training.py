@@ -175,6 +175,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                         self.job_id,
                         message=f"Stopped waiting for job {self.job_id} after {reason}: {exc}",
                         job=None if last is None else last.to_dict(),
+                        states=states,
                     )
                 self.log.warning(
                     "Polling job %s failed (%d/%d transient errors tolerated): %s",
@@ -184,7 +185,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                     exc,
                 )
                 if deadline_passed or (self.end_time is not None and time.time() >= self.end_time):
-                    return self._timeout_event(last)
+                    return self._timeout_event(last, states)
                 continue
             budget.reset()
             last = job
@@ -195,6 +196,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                     self.job_id,
                     message=f"Job {self.job_id} succeeded: asset_id {job.asset_id}",
                     job=job.to_dict(),
+                    states=states,
                 )
             if verdict is Verdict.FAILED:
                 details = await hook.aget_failure_details(job, deadline=look_deadline)
@@ -204,9 +206,10 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                     message=details.summary(),
                     job=job.to_dict(),
                     failure=details.to_dict(),
+                    states=states,
                 )
             if deadline_passed:
-                return self._timeout_event(job)
+                return self._timeout_event(job, states)
 
     async def on_kill(self) -> None:
         """Delete the job when the user stopped the deferred task, if the task asked for it."""
@@ -218,7 +221,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
             await hook.adelete_job(self.job_id, missing_ok=True)
         self.log.warning("Deleted job %s because its deferred task was killed", self.job_id)
 
-    def _timeout_event(self, last: VoiceTrainingJob | None) -> dict[str, Any]:
+    def _timeout_event(self, last: VoiceTrainingJob | None, states: StateLog) -> dict[str, Any]:
         """Build the ``timeout`` event with the last state any poll saw (not only the last poll)."""
         waited = time.time() - self.started_at
         return make_event(
@@ -229,4 +232,5 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                 f"(waited {waited:.0f}s; last state seen: {last.state if last else 'none'})"
             ),
             job=None if last is None else last.to_dict(),
+            states=states,
         )

@@ -39,6 +39,7 @@ from airflow_provider_voicetraining.utils.wait_rules import (
     Verdict,
     check_event,
     decide,
+    describe_history,
 )
 from airflow_provider_voicetraining.wire import checks as check
 
@@ -148,6 +149,10 @@ class JobWaitMixin:
             )
             return compat.rerun_execute(self, context)
         event = check_event(event)
+        # trigger logs are not always shown once the task resumes: the task log keeps the story
+        summary = describe_history(event["job_id"], event.get("history"))
+        if summary:
+            self.log.info("%s", summary)
         status = event["status"]
         if status == EVENT_SUCCESS:
             return self.succeeded(context, event["job"])

@@ -293,7 +293,7 @@ def _count(attempts: int) -> str:
 
 def _hint(settings: ConnectionSettings, status: int, error_msg: str | None) -> str:
     msg = (error_msg or "").lower()
-    conn = f"connection {settings.conn_id!r}"
+    conn = settings.described
     if status == 401:
         if "expired" in msg and settings.auth_type == AUTH_AKSK:
             return "Check the clock of this machine: X-Sdk-Date must be within 15 minutes of UTC."

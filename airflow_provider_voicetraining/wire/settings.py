@@ -78,15 +78,13 @@ TUNABLES: dict[str, Tunable] = {
 #: The connection form's extra fields (``conn-fields`` in the provider info): every extra this
 #: connection type reads. Anything else in the extras is ignored with a warning.
 CONN_FIELDS: dict[str, Any] = {
+    # No form defaults are written into the extras (an unset field means the default): Airflow's
+    # masker warns "too short to mask" about any extra value under 5 characters, such as "aksk".
     "auth_type": {
         "label": "Auth type",
-        "description": "aksk (default): login=AK, password=SK. password: IAM user/password, the hook "
+        "description": "Empty or aksk: login=AK, password=SK. password: IAM user/password, the hook "
         "gets a project-scoped token. token: password holds a ready X-Auth-Token.",
-        "schema": {
-            "type": ["string", "null"],
-            "enum": ["aksk", "password", "token", None],
-            "default": "aksk",
-        },
+        "schema": {"type": ["string", "null"], "enum": [AUTH_AKSK, AUTH_PASSWORD, AUTH_TOKEN, None]},
     },
     "project_id": {
         "label": "Project ID",
@@ -95,8 +93,8 @@ CONN_FIELDS: dict[str, Any] = {
     },
     "region": {
         "label": "Region",
-        "description": "e.g. cn-north-4; gives https://metastudio.{region}.myhuaweicloud.com",
-        "schema": {"type": ["string", "null"], "default": "cn-north-4"},
+        "description": f"Default {DEFAULT_REGION}; gives https://metastudio.{{region}}.myhuaweicloud.com",
+        "schema": {"type": ["string", "null"]},
     },
     "endpoint": {
         "label": "Endpoint override",
@@ -125,8 +123,9 @@ CONN_FIELDS: dict[str, Any] = {
     },
     "verify": {
         "label": "TLS verify",
-        "description": "true (default), false, or the path of a CA bundle.",
-        "schema": {"type": ["string", "boolean", "null"]},
+        "description": "Empty or true: verify certificates; false: do not; or the path of a CA bundle.",
+        # one type: a union with boolean makes the 3.x form render a multi-line JSON text area
+        "schema": {"type": ["string", "null"]},
     },
     "rate_limit_queries": {
         "label": "Query rate limit (req/s)",
@@ -218,6 +217,12 @@ class ConnectionSettings:
         return f"ConnectionSettings({shown}, secrets=***)"
 
     @property
+    def described(self) -> str:
+        """How messages name the connection: ``connection '<id>'``, or ``the connection`` when it
+        has no id worth showing (Airflow's Test button tests it under a random temporary id)."""
+        return describe_connection(self.conn_id)
+
+    @property
     def host(self) -> str:
         """``host[:port]`` of the endpoint: the signed and sent ``Host`` header."""
         return self.endpoint.split("://", 1)[1]
@@ -267,16 +272,21 @@ class ConnectionSettings:
 
 
 def _extras(conn: ConnectionLike) -> dict[str, Any]:
-    # Airflow logs bad JSON and returns {}; say so instead of reporting "project_id is missing".
+    # The raw text is parsed here rather than through ``extra_dejson``: that property registers
+    # every value with Airflow's masker, which warns "too short to mask" for any value under 5
+    # characters (in every task and trigger log); the hook registers the credentials itself.
+    # Airflow would also log bad JSON and return {}; this says so instead of "project_id is missing".
     text = getattr(conn, "extra", None)
-    if isinstance(text, str) and text.strip():
+    raw: Any
+    if isinstance(text, str):
         try:
-            json.loads(text)
+            raw = json.loads(text) if text.strip() else {}
         except ValueError:
             raise VoiceTrainingConnectionError(
                 "extra", "is not valid JSON", 'store the extras as a JSON object, e.g. {"project_id": "..."}'
             ) from None
-    raw = conn.extra_dejson
+    else:
+        raw = conn.extra_dejson
     if not isinstance(raw, Mapping):
         raise VoiceTrainingConnectionError(
             "extra", "is not a JSON object", "store the extras as a JSON object"
@@ -306,17 +316,26 @@ def _rate(value: object, field: str, default: float) -> float:
     return check.positive_number(value, field, maximum=1000, default=default)
 
 
-def parse_connection(conn: ConnectionLike) -> ConnectionSettings:
-    """Validate an Airflow connection and return its :class:`ConnectionSettings`."""
-    conn_id = conn.conn_id or "<unnamed>"
+def describe_connection(conn_id: str) -> str:
+    """``connection '<id>'``, or ``the connection`` for an empty id (see ``ConnectionSettings.described``)."""
+    return f"connection {conn_id!r}" if conn_id else "the connection"
+
+
+def parse_connection(conn: ConnectionLike, *, named: bool = True) -> ConnectionSettings:
+    """Validate an Airflow connection and return its :class:`ConnectionSettings`.
+
+    ``named=False`` keeps the connection id out of every message (``conn_id`` is then empty):
+    Airflow's Test button tests a connection under a random temporary id that means nothing to
+    the person reading the message.
+    """
+    conn_id = (conn.conn_id or "<unnamed>") if named else ""
     try:
         return _parse(conn, conn_id)
     except VoiceTrainingValidationError as exc:
         if isinstance(exc, VoiceTrainingConnectionError):
             raise
-        raise VoiceTrainingConnectionError(
-            f"connection {conn_id!r} field {exc.field}", exc.problem, exc.fix
-        ) from None
+        where = f"{describe_connection(conn_id) if conn_id else 'connection'} field {exc.field}"
+        raise VoiceTrainingConnectionError(where, exc.problem, exc.fix) from None
 
 
 def _parse(conn: ConnectionLike, conn_id: str) -> ConnectionSettings:

@@ -135,6 +135,23 @@ async def test_progresses_through_states_to_success(emu, use_conn, tmp_path) -> 
     hook.commit_job(created.job_id)
     events = await events_of(make(created.job_id, poll_interval=0.02))
     assert events[0]["status"] == "success" and events[0]["job"]["asset_id"]
+    assert events[0]["history"][-1][0] == "SUCCEED"
+
+
+async def test_event_carries_the_state_history(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    job_id = emu.control.seed_job(state="PROCESSING", lifecycle=True, outcome="PROCESSING")["job_id"]
+    waiting = asyncio.create_task(events_of(make(job_id, poll_interval=0.02)))
+    for _ in range(500):  # until the trigger has polled the held job a few times (bounded)
+        if len(emu.control.requests(route="show_job")) >= 3:
+            break
+        await asyncio.sleep(0.02)
+    emu.control.set_outcome(job_id, "SUCCEED")
+    events = await asyncio.wait_for(waiting, 30)
+    # the state changes seen, in order, with seconds since waiting began; JSON-safe
+    history = events[0]["history"]
+    assert [state for state, _ in history] == ["PROCESSING", "SUCCEED"], history
+    assert history[0][1] <= history[1][1] and json.loads(json.dumps(history)) == history
     # one request per poll on the healthy path: no retries, no duplicate calls per iteration
     polls = emu.control.requests(route="show_job")
     assert all(r["status"] == 200 for r in polls)
