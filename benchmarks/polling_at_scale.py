@@ -7,8 +7,7 @@ over TLS):
   one event loop, as a triggerer runs them, starts spread over one interval), one connection,
   a 5 s poll interval, jobs finishing spread from 20 s to 320 s after the start (every 10th
   fails). Variants: ``shared`` (the default), ``per_job`` (a show-job per poll; its client-side
-  rate limit is lifted, or it could not keep its interval at all), ``shared_stock`` (shared
-  polling on httpx's stock transport instead of the provider's ``PooledTransport``). Figures:
+  rate limit is lifted, or it could not keep its interval at all). Figures:
   API requests per job per interval waited (target <= 0.05), detection delay (target <= the
   interval + 2 s), correct events, client CPU, RSS, connections opened.
 * ``10k``: 10,000 waits in one loop at a 60 s interval across ten app users (a platform
@@ -53,29 +52,12 @@ from benchmarks._common import (
 )
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
-VARIANTS = {"1k": ["shared", "per_job", "shared_stock"], "10k": ["shared", "per_job"], "creates": ["limited"]}
+VARIANTS = {"1k": ["shared", "per_job"], "10k": ["shared", "per_job"], "creates": ["limited"]}
 
 
 def rss_bytes() -> int:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * PAGE
-
-
-def use_stock_transport() -> None:
-    """Make every new shared client use httpx's own connection pool (the comparison variant)."""
-    import httpx
-
-    from airflow_provider_voicetraining.wire import transports
-
-    def stock(settings: Any) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            verify=transports._ssl_context(settings.verify),
-            timeout=httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0)),
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=50),
-            follow_redirects=False,
-        )
-
-    transports._new_client = stock  # type: ignore[assignment]
 
 
 # ------------------------------------------------------------------------------ waits
@@ -184,8 +166,6 @@ def run_waits(scenario: str, variant: str) -> dict[str, Any]:
     import airflow_provider_voicetraining.triggers.voice_training  # noqa: F401
     from metastudio_emulator import EmulatorConfig, spawn_emulator_process
 
-    if variant == "shared_stock":
-        use_stock_transport()
     big = scenario == "10k"
     n, interval = (10_000, 60.0) if big else (1000, 5.0)
     launch_at = time.time() + (40 if big else 8)

@@ -46,8 +46,9 @@ if TYPE_CHECKING:
 #: ``update_since`` reaches this far back before the previous cycle's start: clock skew between
 #: the triggerer and the service (NTP keeps both within a second or two), and the time the
 #: service takes to make an update visible. Changes inside the margin are reported again by the
-#: next cycles, which costs list pages, not correctness.
-SKEW_MARGIN = 30.0
+#: next cycles, which costs list pages (every job changed in the last interval + margin), not
+#: correctness; a change the margin still misses is caught by the safety net.
+SKEW_MARGIN = 10.0
 #: Every job is shown directly at least this many poll intervals apart (the safety net) ...
 SAFETY_INTERVALS = 10
 #: ... and the safety sweep uses at most this share of the connection's query rate.
@@ -146,33 +147,25 @@ class SharedPoller:
                     break
 
     async def _cycle(self, started: float) -> None:
-        since = (self._since if self._since is not None else started) - SKEW_MARGIN
-        try:
-            changed = await self._changed_since(since)
-        except VoiceTrainingError as exc:
-            self.hook.log.warning("Listing changed jobs failed (%s); showing each job this cycle", exc)
-            self._show_soon(self._all())
-            return
-        self._since = started
-        for job in changed:
-            for subscription in self.subscriptions.get(job.job_id, []):
-                subscription.deliver(Observation(job=job))
-        self._safety_net(started)
-
-    async def _changed_since(self, since: float) -> list[VoiceTrainingJob]:
         from airflow_provider_voicetraining.wire.listing import JobFilters
 
+        since = (self._since if self._since is not None else started) - SKEW_MARGIN
         filters = JobFilters(
             update_since=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since)),
             sort_key="update_time",
             sort_dir="asc",
         )
-        wanted = set(self.subscriptions)
-        return [
-            job
-            async for job in self.hook.alist_jobs(filters, page_size=100, app_user_id=self.app_user_id)
-            if job.job_id in wanted
-        ]
+        try:
+            # each page's news is handed out as it arrives, not after the last page
+            async for job in self.hook.alist_jobs(filters, page_size=100, app_user_id=self.app_user_id):
+                for subscription in self.subscriptions.get(job.job_id, []):
+                    subscription.deliver(Observation(job=job))
+        except VoiceTrainingError as exc:
+            self.hook.log.warning("Listing changed jobs failed (%s); showing each job this cycle", exc)
+            self._show_soon(self._all())
+            return
+        self._since = started
+        self._safety_net(started)
 
     def _safety_net(self, now: float) -> None:
         subscriptions = self._all()

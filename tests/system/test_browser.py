@@ -170,9 +170,9 @@ def browser(request: pytest.FixtureRequest, ui: AirflowCluster) -> Iterator[Brow
 
 
 def _module_failed(request: pytest.FixtureRequest) -> bool:
-    from tests.system.conftest import _module_failed as failed
+    from tests.system.conftest import _system_tests_failed
 
-    return failed(request)
+    return _system_tests_failed(request)
 
 
 def _keep_screenshots(shots: Path, failed: bool) -> None:
