@@ -10,6 +10,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 SOURCES := airflow_provider_voicetraining metastudio_emulator dags tests benchmarks tools
+# Browser tests drive Debian's chromium through Playwright (its own browser downloads are not
+# reachable everywhere): `make` installs the package with apt-get when it is missing.
+CHROMIUM ?= $(shell command -v chromium 2>/dev/null || command -v chromium-browser 2>/dev/null)
 # Airflow's published constraint files are not reachable from every CI machine; resolving
 # Airflow's own dependency tree as it stood at (or after) the release (uv --exclude-newer)
 # reproduces a compatible set. A newer tree breaks 3.0.6 (e.g. cadwyn 8 vs its execution API).
@@ -17,7 +20,7 @@ RESOLVE_DATE_3.0.6 := 2025-09-20
 RESOLVE_DATE_3.3.2 := 2026-11-20
 RESOLVE_DATE ?= $(RESOLVE_DATE_$(AIRFLOW_VERSION))
 
-.PHONY: demo test lint typecheck unit bench clean venv system-packages
+.PHONY: demo test lint typecheck unit bench clean venv chromium system-packages
 
 # System packages the tests need, installed with apt-get when missing (root, or sudo). One
 # helper for every such package: $(call ensure_package,CHECK,DEBIAN PACKAGE,WHAT FOR).
@@ -30,8 +33,9 @@ define ensure_package
 	         "or leave the test that needs it out: PYTEST_ARGS=\"-m 'not production'\" SKIP_SYSTEM_PACKAGES=1"; \
 	    exit 1; \
 	  fi; \
-	  $$SUDO apt-get install -y -q $(2) >/dev/null 2>&1 \
-	    || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q $(2) >/dev/null; } \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(2) >/dev/null 2>&1 \
+	    || { $$SUDO apt-get update -q >/dev/null \
+	         && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(2) >/dev/null; } \
 	    || { echo "ERROR: apt-get could not install $(2) (see: apt-get install $(2))"; exit 1; }; \
 	  $(1) >/dev/null 2>&1 || { echo "ERROR: $(2) installed, but the check '$(1)' still fails"; exit 1; }; \
 	  echo "$(2) installed."; \
@@ -43,7 +47,7 @@ $(STAMP): pyproject.toml Makefile
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip uv
 	@echo "Installing apache-airflow==$(AIRFLOW_VERSION) (dependencies as of $(or $(RESOLVE_DATE),today)) and the provider into $(VENV) ..."
 	@$(BIN)/uv pip install --quiet --python $(BIN)/python $(if $(RESOLVE_DATE),--exclude-newer $(RESOLVE_DATE)) \
-	  "apache-airflow==$(AIRFLOW_VERSION)"
+	  "apache-airflow==$(AIRFLOW_VERSION)" apache-airflow-providers-openlineage
 	@$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev]" "apache-airflow==$(AIRFLOW_VERSION)"
 	@touch $(STAMP)
 
@@ -59,15 +63,23 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# the production-shape system test: a private Redis and a private PostgreSQL server
+# The browser tests drive a chromium binary (CHROMIUM, or Debian's package, installed when missing).
+chromium:
+ifeq ($(CHROMIUM),)
+	$(call ensure_package,{ command -v chromium || command -v chromium-browser; },chromium,the browser tests: tests/system/test_browser.py)
+else
+	@echo "Browser tests use $(CHROMIUM)"
+endif
+
+# The production-shape system test runs a private Redis and a private PostgreSQL server.
 system-packages:
 ifneq ($(SKIP_SYSTEM_PACKAGES),1)
 	$(call ensure_package,command -v redis-server,redis-server,Celery broker of the production-shape test)
 	$(call ensure_package,ls /usr/lib/postgresql/*/bin/initdb,postgresql,metadata database of the production-shape test)
 endif
 
-test: lint typecheck system-packages
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+test: lint typecheck chromium system-packages
+	CHROMIUM="$(or $(CHROMIUM),$$(command -v chromium || command -v chromium-browser))" $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

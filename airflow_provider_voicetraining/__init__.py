@@ -64,6 +64,18 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_provider_voicetraining.links.voice_training.VoiceTrainingJobLink"],
+        # trained voices are assets metastudio://<region>/<project_id>/voices/<asset_id>
+        # (handler: validation; converter: the same dataset in OpenLineage)
+        "asset-uris": [
+            {
+                "schemes": ["metastudio"],
+                "handler": "airflow_provider_voicetraining.assets.normalize_uri",
+                "factory": "airflow_provider_voicetraining.assets.create_asset",
+                "to_openlineage_converter": (
+                    "airflow_provider_voicetraining.lineage.convert_asset_to_openlineage"
+                ),
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": CONN_TYPE,

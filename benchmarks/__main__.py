@@ -1,7 +1,7 @@
 """``python -m benchmarks [NAME ...] [--json-dir DIR]``: run the benchmarks (all by default).
 
 Each runs in its own interpreter (``python -m benchmarks.NAME``), one after the other, and
-prints its tables; see ``BENCHMARKS.md`` for the method and the figures. About 6 minutes.
+prints its tables; see ``BENCHMARKS.md`` for the method and the figures. About 40 minutes.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ BENCHMARKS = {
     "import_cost": "import cost on top of airflow.sdk",
     "per_call": "hook.get_job() vs bare requests vs official SDK",
     "requests_per_wait": "HTTP requests per sensor poke and trigger poll",
-    "wait_at_scale": "1,000 deferred waits, provider trigger vs naive trigger",
+    "polling_at_scale": "1,000 and 10,000 waits, shared vs per-job polling; 500 creates under quota",
 }
 
 

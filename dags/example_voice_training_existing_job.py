@@ -1,10 +1,12 @@
 """Collect the result of an existing job and route a failure to whoever must fix the data.
 
-get_result (deferrable, fail_on_job_failure=False) -> branch -> use_voice | report_failure
+find_job -> get_result (deferrable, fail_on_job_failure=False) -> route -> use_voice | report_failure
 
 Trigger it for a job created elsewhere (the console, another DAG, another system)::
 
     airflow dags trigger example_voice_training_existing_job -c '{"job_id": "26f06524-..."}'
+
+Without ``job_id`` it collects the project's most recently created job.
 
 A failed job does not fail ``get_result``: its failure details (state, job_failed_code,
 job_failed_reason, the audit errors naming the bad recordings) flow to ``report_failure``,
@@ -29,11 +31,31 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     tags=["example", "metastudio", "voice-training"],
-    params={"job_id": Param("26f06524-4f75-4b3a-a853-b649a21aaf66", type="string", minLength=1)},
+    params={
+        "job_id": Param(
+            None, type=["null", "string"], description="The job to collect; empty: the newest job"
+        )
+    },
 ) as dag:
+
+    @task
+    def find_job(params: dict | None = None) -> str:  # type: ignore[type-arg]
+        """The given job id, or the id of the project's most recently created job."""
+        from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+
+        assert params is not None
+        if params.get("job_id"):
+            return str(params["job_id"]).strip()
+        with VoiceTrainingHook() as hook:
+            newest = next(iter(hook.list_jobs(sort_dir="desc", page_size=1, max_items=1)), None)
+        if newest is None:
+            raise ValueError("The project has no voice-training job yet: trigger with a job_id")
+        print(f"No job_id given: collecting the newest job {newest.job_id} ({newest.voice_name})")
+        return newest.job_id
+
     get_result = VoiceTrainingJobResultOperator(
         task_id="get_result",
-        job_id="{{ params.job_id }}",
+        job_id=find_job(),
         deferrable=True,
         poll_interval=POLL_INTERVAL,
         wait_timeout=3 * 24 * 3600,

@@ -23,6 +23,7 @@ from airflow.sdk import DAG, Param, task
 
 from airflow_provider_voicetraining.operators.voice_training import CreateVoiceTrainingJobOperator
 from airflow_provider_voicetraining.sensors.voice_training import VoiceTrainingJobSensor
+from airflow_provider_voicetraining.vocabulary import EDITIONS
 
 #: Training takes hours: poll every minute. The demo and tests set a short interval.
 POLL_INTERVAL = float(os.environ.get("VOICE_TRAINING_POLL_INTERVAL", "60"))
@@ -33,10 +34,14 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     tags=["example", "metastudio", "voice-training"],
+    # Every param triggers from the UI form as it stands: required ones have a valid default, and
+    # the one that may stay empty is nullable (a "string" param with "" counts as missing there).
     params={
         "voice_name": Param("demo-narrator", type="string", minLength=1, maxLength=256),
-        "edition": Param("basic", enum=["basic", "middle", "advance", "third_party"]),
-        "training_package": Param("", type="string", description="Local zip path; empty: synthetic"),
+        "edition": Param("basic", type="string", enum=list(EDITIONS)),
+        "training_package": Param(
+            None, type=["null", "string"], description="Local zip path; empty: a synthetic package"
+        ),
     },
 ) as dag:
 

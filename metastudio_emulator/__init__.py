@@ -12,8 +12,8 @@ Running it
 ----------
 ::
 
-    metastudio-emulator --port 8080 --time-scale 0.1
-    # same as: python -m metastudio_emulator --port 8080 --time-scale 0.1
+    metastudio-emulator --port 18080 --time-scale 0.1
+    # same as: python -m metastudio_emulator --port 18080 --time-scale 0.1
     # prints the endpoint and: export AIRFLOW_CONN_METASTUDIO_DEFAULT='{"conn_type": ...}'
 
 Options: ``--host``, ``--port`` (0 = free), ``--tls`` (generated CA; its path is printed),

@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port, 0 = a free one (default 0)")
     p.add_argument("--tls", action="store_true", default=None, help="serve HTTPS with a generated CA")
+    p.add_argument(
+        "--api-rate-limits",
+        action="store_true",
+        default=None,
+        help="throttle each voice API at the region's documented rate (429 APIGW.0308 beyond it)",
+    )
     p.add_argument("--time-scale", type=float, help="multiplier of every job state duration (default 1.0)")
     p.add_argument("--seed", type=int, help="seed of fault decisions (default 0)")
     p.add_argument(
@@ -65,6 +71,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         "host": args.host,
         "port": args.port,
         "tls": args.tls,
+        "api_rate_limits": args.api_rate_limits,
         "time_scale": args.time_scale,
         "seed": args.seed,
         "access_key": args.ak,

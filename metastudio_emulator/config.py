@@ -74,6 +74,10 @@ class EmulatorConfig:
     clock_offset_seconds: float = 0.0
     lockout_threshold: int = 5
     lockout_seconds: float = 300.0
+    #: Per-API throttling of the voice routes at the region's documented rates (see
+    #: :mod:`.throttling`); ``api_rate_overrides`` sets route name -> requests per second.
+    api_rate_limits: bool = False
+    api_rate_overrides: dict[str, float] = field(default_factory=dict)
     #: Per-AK (or per token user) token bucket; ``None`` disables it.
     rate_limit_per_second: float | None = None
     rate_limit_burst: int | None = None

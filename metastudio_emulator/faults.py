@@ -37,7 +37,16 @@ API_ROUTES: tuple[str, ...] = (
 )
 #: Not in the brief's list but served (SDK project-id discovery); ``"*"`` covers it too.
 EXTRA_ROUTES: tuple[str, ...] = ("iam_projects",)
-KINDS: tuple[str, ...] = ("status", "throttle", "latency", "drop", "malformed", "token_expiry")
+KINDS: tuple[str, ...] = (
+    "status",
+    "throttle",
+    "latency",
+    "drop",
+    "malformed",
+    "token_expiry",
+    "trickle",
+    "oversize",
+)
 
 
 @dataclass
@@ -50,6 +59,11 @@ class FaultRule:
     error_msg: str | None = None
     retry_after: float = 1.0
     burst: int = 0
+    #: ``trickle``: seconds between body chunks of ``chunk_size`` bytes
+    chunk_delay: float = 0.5
+    chunk_size: int = 16
+    #: ``oversize``: bytes of the (valid JSON) answer sent instead of the real one
+    size: int = 8 * 1024 * 1024
     min_delay: float = 0.05
     max_delay: float = 0.2
     times: int | None = None
@@ -79,6 +93,8 @@ class FaultRule:
             raise ValueError("status must be an HTTP status code")
         if rule.min_delay < 0 or rule.max_delay < rule.min_delay:
             raise ValueError("need 0 <= min_delay <= max_delay")
+        if rule.chunk_delay < 0 or rule.chunk_size < 1 or rule.size < 0:
+            raise ValueError("chunk_delay and size must not be negative, chunk_size at least 1")
         if (
             rule.burst < 0
             or (rule.times is not None and rule.times < 0)

@@ -276,6 +276,59 @@ class DropResponse(Response):
         raise DroppedConnection("injected drop fault")
 
 
+class TrickleResponse(Response):
+    """The real answer, its body sent ``chunk_size`` bytes at a time, ``delay`` seconds apart."""
+
+    def __init__(self, inner: Response, chunk_size: int, delay: float) -> None:
+        self.inner = inner
+        self.chunk_size = chunk_size
+        self.delay = delay
+        super().__init__(content=b"", status_code=inner.status_code)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = bytes(self.inner.body)
+        headers = [(k, v) for k, v in self.inner.raw_headers if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": self.inner.status_code, "headers": headers})
+        for start in range(0, len(body), self.chunk_size):
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": body[start : start + self.chunk_size],
+                    "more_body": True,
+                }
+            )
+            await asyncio.sleep(self.delay)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class OversizeResponse(Response):
+    """A 200 answer of ``size`` bytes of valid JSON: the real object plus a padding field."""
+
+    def __init__(self, inner: Response, size: int) -> None:
+        self.inner = inner
+        self.size = size
+        super().__init__(content=b"", status_code=200)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        real = bytes(self.inner.body).strip() or b"{}"
+        head = (real[:-1] + b', "padding": "') if real.endswith(b"}") and real != b"{}" else b'{"padding": "'
+        tail = b'"}'
+        fill = max(0, self.size - len(head) - len(tail))
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(head) + fill + len(tail)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": head, "more_body": True})
+        block = b"x" * 65536
+        while fill > 0:
+            part = block[: min(fill, len(block))]
+            fill -= len(part)
+            await send({"type": "http.response.body", "body": part, "more_body": True})
+        await send({"type": "http.response.body", "body": tail, "more_body": False})
+
+
 def malformed(inner: Response) -> Response:
     """200 with the first half of the real body (never valid JSON), or an HTML error page."""
     body = bytes(inner.body)
@@ -315,6 +368,8 @@ def api_endpoint(runtime: EmulatorRuntime, spec: RouteSpec, handler: Handler) ->
                 identity = await authenticate(runtime, request, project)
                 ctx.auth = identity.kind
                 runtime.rate_limiter.check(identity.principal)
+                if spec.auth == "iam":
+                    runtime.throttle.check(identity.principal, spec.name, request.method)
             elif spec.auth == "presign":
                 ctx.auth = "presigned"
             ctx.app_user_id = app_user_id(raw_header(request.scope, b"x-app-userid"))
@@ -326,6 +381,10 @@ def api_endpoint(runtime: EmulatorRuntime, spec: RouteSpec, handler: Handler) ->
             return DropResponse(response)
         if rule is not None and rule.kind == "malformed":
             return malformed(response)
+        if rule is not None and rule.kind == "trickle":
+            return TrickleResponse(response, rule.chunk_size, rule.chunk_delay)
+        if rule is not None and rule.kind == "oversize":
+            return OversizeResponse(response, rule.size)
         return response
 
     return endpoint

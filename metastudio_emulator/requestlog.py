@@ -80,12 +80,29 @@ class RequestLog:
     def select(self, route: str | None = None) -> list[dict[str, Any]]:
         return [e.to_dict() for e in self.entries if route is None or e.route == route]
 
+    def rates(self, now: float | None = None) -> dict[str, dict[str, float]]:
+        """Per route: requests per second over the last 10 s, and the busiest one-second window
+        of the log (what a per-API quota sees)."""
+        now = time.time() if now is None else now
+        per_second: dict[str, dict[int, int]] = {}
+        recent: dict[str, int] = {}
+        for entry in self.entries:
+            seconds = per_second.setdefault(entry.route, {})
+            seconds[int(entry.time)] = seconds.get(int(entry.time), 0) + 1
+            if entry.time >= now - 10:
+                recent[entry.route] = recent.get(entry.route, 0) + 1
+        return {
+            route: {"last_10s_per_second": recent.get(route, 0) / 10, "peak_per_second": max(counts.values())}
+            for route, counts in per_second.items()
+        }
+
     def stats(self, extra: dict[str, Any]) -> dict[str, Any]:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return {
             "uptime_seconds": time.time() - self.started,
             "requests_total": sum(sum(v.values()) for v in self.counts.values()),
             "requests": {route: dict(v) for route, v in self.counts.items()},
+            "rates": self.rates(),
             "connections": len(self.connections),
             "cpu_seconds": time.process_time(),
             "cpu_user_seconds": usage.ru_utime,

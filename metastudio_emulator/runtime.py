@@ -22,6 +22,7 @@ from metastudio_emulator.faults import FaultInjector
 from metastudio_emulator.quotas import QuotaBook
 from metastudio_emulator.requestlog import RequestLog
 from metastudio_emulator.store import JobStore
+from metastudio_emulator.throttling import ApiThrottle
 from metastudio_emulator.uploads import Presigner
 
 
@@ -45,6 +46,7 @@ class EmulatorRuntime:
         )
         self.faults = FaultInjector(config.faults, config.effective_fault_seed())
         self.rate_limiter = RateLimiter(config.rate_limit_per_second, config.rate_limit_burst)
+        self.throttle = ApiThrottle(config.api_rate_limits, config.region, config.api_rate_overrides)
         self.log = RequestLog()
         self.clock_offset = config.clock_offset_seconds
         self._seed_configured_jobs()
@@ -70,6 +72,9 @@ class EmulatorRuntime:
         self.verifier.reset()
         self.faults.configure(self.config.faults, self.config.effective_fault_seed())
         self.rate_limiter.configure(self.config.rate_limit_per_second, self.config.rate_limit_burst)
+        self.throttle.configure(
+            self.config.api_rate_limits, self.config.region, self.config.api_rate_overrides
+        )
         self.log.clear()
         self.clock_offset = self.config.clock_offset_seconds
         self._seed_configured_jobs()
@@ -95,5 +100,11 @@ class EmulatorRuntime:
                 "tokens_issued": len(self.tokens),
                 "faults_triggered": dict(self.faults.counts),
                 "clock_offset_seconds": self.clock_offset,
+                "api_rate_limits": {
+                    "enabled": self.throttle.enabled,
+                    "queries": self.throttle.limits.queries,
+                    "writes": self.throttle.limits.writes,
+                    "overrides": dict(self.throttle.overrides),
+                },
             }
         )

@@ -47,6 +47,23 @@ class RunResult:
             )
             return {r[0] for r in rows}
 
+    def asset_events(self) -> list[dict[str, Any]]:
+        """The asset events this run's tasks emitted: uri, extra, source task, source aliases."""
+        from airflow.models.asset import AssetEvent
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            rows = session.query(AssetEvent).filter_by(source_dag_id=self.dag_id, source_run_id=self.run_id)
+            return [
+                {
+                    "uri": row.asset.uri,
+                    "extra": dict(row.extra or {}),
+                    "task_id": row.source_task_id,
+                    "aliases": sorted(alias.name for alias in row.source_aliases),
+                }
+                for row in rows.order_by(AssetEvent.id)
+            ]
+
 
 def load_dagbag() -> Any:
     from airflow_provider_voicetraining.utils.compat import load_dagbag

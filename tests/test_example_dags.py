@@ -55,6 +55,7 @@ def test_existing_job_routes_success_and_failure(emu, use_conn, dagbag, seed, ro
     job_id = emu.control.seed_job(**seed)["job_id"]
     result = run_dag(dagbag, "example_voice_training_existing_job", {"job_id": job_id})
     assert result.state == "success"
+    assert result.xcom("find_job") == job_id
     other = {"use_voice", "report_failure"} - {route_to}
     assert result.tasks[route_to] == "success" and result.tasks[other.pop()] == "skipped"
     if route_to == "use_voice":
@@ -79,3 +80,27 @@ def test_platform_trains_one_voice_per_user_who_passed_the_check(emu, use_conn, 
     assert report["user-3"]["rejected"] == ["snr"] and "quiet room" in report["user-3"]["advice"]
     shorts = [j for j in emu.control.jobs() if j["kind"] == "short"]
     assert sorted(j["app_user_id"] for j in shorts) == ["user-1", "user-2", "user-3"]
+
+
+def test_existing_job_without_a_job_id_collects_the_newest_job(emu, use_conn, dagbag) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    emu.control.seed_job(state="FAILED", voice_name="older-voice")
+    newest = emu.control.seed_job(state="SUCCEED", asset_id="newest-asset", voice_name="newest-voice")
+    result = run_dag(dagbag, "example_voice_training_existing_job")
+    assert result.state == "success", result.tasks
+    assert result.xcom("find_job") == newest["job_id"]
+    assert result.tasks["use_voice"] == "success" and result.xcom("use_voice") == "newest-asset"
+
+
+def test_pipeline_defaults_pass_the_trigger_forms_validation(dagbag) -> None:  # type: ignore[no-untyped-def]
+    """The UI disables Trigger while a param fails its schema; a "string" param holding "" counts
+    as missing there. Every param of the examples must validate with its default as it stands."""
+    import jsonschema
+
+    for dag_id in EXAMPLES:
+        dag = dagbag.get_dag(dag_id)
+        for name in dag.params:
+            param = dag.params.get_param(name)
+            jsonschema.validate(param.value, param.schema)
+            if param.value is None or param.value == "":
+                assert "null" in param.schema.get("type", []), f"{dag_id}.{name}: make it nullable"

@@ -59,6 +59,16 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "rules": [{"route": "*", "kind": "latency", "rate": 0.05, "min_delay": 1.0, "max_delay": 3.0}]
     },
     "malformed bodies": {"rules": [{"route": "*", "kind": "malformed", "rate": 0.2}]},
+    # answers trickled 64 bytes per 0.5 s: a 1.6 KB job detail would take 12 s; each attempt is
+    # cut at its deadline (timeout 1.5 s here) and retried
+    "trickled answers (5%)": {
+        "timeout": 1.5,
+        "rules": [
+            {"route": "show_job", "kind": "trickle", "rate": 0.05, "chunk_size": 64, "chunk_delay": 0.5}
+        ],
+    },
+    # 8 MB of valid JSON instead of a job detail: read up to the 256 KiB cap, then retried
+    "oversize answers (10%)": {"rules": [{"route": "show_job", "kind": "oversize", "rate": 0.1}]},
     # the shared IAM token expires five times while the batch waits (every waiter sees a 401)
     "token expiry mid-wait": {
         "auth": "password",
@@ -218,7 +228,14 @@ def test_fault_matrix(matrix_emulator, use_conn, tmp_path: Path, scenario: str) 
     emu.control.reset()
     # max_retries 8: at a 30% error rate the default 5 leaves each call a 0.07% chance (0.3^6)
     # of failing; a connection facing such a network should allow more
-    use_conn(emu, spec.get("auth", "aksk"), retry_delay=0.02, retry_max_delay=0.3, timeout=5, max_retries=8)
+    use_conn(
+        emu,
+        spec.get("auth", "aksk"),
+        retry_delay=0.02,
+        retry_max_delay=0.3,
+        timeout=spec.get("timeout", 5),
+        max_retries=8,
+    )
     package = make_synthetic_package(tmp_path / "basic.zip", "basic", seconds=0.005)
     tag = scenario.split()[0]
     setup_hook = VoiceTrainingHook()
@@ -262,7 +279,8 @@ def test_fault_matrix(matrix_emulator, use_conn, tmp_path: Path, scenario: str) 
     seconds = time.monotonic() - started
     stats = emu.control.stats()
     requests = len(emu.control.requests())
-    faults_hit = sum(1 for r in emu.control.requests() if r.get("fault"))
+    # counted when the gateway decides (a trickled answer the client cut is logged only later)
+    faults_hit = sum(stats["faults_triggered"].values())
     emu.control.clear_faults()
     emu.control.set_clock_offset(0)
 
@@ -275,6 +293,7 @@ def test_fault_matrix(matrix_emulator, use_conn, tmp_path: Path, scenario: str) 
     ROWS.append(Row(scenario, len(runs), correct, requests, faults_hit, seconds))
     assert not wrong, f"{len(wrong)} wrong outcomes under {scenario!r}: {wrong[:5]}"
     assert len(runs) >= 50
+    assert faults_hit > 0 or not spec["rules"], f"no fault of {scenario!r} was injected"
     # bounded: every job needs about (training time / poll interval) polls; even with every
     # request retried max_retries times the total stays far below a tight loop's
     training = 19 * TIME_SCALE + 3.0  # + the longest latency spike

@@ -84,8 +84,14 @@ def test_connection_form_metadata_for_the_ui() -> None:
     assert meta.hook_name == "Huawei Cloud MetaStudio"
     assert meta.standard_fields.host.hidden and not meta.standard_fields.login.hidden
     assert meta.standard_fields.login.title.startswith("Access Key")
-    assert meta.extra_fields["auth_type"]["value"] == "aksk"
     assert meta.extra_fields["security_token"]["schema"]["format"] == "password"
+    # the form writes no defaults into the extras (Airflow warns "too short to mask" about
+    # values such as "aksk" in every task log); an unset field means the default
+    assert {name: f["value"] for name, f in meta.extra_fields.items() if f["value"] is not None} == {}
+    # one JSON type per field: a union with boolean renders as a multi-line JSON text area
+    for name, field in meta.extra_fields.items():
+        types = [t for t in field["schema"]["type"] if t != "null"]
+        assert len(types) == 1, (name, types)
 
 
 def test_old_style_form_methods_agree_with_the_metadata() -> None:
@@ -100,3 +106,32 @@ def test_old_style_form_methods_agree_with_the_metadata() -> None:
     else:
         # without FAB (the 3.x default) the method degrades to no widgets instead of failing
         assert widgets == {}
+
+
+def test_metastudio_asset_uris_are_registered_and_validated() -> None:
+    """Airflow applies the registered handler whenever an Asset with the scheme is built."""
+    from airflow.sdk import Asset
+
+    entry = get_provider_info()["asset-uris"][0]
+    assert entry["schemes"] == ["metastudio"]
+    good = "metastudio://CN-North-4/0123456789abcdef0123456789abcdef/voices/5d0c-asset_1/"
+    assert (
+        Asset(uri=good).uri == "metastudio://cn-north-4/0123456789abcdef0123456789abcdef/voices/5d0c-asset_1"
+    )
+    for bad, problem in [
+        ("metastudio://cn-north-4/0123456789abcdef0123456789abcdef/jobs/5d0c", "is not /<project_id>"),
+        ("metastudio://mars-1/0123456789abcdef0123456789abcdef/voices/5d0c", "is not a region id"),
+        ("metastudio://cn-north-4/../voices/5d0c", "is not a project id"),
+        ("metastudio://cn-north-4/0123456789abcdef0123456789abcdef/voices/a%20b", "is not an asset id"),
+        ("metastudio://cn-north-4:443/0123456789abcdef0123456789abcdef/voices/5d0c", "port"),
+        ("metastudio://cn-north-4/0123456789abcdef0123456789abcdef/voices/5d0c?v=1", "query"),
+    ]:
+        with pytest.raises(ValueError, match="asset URI") as info:
+            Asset(uri=bad)
+        assert problem in str(info.value) and "metastudio://<region>/<project_id>/voices/<asset_id>" in str(
+            info.value
+        )
+    from airflow_provider_voicetraining.assets import create_asset
+
+    made = create_asset(region="cn-east-3", project_id="p" * 32, asset_id="a-1", extra={"k": 1})
+    assert made.uri == f"metastudio://cn-east-3/{'p' * 32}/voices/a-1" and made.extra == {"k": 1}

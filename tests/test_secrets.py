@@ -121,3 +121,33 @@ def test_secret_objects_refuse_serialization() -> None:
         pickle.dumps(secret)
     with pytest.raises(TypeError):
         json.dumps(secret)
+
+
+def test_minted_tokens_never_reach_any_log_at_debug(emu, use_conn, caplog) -> None:  # type: ignore[no-untyped-def]
+    """httpcore logs response headers at DEBUG: the X-Subject-Token of a minted token must not show."""
+    import asyncio
+
+    from airflow_provider_voicetraining.wire.tokens import cache_key
+
+    caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "httpcore", "httpcore.http11", "httpcore.connection"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    conn = use_conn(emu, "password")
+    job_id = emu.control.seed_job(state="WAITING")["job_id"]
+    hook = VoiceTrainingHook()
+    assert hook.get_job(job_id).state == "WAITING"
+    sync_token = TOKENS.valid(cache_key(hook.settings))
+
+    async def poll() -> str:
+        TOKENS.clear()  # the async path mints its own
+        async with VoiceTrainingHook() as async_hook:
+            return (await async_hook.aget_job(job_id)).state
+
+    assert asyncio.run(poll()) == "WAITING"
+    async_token = TOKENS.valid(cache_key(hook.settings))
+    assert sync_token is not None and async_token is not None and sync_token != async_token
+    text = caplog.text
+    assert "receive_response_headers" in text  # httpcore's DEBUG lines really were captured
+    assert "x-subject-token" in text.lower()
+    assert sync_token.reveal() not in text and async_token.reveal() not in text
+    assert conn["password"] not in text

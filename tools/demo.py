@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     )
     print(f"AIRFLOW_HOME={home}")
-    with spawn_emulator_process(EmulatorConfig(time_scale=0.1, seed=7)) as emulator:
+    with spawn_emulator_process(EmulatorConfig(time_scale=0.1, seed=7, api_rate_limits=True)) as emulator:
         print(f"Emulator listening on {emulator.url} (pid {emulator.pid})")
         os.environ["AIRFLOW_CONN_METASTUDIO_DEFAULT"] = emulator.connection_json(auth_type="aksk")
         code = _run_dag(args.voice_name)

@@ -1,10 +1,10 @@
 """``VoiceTrainingHook``: authenticated calls to the MetaStudio voice-training API.
 
-Sync methods (``get_job``...) run on ``requests`` with one session per hook; async methods
-(``aget_job``...) run on a shared ``httpx`` pool and never block the event loop. Both go through
-the same request flow (:mod:`airflow_provider_voicetraining.wire.request_flow`): same signing,
-same retries, same errors. This module adds what Airflow brings: the connection, secret masking
-and the connection form.
+Async methods (``aget_job``...) run on the caller's event loop (the triggerer's) and never
+block it; sync methods (``get_job``...) run the same coroutines on a private loop thread
+(:mod:`airflow_provider_voicetraining.wire.transports`). Both go through the same request flow:
+same signing, retries, time budgets, body caps and errors. This module adds what Airflow
+brings: the connection, secret masking and the connection form.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from airflow_provider_voicetraining import CONN_TYPE, DEFAULT_CONN_ID
 from airflow_provider_voicetraining.utils import compat
 from airflow_provider_voicetraining.wire import checks as check
 from airflow_provider_voicetraining.wire import endpoints as api
-from airflow_provider_voicetraining.wire.async_transport import AsyncTransport
 from airflow_provider_voicetraining.wire.errors import (
     VoiceTrainingAPIError,
     VoiceTrainingError,
@@ -48,7 +47,7 @@ from airflow_provider_voicetraining.wire.settings import (
     parse_connection,
 )
 from airflow_provider_voicetraining.wire.states import COMMITTABLE_STATES, JobState
-from airflow_provider_voicetraining.wire.sync_transport import SyncTransport
+from airflow_provider_voicetraining.wire.transports import AsyncTransport, SyncTransport
 from airflow_provider_voicetraining.wire.vocabulary import MAX_PAGE
 
 T = TypeVar("T")
@@ -111,6 +110,8 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         if app_user_id is not None:
             self._overrides["app_user_id"] = check.app_user_id(app_user_id)
         self._settings: ConnectionSettings | None = None
+        #: whether messages name the connection id (not for Airflow's Test button: see test_connection)
+        self._named = True
         self._sync: SyncTransport | None = None
         self._async: AsyncTransport | None = None
         self._redact = Redactor()
@@ -156,7 +157,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
     def settings(self) -> ConnectionSettings:
         """The validated connection (loaded once; secrets registered with Airflow's masker)."""
         if self._settings is None:
-            settings = parse_connection(self.get_connection(self.metastudio_conn_id))
+            settings = parse_connection(self.get_connection(self.metastudio_conn_id), named=self._named)
             for secret in settings.secrets():
                 compat.mask_secret(secret.reveal())
             self._finish_settings(settings)
@@ -196,13 +197,17 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
             self._async = AsyncTransport(settings, self._policy(settings), self._redact, _amask)
         return self._async
 
-    def _call(self, build: Callable[..., ApiCall[T]], *args: Any, **kwargs: Any) -> T:
+    def _call(
+        self, build: Callable[..., ApiCall[T]], *args: Any, deadline: float | None = None, **kwargs: Any
+    ) -> T:
         """Validate and build the call first (nothing is sent on bad input), then run it."""
-        return self._transport.execute(build(self.settings, *args, **kwargs))
+        return self._transport.execute(build(self.settings, *args, **kwargs), deadline)
 
-    async def _acall(self, build: Callable[..., ApiCall[T]], *args: Any, **kwargs: Any) -> T:
+    async def _acall(
+        self, build: Callable[..., ApiCall[T]], *args: Any, deadline: float | None = None, **kwargs: Any
+    ) -> T:
         transport = await self._atransport()
-        return await transport.execute(build(transport.settings, *args, **kwargs))
+        return await transport.execute(build(transport.settings, *args, **kwargs), deadline)
 
     def close(self) -> None:
         """Close the sync HTTP session (the async side closes with :meth:`aclose`)."""
@@ -229,21 +234,28 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         await self.aclose()
 
     # ------------------------------------------------------------------ jobs
-    def get_job(self, job_id: str, *, app_user_id: str | None = None) -> VoiceTrainingJob:
+    def get_job(
+        self, job_id: str, *, app_user_id: str | None = None, deadline: float | None = None
+    ) -> VoiceTrainingJob:
         """``GET .../user/jobs/{job_id}``: the job's detail, including ``state`` and ``asset_id``.
 
         :param job_id: the job.
         :param app_user_id: ``X-App-UserId`` the job was created with (overrides the hook's).
+        :param deadline: wall-clock epoch the call must end by, retries included (besides the
+            connection's ``call_timeout``); the sensor passes its own timeout here.
         """
-        return self._call(api.show_job, job_id, app_user_id)
+        return self._call(api.show_job, job_id, app_user_id, deadline=deadline)
 
-    async def aget_job(self, job_id: str, *, app_user_id: str | None = None) -> VoiceTrainingJob:
+    async def aget_job(
+        self, job_id: str, *, app_user_id: str | None = None, deadline: float | None = None
+    ) -> VoiceTrainingJob:
         """Async :meth:`get_job` (used by the trigger).
 
         :param job_id: the job.
         :param app_user_id: ``X-App-UserId`` the job was created with.
+        :param deadline: wall-clock epoch the call must end by, retries included.
         """
-        return await self._acall(api.show_job, job_id, app_user_id)
+        return await self._acall(api.show_job, job_id, app_user_id, deadline=deadline)
 
     def _listing(
         self,
@@ -505,21 +517,27 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         except VoiceTrainingAPIError as exc:
             self._check_retried_commit(exc, self.get_short_job, job_id, app_user_id, SHORT_COMMITTABLE)
 
-    def get_short_job(self, job_id: str, *, app_user_id: str | None = None) -> VoiceTrainingJob:
+    def get_short_job(
+        self, job_id: str, *, app_user_id: str | None = None, deadline: float | None = None
+    ) -> VoiceTrainingJob:
         """``GET .../user/short-jobs/{job_id}``: state and ``assess_result`` (``asset_id`` is always None).
 
         :param job_id: the short job.
         :param app_user_id: ``X-App-UserId`` it was created with.
+        :param deadline: wall-clock epoch the call must end by, retries included.
         """
-        return self._call(api.show_short_job, job_id, app_user_id)
+        return self._call(api.show_short_job, job_id, app_user_id, deadline=deadline)
 
-    async def aget_short_job(self, job_id: str, *, app_user_id: str | None = None) -> VoiceTrainingJob:
+    async def aget_short_job(
+        self, job_id: str, *, app_user_id: str | None = None, deadline: float | None = None
+    ) -> VoiceTrainingJob:
         """Async :meth:`get_short_job` (used by the trigger).
 
         :param job_id: the short job.
         :param app_user_id: ``X-App-UserId`` it was created with.
+        :param deadline: wall-clock epoch the call must end by, retries included.
         """
-        return await self._acall(api.show_short_job, job_id, app_user_id)
+        return await self._acall(api.show_short_job, job_id, app_user_id, deadline=deadline)
 
     @staticmethod
     def _delete_outcome(exc: VoiceTrainingNotFoundError, missing_ok: bool) -> None:
@@ -602,35 +620,39 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
     def _audit_failed(self, job: VoiceTrainingJob, exc: VoiceTrainingError) -> None:
         self.log.warning("Could not fetch the audit result of %s: %s", job.job_id, exc)
 
-    def get_failure_details(self, job: VoiceTrainingJob, *, app_user_id: str | None = None) -> FailureDetails:
+    def get_failure_details(
+        self, job: VoiceTrainingJob, *, app_user_id: str | None = None, deadline: float | None = None
+    ) -> FailureDetails:
         """Describe why a job failed; for ``AUDIT_FAILED`` the audit errors are fetched too.
 
         Best effort: a failing audit call does not hide the job's own failure.
 
         :param job: the failed job.
         :param app_user_id: ``X-App-UserId`` the job was created with.
+        :param deadline: wall-clock epoch the audit call must end by.
         """
         audit = None
         if job.state == JobState.AUDIT_FAILED.value:
             try:
-                audit = self.get_audit_result(job.job_id, app_user_id=app_user_id)
+                audit = self._call(api.show_audit_result, job.job_id, app_user_id, deadline=deadline)
             except VoiceTrainingError as exc:
                 self._audit_failed(job, exc)
         return self._failure_details(job, audit)
 
     async def aget_failure_details(
-        self, job: VoiceTrainingJob, *, app_user_id: str | None = None
+        self, job: VoiceTrainingJob, *, app_user_id: str | None = None, deadline: float | None = None
     ) -> FailureDetails:
         """Async :meth:`get_failure_details`.
 
         :param job: the failed job.
         :param app_user_id: ``X-App-UserId`` the job was created with.
+        :param deadline: wall-clock epoch the audit call must end by.
         """
         await self.aget_settings()
         audit = None
         if job.state == JobState.AUDIT_FAILED.value:
             try:
-                audit = await self.aget_audit_result(job.job_id, app_user_id=app_user_id)
+                audit = await self._acall(api.show_audit_result, job.job_id, app_user_id, deadline=deadline)
             except VoiceTrainingError as exc:
                 self._audit_failed(job, exc)
         return self._failure_details(job, audit)
@@ -645,7 +667,13 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         return self.settings.job_console_url(job_id)
 
     def test_connection(self) -> tuple[bool, str]:
-        """One cheap authenticated call (list one job). Used by the UI's *Test* button."""
+        """One cheap authenticated call (list one job). Used by the UI's *Test* button.
+
+        Its messages say "the connection" rather than the connection id: the api-server tests a
+        copy stored under a random temporary id, which would only confuse the reader.
+        """
+        if self._settings is None:
+            self._named = False
         try:
             settings = self.settings
             page = self._transport.execute(api.list_jobs_page(settings, JobFilters(), limit=1))

@@ -65,7 +65,8 @@ class AssessVoiceRecordingsOperator(_ResultHandling):
         wait_timeout: float | None = DEFAULT_ASSESS_TIMEOUT,
         **kwargs: Any,
     ) -> None:
-        super().__init__(wait_timeout=wait_timeout, **kwargs)
+        # a recording check makes no voice: no asset alias in its outlets
+        super().__init__(wait_timeout=wait_timeout, asset_alias=None, **kwargs)
         self.package = package
         self.language = language
         self.fail_on_bad_recordings = bool(fail_on_bad_recordings)

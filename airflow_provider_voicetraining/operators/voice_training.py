@@ -1,6 +1,7 @@
 """Operators: get a job's result into XCom, and create + upload + commit a job.
 
-XCom contract (the same for both operators and the sensor):
+XCom contract of both operators (the sensor returns the job dict and pushes only
+``console_url`` and, on failure, ``job`` and ``failure_details``):
 
 ================== ===========================================================================
 key                value
@@ -25,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_voicetraining import DEFAULT_CONN_ID
+from airflow_provider_voicetraining.assets import VOICE_ALIAS, declare_voice_alias, emit_voice_event
+from airflow_provider_voicetraining.lineage import VoiceLineageMixin
 from airflow_provider_voicetraining.links.voice_training import VoiceTrainingJobLink
 from airflow_provider_voicetraining.utils import compat
 from airflow_provider_voicetraining.utils.job_waiting import JobWaitMixin, render_job_id
@@ -43,7 +46,7 @@ DEFAULT_WAIT_TIMEOUT = 7 * 24 * 3600.0
 ON_ABORT_CHOICES = ("leave", "delete")
 
 
-class _ResultHandling(JobWaitMixin, BaseOperator):
+class _ResultHandling(VoiceLineageMixin, JobWaitMixin, BaseOperator):
     """What both operators do once a job is terminal (or the wait ends)."""
 
     fail_on_job_failure: bool
@@ -60,6 +63,7 @@ class _ResultHandling(JobWaitMixin, BaseOperator):
         failure_states: Iterable[str] | None = None,
         fail_on_job_failure: bool = True,
         max_consecutive_errors: int = 5,
+        asset_alias: str | None = VOICE_ALIAS,
         **kwargs: Any,
     ) -> None:
         # Its own __init__ matters: Airflow's operator metaclass wraps an __init__ only where a
@@ -80,6 +84,8 @@ class _ResultHandling(JobWaitMixin, BaseOperator):
             max_consecutive_errors, "max_consecutive_errors", minimum=0, maximum=1000, default=5
         )
         self.deferrable = compat.default_deferrable() if deferrable is None else bool(deferrable)
+        self.asset_alias = asset_alias
+        declare_voice_alias(self, asset_alias)
 
     def _deadline(self, started_at: float) -> float | None:
         """Return the wall-clock end of the wait: ``wait_timeout`` capped by ``execution_timeout``.
@@ -93,18 +99,19 @@ class _ResultHandling(JobWaitMixin, BaseOperator):
 
     def _settle(self, context: Context, job_id: str, started_at: float) -> Any:
         """Poll once; finish if terminal, else wait (defer or inline)."""
-        job, verdict = self.poll_once(job_id)
+        deadline = self._deadline(started_at)
+        job, verdict = self.poll_once(job_id, deadline)
         self.new_state_log(job_id, started_at).observe(job.state)
         if verdict is Verdict.SUCCESS:
             return self.succeeded(context, job.to_dict())
         if verdict is Verdict.FAILED:
-            return self.failed_job_found(context, job)
+            return self.failed_job_found(context, job, deadline)
         if not self._waits:
             raise VoiceTrainingJobNotFinishedError(
                 f"Job {job_id} is still {job.state}; set wait_for_completion=True (or use "
                 "VoiceTrainingJobSensor) to wait for it"
             )
-        return self.wait_for_job(context, job_id, self._deadline(started_at), started_at)
+        return self.wait_for_job(context, job_id, deadline, started_at)
 
     @property
     def _waits(self) -> bool:
@@ -112,10 +119,13 @@ class _ResultHandling(JobWaitMixin, BaseOperator):
 
     def succeeded(self, context: Context, job: dict[str, Any]) -> Any:
         self.push_job(context, job)
+        self.note_job(job)
+        emit_voice_event(self, context, job)
         self.log.info("Job %s succeeded: asset_id %s", job.get("job_id"), job.get("asset_id"))
         return job["asset_id"]
 
     def job_failed(self, context: Context, details: dict[str, Any], message: str) -> Any:
+        self.note_job(details)
         if self.fail_on_job_failure:
             return super().job_failed(context, details, message)
         self.publish_failure(context, details)
@@ -160,6 +170,9 @@ class VoiceTrainingJobResultOperator(_ResultHandling):
     :param fail_on_job_failure: if False, a failed job does not fail the task: the failure
         details are returned (and pushed as ``failure_details``) for a downstream branch.
     :param max_consecutive_errors: transient API errors tolerated in a row while waiting.
+    :param asset_alias: on success the voice's ``metastudio://`` asset gets an event through
+        this :class:`~airflow.sdk.AssetAlias` (added to ``outlets``; default
+        ``metastudio_voices``; None: no event).
     """
 
     template_fields: Sequence[str] = ("job_id", "app_user_id", "metastudio_conn_id")
@@ -243,6 +256,8 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         fails the task before anything is created (default True).
     :param quota_wait_timeout: seconds to wait for a training to become available instead of
         failing at once (default None: do not wait; the worker slot is held meanwhile).
+    :param asset_alias: as for the result operator (the event is emitted when the task waited
+        for the voice: ``wait_for_completion=True``).
     """
 
     template_fields: Sequence[str] = (

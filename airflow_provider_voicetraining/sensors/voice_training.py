@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_voicetraining import DEFAULT_CONN_ID
+from airflow_provider_voicetraining.assets import VOICE_ALIAS, declare_voice_alias, emit_voice_event
 from airflow_provider_voicetraining.errors import VoiceTrainingError, VoiceTrainingJobFailedError
+from airflow_provider_voicetraining.lineage import VoiceLineageMixin
 from airflow_provider_voicetraining.links.voice_training import VoiceTrainingJobLink
 from airflow_provider_voicetraining.utils import compat
 from airflow_provider_voicetraining.utils.job_waiting import JobWaitMixin
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 7 * 24 * 3600.0
 
 
-class VoiceTrainingJobSensor(JobWaitMixin, BaseSensorOperator):
+class VoiceTrainingJobSensor(VoiceLineageMixin, JobWaitMixin, BaseSensorOperator):
     """Wait for a MetaStudio voice-training job to finish.
 
     :param job_id: the job (templated).
@@ -49,6 +51,9 @@ class VoiceTrainingJobSensor(JobWaitMixin, BaseSensorOperator):
     :param timeout: seconds before the sensor times out (default 7 days). In deferrable mode
         the trigger reports the timeout itself after a final poll; ``soft_fail`` turns any
         failure or timeout into a skip.
+    :param asset_alias: on success the voice's ``metastudio://`` asset gets an event through
+        this :class:`~airflow.sdk.AssetAlias` (added to ``outlets``; default
+        ``metastudio_voices``; None: no event).
     """
 
     template_fields: Sequence[str] = ("job_id", "app_user_id", "metastudio_conn_id")
@@ -66,6 +71,7 @@ class VoiceTrainingJobSensor(JobWaitMixin, BaseSensorOperator):
         deferrable: bool | None = None,
         poke_interval: float = 60.0,
         timeout: float = DEFAULT_TIMEOUT,
+        asset_alias: str | None = VOICE_ALIAS,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
@@ -79,6 +85,8 @@ class VoiceTrainingJobSensor(JobWaitMixin, BaseSensorOperator):
         self.deferrable = compat.default_deferrable() if deferrable is None else bool(deferrable)
         self._budget = self.new_budget()
         self._states: Any = None
+        self.asset_alias = asset_alias
+        declare_voice_alias(self, asset_alias)
 
     @property
     def poll_interval(self) -> float:  # type: ignore[override]
@@ -92,8 +100,11 @@ class VoiceTrainingJobSensor(JobWaitMixin, BaseSensorOperator):
         if self._states is None:
             self._states = self.new_state_log(job_id)
             self.publish_console_url(context, job_id)
+        # a poke ends with the sensor's timeout at the latest (counted from this process's first
+        # poke: in reschedule mode Airflow checks the overall timeout between pokes)
+        deadline = self._states.started_at + float(self.timeout)
         try:
-            job, verdict = self.poll_once(job_id)
+            job, verdict = self.poll_once(job_id, deadline)
         except VoiceTrainingError as exc:
             if not self._budget.record(exc):
                 raise
@@ -108,9 +119,9 @@ class VoiceTrainingJobSensor(JobWaitMixin, BaseSensorOperator):
         self._budget.reset()
         self._states.observe(job.state)
         if verdict is Verdict.SUCCESS:
-            return PokeReturnValue(is_done=True, xcom_value=job.to_dict())
+            return PokeReturnValue(is_done=True, xcom_value=self._voice_ready(context, job.to_dict()))
         if verdict is Verdict.FAILED:
-            self.failed_job_found(context, job)
+            self.failed_job_found(context, job, deadline)
         return False
 
     # -- deferrable ----------------------------------------------------------------------------
@@ -134,7 +145,17 @@ class VoiceTrainingJobSensor(JobWaitMixin, BaseSensorOperator):
     def succeeded(self, context: Context, job: dict[str, Any]) -> Any:
         """Return the job dict (the sensor's XCom)."""
         self.log.info("Job %s succeeded: asset_id %s", job.get("job_id"), job.get("asset_id"))
+        return self._voice_ready(context, job)
+
+    def _voice_ready(self, context: Context, job: dict[str, Any]) -> dict[str, Any]:
+        self.note_job(job)
+        emit_voice_event(self, context, job)
         return job
+
+    def job_failed(self, context: Context, details: dict[str, Any], message: str) -> Any:
+        """Note the failure for lineage, then fail (``failure_details`` XCom)."""
+        self.note_job(details)
+        return super().job_failed(context, details, message)
 
     def timed_out(self, context: Context, event: dict[str, Any]) -> Any:
         """Raise ``AirflowSensorTimeout`` (``soft_fail`` turns it into a skip)."""

@@ -12,21 +12,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_voicetraining import DEFAULT_CONN_ID
+from airflow_provider_voicetraining.triggers.job_sources import DirectSource, open_source
 from airflow_provider_voicetraining.utils.wait_rules import (
     EVENT_ERROR,
     EVENT_FAILED,
     EVENT_SUCCESS,
     EVENT_TIMEOUT,
     JOB_KINDS,
-    KIND_SHORT,
     KIND_VOICE,
     ErrorBudget,
     StateLog,
@@ -36,6 +35,10 @@ from airflow_provider_voicetraining.utils.wait_rules import (
 )
 from airflow_provider_voicetraining.wire.errors import VoiceTrainingError
 from airflow_provider_voicetraining.wire.states import normalize_failure_states
+
+if TYPE_CHECKING:
+    from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+    from airflow_provider_voicetraining.wire.models import VoiceTrainingJob
 
 CLASSPATH = "airflow_provider_voicetraining.triggers.voice_training.VoiceTrainingJobTrigger"
 
@@ -54,6 +57,10 @@ class VoiceTrainingJobTrigger(BaseTrigger):
     :param started_at: epoch when waiting began (for elapsed times in logs).
     :param delete_on_kill: delete the job if the deferred task is killed (the create operator's
         ``on_abort="delete"``; Airflow 3.1+ calls :meth:`on_kill`).
+    :param shared_polling: share one poller with the other waits of this triggerer on the same
+        connection and app user (list calls; see :mod:`.shared_polling`), instead of one
+        show-job per poll. The events are the same either way. (Short jobs are always polled
+        one by one: the list call knows only voice jobs.)
     :param kind: ``"voice"`` (a training job, the default) or ``"short"`` (a recording check,
         polled at ``GET .../user/short-jobs/{job_id}``; it has no asset id and cannot be deleted).
     """
@@ -69,6 +76,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
         max_consecutive_errors: int = 5,
         started_at: float | None = None,
         delete_on_kill: bool = False,
+        shared_polling: bool = True,
         kind: str = KIND_VOICE,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
@@ -84,6 +92,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
         self.max_consecutive_errors = int(max_consecutive_errors)
         self.started_at = time.time() if started_at is None else float(started_at)
         self.delete_on_kill = bool(delete_on_kill) and kind == KIND_VOICE
+        self.shared_polling = bool(shared_polling)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the classpath and primitive kwargs (never a credential or a client)."""
@@ -99,6 +108,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                 "max_consecutive_errors": self.max_consecutive_errors,
                 "started_at": self.started_at,
                 "delete_on_kill": self.delete_on_kill,
+                "shared_polling": self.shared_polling,
                 "kind": self.kind,
             },
         )
@@ -126,60 +136,80 @@ class VoiceTrainingJobTrigger(BaseTrigger):
         """Poll until there is something to report; return the event payload."""
         from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
 
+        async with VoiceTrainingHook(self.metastudio_conn_id, app_user_id=self.app_user_id) as hook:
+            # A look never outlives end_time by more than one attempt's deadline.
+            attempt = (await hook.aget_settings()).timeout
+            source = await open_source(
+                hook, self.job_id, self.app_user_id, self.poll_interval, self.shared_polling, self.kind
+            )
+            try:
+                return await self._wait_with(source, hook, attempt)
+            finally:
+                await source.close()
+
+    async def _wait_with(
+        self, source: DirectSource, hook: VoiceTrainingHook, attempt: float
+    ) -> dict[str, Any]:
         failure_states = frozenset(self.failure_states)
         budget = ErrorBudget(self.max_consecutive_errors)
         states = StateLog(self.log, self.job_id, self.started_at)
-        async with VoiceTrainingHook(self.metastudio_conn_id, app_user_id=self.app_user_id) as hook:
-            fetch = hook.aget_short_job if self.kind == KIND_SHORT else hook.aget_job
-            while True:
-                deadline_passed = self.end_time is not None and time.time() >= self.end_time
-                try:
-                    job = await fetch(self.job_id)
-                    verdict = decide(job, failure_states, self.kind)
-                except VoiceTrainingError as exc:
-                    if not budget.record(exc):
-                        reason = (
-                            f"{budget.consecutive} transient errors in a row"
-                            if budget.consecutive
-                            else "a permanent error"
-                        )
-                        return make_event(
-                            EVENT_ERROR,
-                            self.job_id,
-                            message=f"Stopped waiting for job {self.job_id} after {reason}: {exc}",
-                        )
-                    self.log.warning(
-                        "Polling job %s failed (%d/%d transient errors tolerated): %s",
-                        self.job_id,
-                        budget.consecutive,
-                        budget.limit,
-                        exc,
+        last: VoiceTrainingJob | None = None
+        first = True
+        while True:
+            await source.wait(0.0 if first else self._sleep_for())
+            first = False
+            deadline_passed = self.end_time is not None and time.time() >= self.end_time
+            look_deadline = None if self.end_time is None else max(self.end_time, time.time()) + attempt
+            try:
+                job = await source.look(look_deadline, final=deadline_passed)
+                verdict = decide(job, failure_states, self.kind)
+            except VoiceTrainingError as exc:
+                if not budget.record(exc):
+                    reason = (
+                        f"{budget.consecutive} transient errors in a row"
+                        if budget.consecutive
+                        else "a permanent error"
                     )
-                    if deadline_passed:
-                        return self._timeout_event(None)
-                    await asyncio.sleep(self._sleep_for())
-                    continue
-                budget.reset()
-                states.observe(job.state)
-                if verdict is Verdict.SUCCESS:
                     return make_event(
-                        EVENT_SUCCESS,
+                        EVENT_ERROR,
                         self.job_id,
-                        message=f"Job {self.job_id} succeeded: asset_id {job.asset_id}",
-                        job=job.to_dict(),
+                        message=f"Stopped waiting for job {self.job_id} after {reason}: {exc}",
+                        job=None if last is None else last.to_dict(),
+                        states=states,
                     )
-                if verdict is Verdict.FAILED:
-                    details = await hook.aget_failure_details(job)
-                    return make_event(
-                        EVENT_FAILED,
-                        self.job_id,
-                        message=details.summary(),
-                        job=job.to_dict(),
-                        failure=details.to_dict(),
-                    )
-                if deadline_passed:
-                    return self._timeout_event(job.state, job.to_dict())
-                await asyncio.sleep(self._sleep_for())
+                self.log.warning(
+                    "Polling job %s failed (%d/%d transient errors tolerated): %s",
+                    self.job_id,
+                    budget.consecutive,
+                    budget.limit,
+                    exc,
+                )
+                if deadline_passed or (self.end_time is not None and time.time() >= self.end_time):
+                    return self._timeout_event(last, states)
+                continue
+            budget.reset()
+            last = job
+            states.observe(job.state)
+            if verdict is Verdict.SUCCESS:
+                return make_event(
+                    EVENT_SUCCESS,
+                    self.job_id,
+                    message=f"Job {self.job_id} succeeded: asset_id {job.asset_id}",
+                    job=job.to_dict(),
+                    states=states,
+                )
+            if verdict is Verdict.FAILED:
+                details = await hook.aget_failure_details(job, deadline=look_deadline)
+                return make_event(
+                    EVENT_FAILED,
+                    self.job_id,
+                    message=details.summary(),
+                    job=job.to_dict(),
+                    failure=details.to_dict(),
+                    states=states,
+                )
+            if deadline_passed:
+                return self._timeout_event(job, states)
 
     async def on_kill(self) -> None:
         """Delete the job when the user stopped the deferred task, if the task asked for it."""
@@ -191,14 +221,16 @@ class VoiceTrainingJobTrigger(BaseTrigger):
             await hook.adelete_job(self.job_id, missing_ok=True)
         self.log.warning("Deleted job %s because its deferred task was killed", self.job_id)
 
-    def _timeout_event(self, state: str | None, job: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _timeout_event(self, last: VoiceTrainingJob | None, states: StateLog) -> dict[str, Any]:
+        """Build the ``timeout`` event with the last state any poll saw (not only the last poll)."""
         waited = time.time() - self.started_at
         return make_event(
             EVENT_TIMEOUT,
             self.job_id,
             message=(
                 f"Job {self.job_id} did not finish before the deadline "
-                f"(waited {waited:.0f}s; last state {state or 'unknown'})"
+                f"(waited {waited:.0f}s; last state seen: {last.state if last else 'none'})"
             ),
-            job=job,
+            job=None if last is None else last.to_dict(),
+            states=states,
         )

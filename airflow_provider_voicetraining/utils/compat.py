@@ -17,6 +17,9 @@ failed                        trigger event: :func:`stale_    cleared when the t
 task state store (3.3+)       none: :func:`task_state_store`  ``context["task_state_store"]``
                               is ``None``; retries find the    (survives retries and clears)
                               earlier job by its batch name
+events of an alias-triggered  not in ``triggering_asset_       ``triggering_asset_events[alias]``
+run                           events``: the alias's inlet
+                              events since the last run
 ============================  ==============================  ==================================
 
 Also here, because they read the Task SDK's run-time objects (the same on 3.0-3.3, private in
@@ -96,6 +99,7 @@ __all__ = [
     "skips_failures",
     "stale_resume",
     "task_state_store",
+    "triggering_alias_events",
 ]
 
 
@@ -222,6 +226,31 @@ async def aget_connection(conn_id: str) -> Connection:
     from asgiref.sync import sync_to_async
 
     return await sync_to_async(hook_cls.get_connection)(conn_id)  # type: ignore[no-any-return]
+
+
+def triggering_alias_events(context: Any, alias: Any) -> list[Any]:
+    """The asset events that triggered this run through ``alias`` (a DAG scheduled on it).
+
+    3.1+: ``context["triggering_asset_events"][alias]``. 3.0.x leaves the events out of a run
+    triggered through an alias (the scheduler matches them to the DAG's assets only;
+    apache/airflow#50182, fixed in 3.1): there the alias's events since this DAG's previous run
+    are read through the task's inlets (the task must list ``alias`` in ``inlets``).
+    """
+    triggering = context["triggering_asset_events"]
+    try:
+        events = list(triggering[alias])
+    except KeyError:
+        events = []
+    if events or sys.modules[__name__].AIRFLOW_V_3_1_PLUS:
+        return events
+    dag_run = context["dag_run"]
+    until = dag_run.run_after
+    since = context.get("prev_data_interval_end_success")
+    return [
+        e
+        for e in context["inlet_events"][alias]
+        if e.timestamp <= until and (since is None or e.timestamp > since)
+    ]
 
 
 def load_dagbag(dag_folder: str) -> Any:

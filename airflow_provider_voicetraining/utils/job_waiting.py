@@ -39,6 +39,7 @@ from airflow_provider_voicetraining.utils.wait_rules import (
     Verdict,
     check_event,
     decide,
+    describe_history,
 )
 from airflow_provider_voicetraining.wire import checks as check
 
@@ -92,9 +93,10 @@ class JobWaitMixin:
         return getattr(self, "_job_owner", None) or self.app_user_id
 
     # -- polling -----------------------------------------------------------------------------
-    def poll_once(self, job_id: str) -> tuple[VoiceTrainingJob, Verdict]:
+    def poll_once(self, job_id: str, deadline: float | None = None) -> tuple[VoiceTrainingJob, Verdict]:
+        """One poll in the worker, ending by ``deadline`` (the task's wait limit) at the latest."""
         fetch = self.hook.get_short_job if self.job_kind == KIND_SHORT else self.hook.get_job
-        job = fetch(job_id, app_user_id=self.job_owner)
+        job = fetch(job_id, app_user_id=self.job_owner, deadline=deadline)
         return job, decide(job, frozenset(self.failure_states), self.job_kind)
 
     def new_budget(self) -> ErrorBudget:
@@ -114,10 +116,10 @@ class JobWaitMixin:
         if job is not None:
             context["ti"].xcom_push(key=XCOM_JOB, value=job)
 
-    def failed_job_found(self, context: Context, job: VoiceTrainingJob) -> Any:
+    def failed_job_found(self, context: Context, job: VoiceTrainingJob, deadline: float | None = None) -> Any:
         """A poll in the worker found the job failed: push it, fetch the details, fail."""
         self.push_job(context, job.to_dict())
-        details = self.hook.get_failure_details(job, app_user_id=self.job_owner)
+        details = self.hook.get_failure_details(job, app_user_id=self.job_owner, deadline=deadline)
         return self.job_failed(context, details.to_dict(), details.summary())
 
     # -- what the task makes of an outcome (the sensor and the operators override these) --------
@@ -147,6 +149,10 @@ class JobWaitMixin:
             )
             return compat.rerun_execute(self, context)
         event = check_event(event)
+        # trigger logs are not always shown once the task resumes: the task log keeps the story
+        summary = describe_history(event["job_id"], event.get("history"))
+        if summary:
+            self.log.info("%s", summary)
         status = event["status"]
         if status == EVENT_SUCCESS:
             return self.succeeded(context, event["job"])

@@ -2,7 +2,8 @@
 
 * :func:`decide` turns a job into *success*, *failed* or *keep waiting* (one rule for all);
 * :class:`ErrorBudget` lets transient API errors pass until too many happen in a row;
-* :class:`StateLog` logs each state change once (old -> new, elapsed time), not every poll;
+* :class:`StateLog` logs each state change once (old -> new, elapsed time), not every poll, and
+  keeps them for the event (:func:`describe_history` turns them into one line for the task log);
 * :func:`make_event` / :func:`check_event` define the trigger event, the one payload shape
   that also reaches XCom.
 
@@ -22,6 +23,7 @@ from airflow_provider_voicetraining.wire.errors import (
     VoiceTrainingResponseError,
     is_transient,
 )
+from airflow_provider_voicetraining.wire.limits import MAX_MESSAGE
 from airflow_provider_voicetraining.wire.states import StateClass, classify
 
 if TYPE_CHECKING:  # models (dataclasses, pendulum) load with the hook, not with DAG files
@@ -96,14 +98,22 @@ class ErrorBudget:
         self.consecutive = 0
 
 
+#: state changes kept in a trigger event (the first ones and the latest ones; a job that flaps
+#: between states for days must not grow the event without bound)
+MAX_HISTORY = 40
+
+
 class StateLog:
-    """Logs a job's state changes once each, with the time since waiting began."""
+    """Logs a job's state changes once each, with the time since waiting began, and keeps them
+    as :attr:`history` (``[state, seconds since waiting began]`` pairs) for the trigger event."""
 
     def __init__(self, log: logging.Logger | Any, job_id: str, started_at: float | None = None) -> None:
         self.log = log
         self.job_id = job_id
         self.started_at = time.time() if started_at is None else started_at
         self.last: str | None = None
+        self.history: list[list[Any]] = []
+        self.dropped = 0
 
     def observe(self, state: str) -> bool:
         if state == self.last:
@@ -114,7 +124,26 @@ class StateLog:
         else:
             self.log.info("Job %s: %s -> %s after %.0fs", self.job_id, self.last, state, elapsed)
         self.last = state
+        self.history.append([state, round(elapsed, 1)])
+        if len(self.history) > MAX_HISTORY:  # keep the first change, drop the oldest after it
+            del self.history[1]
+            self.dropped += 1
         return True
+
+
+def describe_history(job_id: str, history: Any) -> str | None:
+    """One line a person can read afterwards: ``Job X went CREATING (0s) -> ... -> SUCCEED (812s)``.
+
+    ``None`` for an event without a usable history (an older trigger's, or none observed)."""
+    if not isinstance(history, list) or not history:
+        return None
+    steps = []
+    for entry in history:
+        if isinstance(entry, list) and len(entry) == 2:
+            steps.append(f"{entry[0]} ({float(entry[1]):.0f}s)")
+        elif entry == "...":
+            steps.append("...")
+    return f"Job {job_id} went " + " -> ".join(steps) if steps else None
 
 
 def make_event(
@@ -124,16 +153,27 @@ def make_event(
     message: str,
     job: Mapping[str, Any] | None = None,
     failure: Mapping[str, Any] | None = None,
+    states: StateLog | None = None,
 ) -> dict[str, Any]:
     """The trigger event payload (JSON-safe): ``status``, ``job_id``, ``message``, ``job``
-    (the job dict, when known) and ``failure`` (the failure-details dict, on ``failed``)."""
+    (the job dict, when known), ``failure`` (the failure-details dict, on ``failed``) and
+    ``history``: the state changes seen while waiting, ``[state, seconds]`` pairs (``"..."``
+    where older ones were dropped), written into the task log when the task resumes."""
     assert status in EVENT_STATUSES
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 3] + "..."
+    history: list[Any] = []
+    if states is not None:
+        history = [list(entry) for entry in states.history]
+        if states.dropped:
+            history.insert(1, "...")
     return {
         "status": status,
         "job_id": job_id,
         "message": message,
         "job": dict(job) if job is not None else None,
         "failure": dict(failure) if failure is not None else None,
+        "history": history,
     }
 
 

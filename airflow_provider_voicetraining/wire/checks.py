@@ -78,6 +78,17 @@ def job_id(value: object, field: str = "job_id") -> str:
     return value
 
 
+def asset_id(value: object, field: str = "asset_id") -> str:
+    """A voice's ``asset_id`` (what a SUCCEED job returns): the job id's character set."""
+    if not isinstance(value, str) or not _JOB_ID.match(value):
+        raise VoiceTrainingValidationError(
+            field,
+            f"{_preview(value)} is not an asset id",
+            "use the asset_id of a SUCCEED job (A-Z a-z 0-9 - _, max 128 characters)",
+        )
+    return value
+
+
 def project_id(value: object, field: str = "project_id") -> str:
     fix = (
         "set the connection extra project_id to the project id of the region "

@@ -30,9 +30,9 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_voicetraining.wire import checks as check
-from airflow_provider_voicetraining.wire.decoding import decode_json
 from airflow_provider_voicetraining.wire.errors import VoiceTrainingValidationError
 from airflow_provider_voicetraining.wire.exchange import ApiCall, FileBody, WireResponse
+from airflow_provider_voicetraining.wire.limits import MAX_PAGE_BODY, MAX_SERVER_CODE
 from airflow_provider_voicetraining.wire.listing import JobFilters
 from airflow_provider_voicetraining.wire.models import (
     AuditResult,
@@ -76,7 +76,7 @@ def _path(settings: ConnectionSettings, *segments: str) -> str:
 
 
 def _decode_job(response: WireResponse) -> VoiceTrainingJob:
-    job = VoiceTrainingJob.from_api(decode_json(response))
+    job = VoiceTrainingJob.from_api(response.object())
     check.job_id(job.job_id, "job_id in the response")
     return job
 
@@ -125,7 +125,7 @@ def show_audit_result(
         "GET",
         job_id,
         app_user_id,
-        lambda r: AuditResult.from_api(decode_json(r)),
+        lambda r: AuditResult.from_api(r.object()),
         "audit-result",
     )
 
@@ -139,7 +139,7 @@ def show_upload_urls(
         "GET",
         job_id,
         app_user_id,
-        lambda r: UploadUrls.from_address_response(decode_json(r)),
+        lambda r: UploadUrls.from_address_response(r.object()),
         "uploading-address-url",
     )
 
@@ -149,7 +149,7 @@ def _body(fields_: Mapping[str, Any]) -> bytes:
 
 
 def _decode_created(response: WireResponse) -> CreatedJob:
-    body = decode_json(response)
+    body = response.object()
     job_id = check.job_id(body.get("job_id"), "job_id in the create response")
     return CreatedJob(job_id=job_id, upload_urls=UploadUrls.from_create_response(body))
 
@@ -259,7 +259,7 @@ def commit_job(
 
 
 def _decode_page(response: WireResponse) -> JobPage:
-    body = decode_json(response)
+    body = response.object()
     count = body.get("count")
     jobs = body.get("jobs")
     if not isinstance(count, int) or not isinstance(jobs, list):
@@ -284,6 +284,7 @@ def list_jobs_page(
         query=(*filters.query(), ("offset", str(offset)), ("limit", str(limit))),
         app_user_id=check.app_user_id(app_user_id),
         decode=_decode_page,
+        max_body=MAX_PAGE_BODY,
     )
 
 
@@ -294,12 +295,12 @@ def show_quotas(settings: ConnectionSettings) -> ApiCall[TrainingQuotas]:
         method="GET",
         path=_path(settings, "quotas"),
         query=(("offset", "0"), ("limit", str(MAX_PAGE))),
-        decode=lambda r: TrainingQuotas.from_api(decode_json(r)),
+        decode=lambda r: TrainingQuotas.from_api(r.object()),
     )
 
 
 def _decode_short_created(response: WireResponse) -> CreatedJob:
-    body = decode_json(response)
+    body = response.object()
     job_id = check.job_id(body.get("job_id"), "job_id in the create_short_job response")
     url = body.get("data_uploading_url")
     return CreatedJob(job_id=job_id, upload_urls=UploadUrls(training_data_uploading_url=_str(url)))
@@ -377,5 +378,5 @@ def upload(url: str, body: FileBody | bytes, content_type: str) -> ApiCall[str |
         body=body,
         target="absolute",
         content_type=content_type,
-        decode=lambda r: r.headers.get_ci("ETag"),
+        decode=lambda r: (r.headers.get_ci("ETag") or "")[:MAX_SERVER_CODE] or None,
     )

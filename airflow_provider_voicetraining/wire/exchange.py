@@ -12,6 +12,9 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from airflow_provider_voicetraining.wire.decoding import decode_object
+from airflow_provider_voicetraining.wire.limits import MAX_OBJECT_BODY, MAX_REQUEST_ID
+
 T = TypeVar("T")
 
 
@@ -25,11 +28,16 @@ class FileBody:
 
 @dataclass(frozen=True, repr=False)
 class WireRequest:
+    """One attempt, ready to send: the transport must finish it by ``deadline`` or give up."""
+
     method: str
     url: str
     headers: dict[str, str]
     body: bytes | FileBody | None
-    timeout: float
+    #: wall-clock epoch by which the attempt (connect, headers and body) must be complete
+    deadline: float
+    #: the most decoded body bytes to accept for a success status
+    max_body: int
     #: what logs and errors may show: method + path without query (presigned queries are secrets)
     display: str
 
@@ -48,15 +56,36 @@ class Headers(dict[str, str]):
         return None
 
 
+_PRINTABLE = frozenset(range(0x21, 0x7F))
+
+
 @dataclass(frozen=True)
 class WireResponse:
+    """An HTTP answer, its body read up to the call's cap (``truncated`` when cut there)."""
+
     status: int
     headers: Headers
     body: bytes
+    truncated: bool = False
+    #: the parsed JSON object, once computed (the async transport parses large bodies in a
+    #: worker thread so the event loop never waits on it)
+    _parsed: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def request_id(self) -> str | None:
-        return self.headers.get_ci("X-Request-Id")
+        """``X-Request-Id`` if it looks like one (printable, at most 64 characters)."""
+        value = self.headers.get_ci("X-Request-Id")
+        if value is None:
+            return None
+        if len(value) > MAX_REQUEST_ID or not set(value.encode("utf-8", "replace")) <= _PRINTABLE:
+            return "(malformed)"
+        return value
+
+    def object(self) -> dict[str, Any]:
+        """The body as a JSON object (``{}`` when empty); ``ValueError`` if it is not one."""
+        if "value" not in self._parsed:
+            self._parsed["value"] = decode_object(self.body, self.truncated)
+        return self._parsed["value"]  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -64,7 +93,7 @@ class TransportFailure:
     """No usable HTTP answer. ``sent`` tells whether the server may have processed the request:
     a refused connection or a connect timeout never reached it, a read timeout may have."""
 
-    kind: str  # "connect", "connect_timeout", "read_timeout", "protocol", "tls", "other"
+    kind: str  # "connect", "connect_timeout", "read_timeout", "deadline", "protocol", "tls", "other"
     message: str
     sent: bool
 
@@ -118,3 +147,5 @@ class ApiCall(Generic[T]):
     ok_status: frozenset[int] = frozenset({200})
     content_type: str = "application/json"
     extra_headers: Mapping[str, str] = field(default_factory=dict)
+    #: the most decoded body bytes accepted for a success status
+    max_body: int = MAX_OBJECT_BODY

@@ -11,6 +11,7 @@ and presigned URLs lose their query (a presigned query is a bearer credential).
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pendulum
 
+from airflow_provider_voicetraining.wire.limits import MAX_EXTRA_FIELDS
 from airflow_provider_voicetraining.wire.states import StateClass, classify
 from airflow_provider_voicetraining.wire.vocabulary import ASSESS_PROPERTIES
 
@@ -81,7 +83,7 @@ def _int_or_none(value: Any) -> int | None:
         return None
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
@@ -93,6 +95,22 @@ def _bool_or_none(value: Any) -> bool | None:
     if isinstance(value, str):
         return value.strip().lower() == "true"
     return bool(value)
+
+
+def _bounded_extra(extra: dict[str, Any]) -> dict[str, Any]:
+    """Keep unknown fields verbatim up to :data:`~.limits.MAX_EXTRA_FIELDS` bytes of JSON.
+
+    They travel in XCom and trigger events; beyond the bound the rest is dropped and counted.
+    """
+    kept: dict[str, Any] = {}
+    size = 0
+    for key, value in extra.items():
+        size += len(key) + len(json.dumps(value, default=str))
+        if size > MAX_EXTRA_FIELDS:
+            kept["_dropped_fields"] = len(extra) - len(kept)
+            break
+        kept[key] = value
+    return kept
 
 
 _KNOWN_FIELDS: dict[type[Any], frozenset[str]] = {}
@@ -186,7 +204,7 @@ class VoiceTrainingJob:
             is_remake=_bool_or_none(body.get("is_remake")),
             assess_result=body.get("assess_result") if isinstance(body.get("assess_result"), dict) else None,
             is_ondemand_resource=_bool_or_none(body.get("is_ondemand_resource")),
-            extra={k: v for k, v in body.items() if k not in known},
+            extra=_bounded_extra({k: v for k, v in body.items() if k not in known}),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ signing, retrying and decoding exist once for both paths; the transports only pe
 from __future__ import annotations
 
 import logging
+import math
 import platform
 import sys
 import time
@@ -17,14 +18,19 @@ from typing import Any, TypeVar
 
 from airflow_provider_voicetraining import __version__
 from airflow_provider_voicetraining.wire import signing
+from airflow_provider_voicetraining.wire.bodies import ACCEPT_ENCODING
+from airflow_provider_voicetraining.wire.errors import VoiceTrainingThrottledError
 from airflow_provider_voicetraining.wire.exchange import (
     ApiCall,
+    FileBody,
     Flow,
     MintToken,
     Send,
     Sleep,
     WireRequest,
 )
+from airflow_provider_voicetraining.wire.limits import MIN_UPLOAD_RATE
+from airflow_provider_voicetraining.wire.rate_limits import RATE_LIMITER
 from airflow_provider_voicetraining.wire.retry import (
     Attempts,
     Done,
@@ -52,57 +58,80 @@ USER_AGENT = (
 )
 
 
+def attempt_timeout(call: ApiCall[Any], settings: ConnectionSettings) -> float:
+    """Seconds one attempt may take, connect to last body byte: ``timeout``, plus the time a
+    file upload needs at :data:`~.limits.MIN_UPLOAD_RATE`."""
+    if isinstance(call.body, FileBody):
+        return settings.timeout + call.body.size / MIN_UPLOAD_RATE
+    return settings.timeout
+
+
 def build_request(
     call: ApiCall[Any],
     settings: ConnectionSettings,
     token: Secret | None,
-    now: float | None = None,
+    now: float,
+    deadline: float,
 ) -> WireRequest:
     """Turn a call into bytes-on-the-wire headers and URL, signing if the connection uses AK/SK.
 
     A fresh ``X-Sdk-Date`` is stamped on every attempt, so a retry after a long back-off is
     not rejected as expired.
     """
-    headers: dict[str, str] = {"Content-Type": call.content_type, "User-Agent": USER_AGENT}
+    headers: dict[str, str] = {
+        "Content-Type": call.content_type,
+        "User-Agent": USER_AGENT,
+        "Accept-Encoding": ACCEPT_ENCODING,
+    }
     headers.update(call.extra_headers)
+    if isinstance(call.body, FileBody):
+        headers["Content-Length"] = str(call.body.size)
     if call.target == "absolute":
         url = call.path
         display = f"{call.method} {url.split('?', 1)[0]}"
-        return WireRequest(call.method, url, headers, call.body, settings.timeout, display)
+    else:
+        base = settings.iam_endpoint if call.target == "iam" else settings.endpoint
+        host = base.split("://", 1)[1]
+        query = signing.canonical_query(call.query)
+        url = f"{base}{call.path}?{query}" if query else f"{base}{call.path}"
+        display = f"{call.method} {call.path}"
+        headers["Host"] = host
+        if call.target == "service":
+            headers = _authenticate(call, settings, token, headers, query, host, now)
+    return WireRequest(call.method, url, headers, call.body, deadline, call.max_body, display)
 
-    base = settings.iam_endpoint if call.target == "iam" else settings.endpoint
-    host = base.split("://", 1)[1]
-    query = signing.canonical_query(call.query)
-    url = f"{base}{call.path}?{query}" if query else f"{base}{call.path}"
-    display = f"{call.method} {call.path}"
-    headers["Host"] = host
-    if call.target == "iam":
-        return WireRequest(call.method, url, headers, call.body, settings.timeout, display)
 
+def _authenticate(
+    call: ApiCall[Any],
+    settings: ConnectionSettings,
+    token: Secret | None,
+    headers: dict[str, str],
+    query: str,
+    host: str,
+    now: float,
+) -> dict[str, str]:
     app_user_id = call.app_user_id or settings.app_user_id
     if app_user_id:
         headers["X-App-UserId"] = app_user_id
-    if settings.auth_type == AUTH_AKSK:
-        assert settings.access_key is not None and settings.secret_key is not None
-        headers["X-Project-Id"] = settings.project_id
-        if settings.security_token is not None:
-            headers["X-Security-Token"] = settings.security_token.reveal()
-        headers[signing.HEADER_DATE] = signing.format_sdk_date(now)
-        body = call.body if isinstance(call.body, bytes) else None
-        headers = signing.sign(
-            method=call.method,
-            path=call.path,
-            query=query,
-            headers=headers,
-            body=body,
-            host=host,
-            access_key=settings.access_key.reveal(),
-            secret_key=settings.secret_key.reveal(),
-        )
-    else:
+    if settings.auth_type != AUTH_AKSK:
         assert token is not None
         headers["X-Auth-Token"] = token.reveal()
-    return WireRequest(call.method, url, headers, call.body, settings.timeout, display)
+        return headers
+    assert settings.access_key is not None and settings.secret_key is not None
+    headers["X-Project-Id"] = settings.project_id
+    if settings.security_token is not None:
+        headers["X-Security-Token"] = settings.security_token.reveal()
+    headers[signing.HEADER_DATE] = signing.format_sdk_date(now)
+    return signing.sign(
+        method=call.method,
+        path=call.path,
+        query=query,
+        headers=headers,
+        body=call.body if isinstance(call.body, bytes) else None,
+        host=host,
+        access_key=settings.access_key.reveal(),
+        secret_key=settings.secret_key.reveal(),
+    )
 
 
 def call_flow(
@@ -111,9 +140,18 @@ def call_flow(
     policy: RetryPolicy,
     redact: Redactor,
     clock: Callable[[], float] = time.time,
+    deadline: float | None = None,
 ) -> Flow[T]:
-    """Perform ``call`` with auth and retries; yields actions, returns the decoded value."""
+    """Perform ``call`` with auth and retries within its time budget; yields actions, returns
+    the decoded value.
+
+    The budget ends at ``call_timeout`` after the start, or at ``deadline`` (a wall-clock
+    epoch, e.g. a trigger's end time) if that is sooner. Each attempt must finish within
+    ``timeout`` and the budget; no retry starts that could not.
+    """
     attempts = Attempts()
+    started = clock()
+    call_deadline = min(started + settings.call_timeout, math.inf if deadline is None else deadline)
     service = call.target == "service"
     minted = service and settings.auth_type == AUTH_PASSWORD
     key = cache_key(settings) if minted else ""
@@ -121,7 +159,27 @@ def call_flow(
         token: Secret | None = settings.token if service and settings.auth_type == AUTH_TOKEN else None
         if minted:
             token = TOKENS.valid(key) or (yield MintToken())
-        outcome = yield Send(build_request(call, settings, token, clock()))
+        if service:
+            rate = settings.query_rate if call.method == "GET" else settings.write_rate
+            queued = RATE_LIMITER.reserve(settings.tenant, call.operation, rate)
+            if queued > 0:
+                if clock() + queued >= call_deadline:
+                    raise VoiceTrainingThrottledError(
+                        f"MetaStudio {call.operation}: the client-side rate limit ({rate:g}/s for "
+                        f"{call.operation} of this tenant, in this process) queues it {queued:.1f}s, "
+                        "past the call's time budget. Lower parallelism, or raise call_timeout.",
+                        operation=call.operation,
+                        status_code=429,
+                        error_code=None,
+                        error_msg=None,
+                        request_id=None,
+                        attempts=attempts.made - 1,
+                    )
+                yield Sleep(queued)
+        now = clock()
+        attempt_deadline = min(now + attempt_timeout(call, settings), call_deadline)
+        outcome = yield Send(build_request(call, settings, token, now, attempt_deadline))
+        attempts.time_left = call_deadline - clock()
         decision = decide(call, outcome, attempts, policy, settings, redact)
         if isinstance(decision, Done):
             return decision.value  # type: ignore[no-any-return]
@@ -143,7 +201,7 @@ def call_flow(
         log.warning(
             "MetaStudio %s: %s; retry %d/%d in %.1fs",
             call.operation,
-            decision.reason,
+            redact.final(decision.reason),
             attempts.retries,
             policy.max_retries,
             decision.after,
@@ -164,9 +222,9 @@ class TransportBase:
         self.policy = policy
         self.redact = redact
 
-    def flow(self, call: ApiCall[T]) -> Flow[T]:
+    def flow(self, call: ApiCall[T], deadline: float | None = None) -> Flow[T]:
         """The request flow of ``call`` on this transport's connection."""
-        return call_flow(call, self.settings, self.policy, self.redact)
+        return call_flow(call, self.settings, self.policy, self.redact, deadline=deadline)
 
     def keep_token(self, issued: IssuedToken) -> Secret:
         """Remember a newly minted token for every caller of the process, and redact it."""

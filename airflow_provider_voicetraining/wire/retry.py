@@ -24,8 +24,10 @@ The rule, as the README states it:
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -41,6 +43,7 @@ from airflow_provider_voicetraining.wire.errors import (
     VoiceTrainingTransportError,
 )
 from airflow_provider_voicetraining.wire.exchange import ApiCall, TransportFailure, WireResponse
+from airflow_provider_voicetraining.wire.limits import MAX_REQUEST_ID, MAX_SERVER_CODE, MAX_SERVER_TEXT
 from airflow_provider_voicetraining.wire.secrets import Redactor
 from airflow_provider_voicetraining.wire.settings import (
     AUTH_AKSK,
@@ -93,7 +96,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
             seconds = when.timestamp() - (time.time() if now is None else now)
         except (TypeError, ValueError, OverflowError, IndexError):
             return None
-    if seconds != seconds:  # NaN
+    if not math.isfinite(seconds):  # NaN, inf
         return None
     return max(0.0, seconds)
 
@@ -104,6 +107,8 @@ class Attempts:
 
     #: retries done (any cause)
     retries: int = 0
+    #: seconds left of the call's time budget when the decision is taken
+    time_left: float = math.inf
     #: tokens re-minted after a 401 without counting as a retry (the first one)
     free_refreshes: int = 0
     #: tokens re-minted after a 401 in all
@@ -153,54 +158,88 @@ def decide(
 ) -> Decision:
     """The decision after one attempt (see the module docstring for the rule)."""
     if isinstance(outcome, TransportFailure):
-        return _after_transport_failure(call, outcome, attempts, policy, settings, redact)
+        retryable = (call.idempotent or not outcome.sent) and not outcome.permanent
+        reason = f"{outcome.kind} ({redact.clip(outcome.message)})"
+        return _retry_or_fail(
+            retryable,
+            policy.backoff(attempts.retries),
+            reason,
+            attempts,
+            policy,
+            lambda note: _transport_error(call, outcome, attempts, settings, redact, retryable, note),
+        )
     status = outcome.status
     if status in call.ok_status:
         try:
             return Done(call.decode(outcome))
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-            reason = f"unreadable response body ({redact(str(exc))}, X-Request-Id {outcome.request_id})"
-            if call.idempotent and policy.can_retry(attempts.retries):
-                return Retry(policy.backoff(attempts.retries), reason)
-            return Fail(
-                VoiceTrainingResponseError(
-                    f"MetaStudio {call.operation} returned HTTP {status} with a body that does not match "
-                    f"the API ({redact(str(exc))}; X-Request-Id {outcome.request_id or '-'}, "
-                    f"{_count(attempts.made)}). The endpoint may not be MetaStudio (check the "
-                    "connection's endpoint) or a proxy altered the answer.",
-                    operation=call.operation,
-                    request_id=outcome.request_id,
-                    attempts=attempts.made,
-                )
+        except DECODE_ERRORS as exc:
+            problem = redact.clip(f"{type(exc).__name__}: {exc}") or type(exc).__name__
+            reason = f"unreadable response body ({problem}, X-Request-Id {outcome.request_id})"
+            return _retry_or_fail(
+                call.idempotent,
+                policy.backoff(attempts.retries),
+                reason,
+                attempts,
+                policy,
+                lambda note: _response_error(call, outcome, attempts, redact, problem, note),
             )
+
+    def fail(note: str) -> Fail:
+        return Fail(error_from_response(call, settings, outcome, redact, attempts.made, note))
+
     if status == 401 and call.target == "service" and settings.auth_type == AUTH_PASSWORD:
         if attempts.refreshes == 0:
             return RefreshToken()
-        if policy.can_retry(attempts.retries):
-            return RefreshToken(counts_as_retry=True, after=policy.backoff(attempts.retries))
+        after = policy.backoff(attempts.retries)
+        if policy.can_retry(attempts.retries) and after < attempts.time_left:
+            return RefreshToken(counts_as_retry=True, after=after)
     if status == 429:
         retry_after = parse_retry_after(outcome.headers.get_ci("Retry-After"))
         too_long = retry_after is not None and retry_after > MAX_RETRY_AFTER
-        if not too_long and policy.can_retry(attempts.retries):
-            wait = max(policy.backoff(attempts.retries), retry_after or 0.0)
-            return Retry(wait, f"throttled (HTTP 429, X-Request-Id {outcome.request_id})")
-    elif status >= 500 and call.idempotent and policy.can_retry(attempts.retries):
-        return Retry(policy.backoff(attempts.retries), f"HTTP {status} (X-Request-Id {outcome.request_id})")
-    return Fail(error_from_response(call, settings, outcome, redact, attempts.made))
+        wait = max(policy.backoff(attempts.retries), retry_after or 0.0)
+        reason = f"throttled (HTTP 429, X-Request-Id {outcome.request_id})"
+        return _retry_or_fail(not too_long, wait, reason, attempts, policy, fail)
+    if status >= 500:
+        reason = f"HTTP {status} (X-Request-Id {outcome.request_id})"
+        return _retry_or_fail(
+            call.idempotent, policy.backoff(attempts.retries), reason, attempts, policy, fail
+        )
+    return fail("")
 
 
-def _after_transport_failure(
+#: What decoding a body may raise; all mean "the body does not match the API".
+DECODE_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError, OverflowError)
+
+
+def _retry_or_fail(
+    retryable: bool,
+    after: float,
+    reason: str,
+    attempts: Attempts,
+    policy: RetryPolicy,
+    fail: Callable[[str], Fail],
+) -> Decision:
+    """Retry after ``after`` seconds if allowed, budgeted and due before the call's time is up."""
+    if not retryable or not policy.can_retry(attempts.retries):
+        return fail("")
+    if after >= attempts.time_left:
+        return fail(
+            f" (not retried: the call's time budget has {max(attempts.time_left, 0.0):.1f}s left "
+            f"and the next attempt was due in {after:.1f}s)"
+        )
+    return Retry(after, reason)
+
+
+def _transport_error(
     call: ApiCall[Any],
     outcome: TransportFailure,
     attempts: Attempts,
-    policy: RetryPolicy,
     settings: ConnectionSettings,
     redact: Redactor,
-) -> Decision:
-    retryable = (call.idempotent or not outcome.sent) and not outcome.permanent
-    if retryable and policy.can_retry(attempts.retries):
-        return Retry(policy.backoff(attempts.retries), f"{outcome.kind} ({redact(outcome.message)})")
-    why = ""
+    retryable: bool,
+    note: str,
+) -> Fail:
+    why = note
     if outcome.permanent:
         why = (
             " (not retried: the server certificate does not verify; "
@@ -209,14 +248,41 @@ def _after_transport_failure(
     elif not retryable:
         why = " (not retried: the request may have reached the service)"
     where = settings.endpoint if call.target == "service" else "(upload/IAM host)"
+    message = (
+        f"MetaStudio {call.operation}: no answer from {call.method} {where}: "
+        f"{outcome.kind}: {redact.clip(outcome.message)} after {_count(attempts.made)}{why}. "
+        "Check network access to the endpoint, proxies and the connection's timeout/verify."
+    )
     return Fail(
         VoiceTrainingTransportError(
-            f"MetaStudio {call.operation}: no answer from {call.method} {where}: "
-            f"{outcome.kind}: {redact(outcome.message)} after {_count(attempts.made)}{why}. "
-            "Check network access to the endpoint, proxies and the connection's timeout/verify.",
+            redact.final(message),
             operation=call.operation,
             attempts=attempts.made,
             may_have_reached=outcome.sent,
+        )
+    )
+
+
+def _response_error(
+    call: ApiCall[Any],
+    outcome: WireResponse,
+    attempts: Attempts,
+    redact: Redactor,
+    problem: str,
+    note: str,
+) -> Fail:
+    message = (
+        f"MetaStudio {call.operation} returned HTTP {outcome.status} with a body that does not match "
+        f"the API ({problem}; X-Request-Id {outcome.request_id or '-'}, {_count(attempts.made)}){note}. "
+        "The endpoint may not be MetaStudio (check the connection's endpoint) or a proxy altered the "
+        "answer."
+    )
+    return Fail(
+        VoiceTrainingResponseError(
+            redact.final(message),
+            operation=call.operation,
+            request_id=redact.clip(outcome.request_id, MAX_REQUEST_ID),
+            attempts=attempts.made,
         )
     )
 
@@ -227,7 +293,7 @@ def _count(attempts: int) -> str:
 
 def _hint(settings: ConnectionSettings, status: int, error_msg: str | None) -> str:
     msg = (error_msg or "").lower()
-    conn = f"connection {settings.conn_id!r}"
+    conn = settings.described
     if status == 401:
         if "expired" in msg and settings.auth_type == AUTH_AKSK:
             return "Check the clock of this machine: X-Sdk-Date must be within 15 minutes of UTC."
@@ -275,20 +341,27 @@ def error_from_response(
     response: WireResponse,
     redact: Redactor,
     attempts: int,
+    note: str = "",
 ) -> VoiceTrainingAPIError:
-    """The typed error for an error answer, its server text redacted, with a hint what to check."""
-    error_code, error_msg = extract_error(response.body)
-    error_msg = redact(error_msg)
-    request_id = response.request_id
+    """The typed error for an error answer, with a hint what to check.
+
+    Server text is bounded (``limits``) and redacted field by field, and the assembled message
+    is redacted again, so no secret the server echoes (in ``error_msg``, ``error_code`` or
+    ``X-Request-Id``; an ``Authorization`` header's ``Signature=``) reaches the error.
+    """
+    raw_code, raw_msg = extract_error(response.body)
+    error_code = redact.clip(raw_code, MAX_SERVER_CODE)
+    error_msg = redact.clip(raw_msg, MAX_SERVER_TEXT)
+    request_id = redact.clip(response.request_id, MAX_REQUEST_ID)
     status = response.status
     cls = _ERROR_CLASSES.get(status) or (VoiceTrainingServerError if status >= 500 else VoiceTrainingAPIError)
     message = (
         f"MetaStudio {call.operation} failed: HTTP {status} {error_code or '-'} "
-        f"{error_msg or '(no message)'!r} (X-Request-Id {request_id or '-'}, {_count(attempts)}). "
+        f"{error_msg or '(no message)'!r} (X-Request-Id {request_id or '-'}, {_count(attempts)}){note}. "
         f"{_hint(settings, status, error_msg)}"
     )
     return cls(
-        message,
+        redact.final(message),
         operation=call.operation,
         status_code=status,
         error_code=error_code,

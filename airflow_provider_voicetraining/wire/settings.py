@@ -6,6 +6,8 @@ checked here, once, before the first request: a bad field fails with its name an
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import logging
 from collections.abc import Mapping
@@ -18,6 +20,7 @@ from airflow_provider_voicetraining.wire.errors import (
     VoiceTrainingValidationError,
 )
 from airflow_provider_voicetraining.wire.secrets import Secret
+from airflow_provider_voicetraining.wire.vocabulary import rate_limits
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +62,12 @@ class Tunable:
 
 
 TUNABLES: dict[str, Tunable] = {
-    "timeout": Tunable(30.0, 0.1, 600, description="Connect and read timeout of each HTTP request (s)."),
+    "timeout": Tunable(
+        30.0, 0.1, 600, description="Total time of one HTTP attempt: connect, headers and body (s)."
+    ),
+    "call_timeout": Tunable(
+        300.0, 1, 3600, description="Total time of one call across its retries and back-offs (s)."
+    ),
     "max_retries": Tunable(
         5, 0, 20, integer=True, description="Retries per call on connection errors, timeouts, 429 and 5xx."
     ),
@@ -70,15 +78,13 @@ TUNABLES: dict[str, Tunable] = {
 #: The connection form's extra fields (``conn-fields`` in the provider info): every extra this
 #: connection type reads. Anything else in the extras is ignored with a warning.
 CONN_FIELDS: dict[str, Any] = {
+    # No form defaults are written into the extras (an unset field means the default): Airflow's
+    # masker warns "too short to mask" about any extra value under 5 characters, such as "aksk".
     "auth_type": {
         "label": "Auth type",
-        "description": "aksk (default): login=AK, password=SK. password: IAM user/password, the hook "
+        "description": "Empty or aksk: login=AK, password=SK. password: IAM user/password, the hook "
         "gets a project-scoped token. token: password holds a ready X-Auth-Token.",
-        "schema": {
-            "type": ["string", "null"],
-            "enum": ["aksk", "password", "token", None],
-            "default": "aksk",
-        },
+        "schema": {"type": ["string", "null"], "enum": [AUTH_AKSK, AUTH_PASSWORD, AUTH_TOKEN, None]},
     },
     "project_id": {
         "label": "Project ID",
@@ -87,8 +93,8 @@ CONN_FIELDS: dict[str, Any] = {
     },
     "region": {
         "label": "Region",
-        "description": "e.g. cn-north-4; gives https://metastudio.{region}.myhuaweicloud.com",
-        "schema": {"type": ["string", "null"], "default": "cn-north-4"},
+        "description": f"Default {DEFAULT_REGION}; gives https://metastudio.{{region}}.myhuaweicloud.com",
+        "schema": {"type": ["string", "null"]},
     },
     "endpoint": {
         "label": "Endpoint override",
@@ -117,8 +123,21 @@ CONN_FIELDS: dict[str, Any] = {
     },
     "verify": {
         "label": "TLS verify",
-        "description": "true (default), false, or the path of a CA bundle.",
-        "schema": {"type": ["string", "boolean", "null"]},
+        "description": "Empty or true: verify certificates; false: do not; or the path of a CA bundle.",
+        # one type: a union with boolean makes the 3.x form render a multi-line JSON text area
+        "schema": {"type": ["string", "null"]},
+    },
+    "rate_limit_queries": {
+        "label": "Query rate limit (req/s)",
+        "description": "Client-side cap per process on each query API (show, list ...); default the "
+        "region's documented limit (cn-north-4 20, cn-east-3 and ap-southeast-3 10); 0 turns it off.",
+        "schema": {"type": ["number", "null"], "minimum": 0, "maximum": 1000},
+    },
+    "rate_limit_writes": {
+        "label": "Write rate limit (req/s)",
+        "description": "Client-side cap per process on each write API (create, commit, delete); default "
+        "the region's documented limit (cn-north-4 10, cn-east-3 and ap-southeast-3 3); 0 turns it off.",
+        "schema": {"type": ["number", "null"], "minimum": 0, "maximum": 1000},
     },
     "console_url": {
         "label": "Console link template",
@@ -180,7 +199,11 @@ class ConnectionSettings:
     #: where people look at a job: a URL template holding ``{job_id}`` (the emulator's console
     #: page), or None for the MetaStudio console of the region
     console_url: str | None = None
+    #: client-side request rates per API class (requests per second; 0 = not limited)
+    query_rate: float = 0.0
+    write_rate: float = 0.0
     timeout: float = TUNABLES["timeout"].default
+    call_timeout: float = TUNABLES["call_timeout"].default
     max_retries: int = int(TUNABLES["max_retries"].default)
     retry_delay: float = TUNABLES["retry_delay"].default
     retry_max_delay: float = TUNABLES["retry_max_delay"].default
@@ -194,6 +217,12 @@ class ConnectionSettings:
         return f"ConnectionSettings({shown}, secrets=***)"
 
     @property
+    def described(self) -> str:
+        """How messages name the connection: ``connection '<id>'``, or ``the connection`` when it
+        has no id worth showing (Airflow's Test button tests it under a random temporary id)."""
+        return describe_connection(self.conn_id)
+
+    @property
     def host(self) -> str:
         """``host[:port]`` of the endpoint: the signed and sent ``Host`` header."""
         return self.endpoint.split("://", 1)[1]
@@ -205,6 +234,24 @@ class ConnectionSettings:
             for s in (self.access_key, self.secret_key, self.security_token, self.password, self.token)
             if s is not None
         ]
+
+    @functools.cached_property
+    def tenant(self) -> str:
+        """Who the service counts requests and jobs against: endpoint, project and a digest of the
+        credentials (never the credentials themselves). Rate limits and shared polling key on it."""
+        identity = [s.reveal() for s in (self.access_key, self.token) if s is not None]
+        identity += [self.user_name or "", self.domain_name or ""]
+        material = json.dumps([self.endpoint, self.project_id, self.auth_type, *identity])
+        return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """A digest of every setting, the credentials included: equal fingerprints, equal calls."""
+        values = [
+            hashlib.sha256(v.reveal().encode()).hexdigest() if isinstance(v, Secret) else repr(v)
+            for v in (getattr(self, f.name) for f in fields(self))
+        ]
+        return hashlib.sha256(json.dumps(values).encode()).hexdigest()[:32]
 
     def with_overrides(self, **changes: Any) -> ConnectionSettings:
         """A copy with some fields replaced (tunables are range-checked)."""
@@ -225,16 +272,21 @@ class ConnectionSettings:
 
 
 def _extras(conn: ConnectionLike) -> dict[str, Any]:
-    # Airflow logs bad JSON and returns {}; say so instead of reporting "project_id is missing".
+    # The raw text is parsed here rather than through ``extra_dejson``: that property registers
+    # every value with Airflow's masker, which warns "too short to mask" for any value under 5
+    # characters (in every task and trigger log); the hook registers the credentials itself.
+    # Airflow would also log bad JSON and return {}; this says so instead of "project_id is missing".
     text = getattr(conn, "extra", None)
-    if isinstance(text, str) and text.strip():
+    raw: Any
+    if isinstance(text, str):
         try:
-            json.loads(text)
+            raw = json.loads(text) if text.strip() else {}
         except ValueError:
             raise VoiceTrainingConnectionError(
                 "extra", "is not valid JSON", 'store the extras as a JSON object, e.g. {"project_id": "..."}'
             ) from None
-    raw = conn.extra_dejson
+    else:
+        raw = conn.extra_dejson
     if not isinstance(raw, Mapping):
         raise VoiceTrainingConnectionError(
             "extra", "is not a JSON object", "store the extras as a JSON object"
@@ -256,17 +308,34 @@ def _extras(conn: ConnectionLike) -> dict[str, Any]:
     return extras
 
 
-def parse_connection(conn: ConnectionLike) -> ConnectionSettings:
-    """Validate an Airflow connection and return its :class:`ConnectionSettings`."""
-    conn_id = conn.conn_id or "<unnamed>"
+def _rate(value: object, field: str, default: float) -> float:
+    if value is None or value == "":
+        return default
+    if value in (0, "0"):
+        return 0.0
+    return check.positive_number(value, field, maximum=1000, default=default)
+
+
+def describe_connection(conn_id: str) -> str:
+    """``connection '<id>'``, or ``the connection`` for an empty id (see ``ConnectionSettings.described``)."""
+    return f"connection {conn_id!r}" if conn_id else "the connection"
+
+
+def parse_connection(conn: ConnectionLike, *, named: bool = True) -> ConnectionSettings:
+    """Validate an Airflow connection and return its :class:`ConnectionSettings`.
+
+    ``named=False`` keeps the connection id out of every message (``conn_id`` is then empty):
+    Airflow's Test button tests a connection under a random temporary id that means nothing to
+    the person reading the message.
+    """
+    conn_id = (conn.conn_id or "<unnamed>") if named else ""
     try:
         return _parse(conn, conn_id)
     except VoiceTrainingValidationError as exc:
         if isinstance(exc, VoiceTrainingConnectionError):
             raise
-        raise VoiceTrainingConnectionError(
-            f"connection {conn_id!r} field {exc.field}", exc.problem, exc.fix
-        ) from None
+        where = f"{describe_connection(conn_id) if conn_id else 'connection'} field {exc.field}"
+        raise VoiceTrainingConnectionError(where, exc.problem, exc.fix) from None
 
 
 def _parse(conn: ConnectionLike, conn_id: str) -> ConnectionSettings:
@@ -288,6 +357,7 @@ def _parse(conn: ConnectionLike, conn_id: str) -> ConnectionSettings:
     iam_endpoint = check.endpoint(
         extras.get("iam_endpoint", f"https://iam.{region}.myhuaweicloud.com"), field="iam_endpoint"
     )
+    limits = rate_limits(region)
     settings: dict[str, Any] = {
         "conn_id": conn_id,
         "auth_type": auth_type,
@@ -298,6 +368,8 @@ def _parse(conn: ConnectionLike, conn_id: str) -> ConnectionSettings:
         "app_user_id": check.app_user_id(extras.get("app_user_id")),
         "verify": check.verify(extras.get("verify")),
         "console_url": check.url_template(extras.get("console_url"), "console_url", "{job_id}"),
+        "query_rate": _rate(extras.get("rate_limit_queries"), "rate_limit_queries", limits.queries),
+        "write_rate": _rate(extras.get("rate_limit_writes"), "rate_limit_writes", limits.writes),
         **{name: tunable.check(name, extras.get(name)) for name, tunable in TUNABLES.items()},
     }
     if auth_type == AUTH_AKSK:

@@ -55,11 +55,10 @@ def _decode_token(response: WireResponse) -> IssuedToken:
         raise ValueError("IAM answered without a usable X-Subject-Token header")
     expires_at = time.time() + FALLBACK_LIFETIME
     try:
-        body = json.loads(response.body) if response.body.strip() else {}
-        raw = body.get("token", {}).get("expires_at")
-        if raw:
-            expires_at = pendulum.parse(raw).timestamp()  # type: ignore[union-attr]
-    except (ValueError, AttributeError, TypeError):
+        raw = response.object().get("token", {}).get("expires_at")
+        if isinstance(raw, str) and len(raw) <= 64:
+            expires_at = min(pendulum.parse(raw).timestamp(), expires_at + 2 * 86400)  # type: ignore[union-attr]
+    except (ValueError, AttributeError, TypeError, OverflowError):
         pass
     return IssuedToken(Secret(value), expires_at)
 

@@ -24,6 +24,7 @@ __all__ = [
     "MAX_PAGE",
     "MAX_SEGMENT_INDEX",
     "QUOTA_KEYS",
+    "REGION_RATE_LIMITS",
     "SEXES",
     "SHORT_JOB_TYPES",
     "SORT_DIRS",
@@ -32,7 +33,9 @@ __all__ = [
     "TAGS",
     "TEXT_LIMITS",
     "Edition",
+    "RateLimits",
     "edition_by_job_type",
+    "rate_limits",
 ]
 
 
@@ -138,6 +141,34 @@ MAX_PAGE = 100
 MAX_INT = 2147483647
 #: Highest sentence / attachment index the segment endpoints accept (``index``, ``start_number``).
 MAX_SEGMENT_INDEX = 1024
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Documented per-tenant, per-API request rates of one region (requests per second).
+
+    :param queries: show, list, op-logs, upload address, audit result (each API on its own).
+    :param writes: create, commit, delete, set batch.
+    """
+
+    queries: float
+    writes: float
+
+
+#: MetaStudio's throttling per region (reference section 9); a region not listed gets the
+#: lowest documented values.
+REGION_RATE_LIMITS: dict[str, RateLimits] = {
+    "cn-north-4": RateLimits(queries=20, writes=10),
+    "cn-east-3": RateLimits(queries=10, writes=3),
+    "ap-southeast-3": RateLimits(queries=10, writes=3),
+}
+DEFAULT_RATE_LIMITS = RateLimits(queries=10, writes=3)
+
+
+def rate_limits(region: str) -> RateLimits:
+    """Return the documented rates of ``region`` (the lowest documented ones if unknown)."""
+    return REGION_RATE_LIMITS.get(region, DEFAULT_RATE_LIMITS)
+
 
 #: Free-text fields of create / commit bodies (and the X-App-UserId header): maximum lengths.
 TEXT_LIMITS: dict[str, int] = {

@@ -191,6 +191,20 @@ def test_test_connection(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
     assert not ok and "401" in message and "APIG.0301" in message
 
 
+def test_test_connection_messages_do_not_name_the_temporary_connection_id(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    """The api-server tests a copy of the connection under a random id ('j0QGUOcX'): messages
+    say "the connection" instead; other calls keep naming the id."""
+    use_conn(emu, conn_id="j0QGUOcX", password="wrong-secret-key-value-0000000000")
+    ok, message = VoiceTrainingHook("j0QGUOcX").test_connection()
+    assert not ok and "401" in message and "j0QGUOcX" not in message
+    assert "SK (password) of the connection" in message
+    with pytest.raises(VoiceTrainingAuthError, match="connection 'j0QGUOcX'"):
+        VoiceTrainingHook("j0QGUOcX").get_job("26f06524-4f75-4b3a-a853-b649a21aaf66")
+    use_conn(emu, conn_id="j0QGUOcX", extra_overrides={"timeout": "soon"})
+    ok, message = VoiceTrainingHook("j0QGUOcX").test_connection()
+    assert not ok and message.startswith("Invalid connection field timeout") and "j0QGUOcX" not in message
+
+
 def test_wrong_sk_is_an_auth_error_with_a_hint(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
     use_conn(emu, password="wrong-secret-key-value-0000000000")
     with pytest.raises(VoiceTrainingAuthError) as info:

@@ -104,10 +104,11 @@ def test_needs_action_states_can_be_waited_for(emu, use_conn, dagbag, mode: str)
 def test_transient_errors_do_not_fail_the_sensor(emu, use_conn, dagbag, mode: str) -> None:  # type: ignore[no-untyped-def]
     use_conn(emu, max_retries=0)
     job_id = emu.control.seed_job(state="SUCCEED", asset_id="after-blip")["job_id"]
-    emu.control.set_faults([{"route": "show_job", "kind": "status", "status": 503, "times": 3}])
+    # every API route: the trigger learns from list calls (shared polling), pokes from shows
+    emu.control.set_faults([{"route": "*", "kind": "status", "status": 503, "times": 3}])
     result = run_dag(dagbag, f"t_sensor_{mode}", {"job_id": job_id})
     assert result.tasks == {"wait": "success"}
-    assert [r["status"] for r in emu.control.requests(route="show_job")][:3] == [503, 503, 503]
+    assert [r["status"] for r in emu.control.requests()][:3] == [503, 503, 503]
 
 
 def test_bad_job_id_fails_before_any_request(emu, use_conn, dagbag) -> None:  # type: ignore[no-untyped-def]
@@ -130,6 +131,49 @@ def test_state_changes_are_logged_once_each(emu, use_conn, caplog, tmp_path) -> 
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 3
     assert "WAITING -> PROCESSING" in messages[1] and "PROCESSING -> SUCCEED" in messages[2]
+
+
+def test_state_history_is_bounded_and_described_in_one_line() -> None:
+    import logging
+
+    from airflow_provider_voicetraining.utils.wait_rules import (
+        MAX_HISTORY,
+        StateLog,
+        describe_history,
+        make_event,
+    )
+
+    states = StateLog(logging.getLogger("state-log-test"), "job-1", started_at=0)
+    for i in range(MAX_HISTORY + 10):  # a job flapping between states for a long time
+        states.observe("WAITING" if i % 2 else "PROCESSING")
+    event = make_event("timeout", "job-1", message="deadline", states=states)
+    history = event["history"]
+    assert len(history) == MAX_HISTORY + 1 and history[1] == "..." and history[0][0] == "PROCESSING"
+    line = describe_history("job-1", history)
+    assert line is not None and line.startswith("Job job-1 went PROCESSING (") and " -> ... -> " in line
+    assert describe_history("job-1", None) is None and describe_history("job-1", []) is None
+
+
+def test_resumed_task_logs_the_state_history(caplog, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """execute_complete writes the trigger's state history into the task log."""
+    import logging
+
+    from airflow_provider_voicetraining.sensors.voice_training import VoiceTrainingJobSensor
+
+    sensor = VoiceTrainingJobSensor(task_id="s", job_id="job-1", asset_alias=None)  # no connection here
+    logger = logging.getLogger("history-test")  # stands in for the task logger, captured
+    monkeypatch.setattr(VoiceTrainingJobSensor, "log", property(lambda self: logger))
+    event = {
+        "status": "success",
+        "job_id": "job-1",
+        "message": "ok",
+        "job": {"job_id": "job-1", "asset_id": "a-1"},
+        "failure": None,
+        "history": [["WAITING", 0.0], ["PROCESSING", 12.4], ["SUCCEED", 812.0]],
+    }
+    with caplog.at_level(logging.INFO, logger="history-test"):
+        assert sensor.execute_complete({}, event)["asset_id"] == "a-1"  # type: ignore[arg-type]
+    assert "Job job-1 went WAITING (0s) -> PROCESSING (12s) -> SUCCEED (812s)" in caplog.text
 
 
 def test_defaults_and_validation(monkeypatch) -> None:  # type: ignore[no-untyped-def]

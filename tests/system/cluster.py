@@ -217,8 +217,17 @@ def decrypt_trigger_kwargs(fernet_key: str, stored: str) -> str:
 class AirflowCluster:
     """``AirflowCluster(root, connections, extra_env)``; :meth:`start` runs everything."""
 
-    def __init__(self, root: Path, connections: dict[str, str], extra_env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        connections: dict[str, str],
+        extra_env: dict[str, str],
+        users: dict[str, str] | None = None,
+    ) -> None:
         self.root = root
+        #: simple-auth-manager users (name -> password): a login is required, REST uses a token;
+        #: without users every request is an admin's (``simple_auth_manager_all_admins``)
+        self.users = dict(users or {})
         self.home = root / "airflow"
         self.dags = self.home / "dags"
         self.logs = self.home / "logs"
@@ -281,6 +290,14 @@ class AirflowCluster:
                 "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": str(TRIGGERER_HEALTH_THRESHOLD),
             }
         )
+        if self.users:
+            env.update(
+                {
+                    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+                    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:admin" for u in self.users),
+                    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.root / "passwords.json"),
+                }
+            )
         env.update(extra_env)
         for conn_id, value in connections.items():
             env[f"AIRFLOW_CONN_{conn_id.upper()}"] = value
@@ -290,6 +307,8 @@ class AirflowCluster:
         """DAG folder (example DAGs + system-test DAGs) and a migrated SQLite database."""
         for folder in (self.dags, self.logs, self.component_logs, self.root / "home"):
             folder.mkdir(parents=True, exist_ok=True)
+        if self.users:
+            (self.root / "passwords.json").write_text(json.dumps(self.users))
         for source in [*sorted((REPO / "dags").glob("*.py")), *sorted(SYSTEM_DAGS.glob("*.py"))]:
             shutil.copy(source, self.dags / source.name)
         with (
@@ -419,12 +438,24 @@ class AirflowCluster:
         raise AssertionError(f"Airflow not ready after {timeout}s: {last}")
 
     def _dag_ready(self, dag_id: str) -> bool:
-        response = self.session.get(f"{self.base_url}/api/v2/dags/{dag_id}", timeout=10)
+        response = self.request("GET", f"/api/v2/dags/{dag_id}")
         return response.status_code == 200 and response.json().get("is_paused") is False
 
     # -- REST --------------------------------------------------------------------------------
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        if self.users and "Authorization" not in self.session.headers:
+            name, password = next(iter(self.users.items()))
+            self.session.headers["Authorization"] = f"Bearer {self.token(name, password)}"
         return self.session.request(method, self.base_url + path, timeout=30, **kwargs)
+
+    def token(self, username: str, password: str) -> str:
+        """A JWT of the simple auth manager (``POST /auth/token``)."""
+        response = requests.post(
+            f"{self.base_url}/auth/token", json={"username": username, "password": password}, timeout=30
+        )
+        if response.status_code >= 300:
+            raise AssertionError(f"POST /auth/token: HTTP {response.status_code} {response.text[:500]}")
+        return str(response.json()["access_token"])
 
     def get(self, path: str, **kwargs: Any) -> Any:
         response = self.request("GET", path, **kwargs)

@@ -7,6 +7,7 @@ end of the session."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
@@ -93,7 +94,21 @@ def system_emulator() -> Iterator[EmulatorProcess]:
 
 @pytest.fixture(scope="package")
 def cluster(request: pytest.FixtureRequest, system_emulator: EmulatorProcess) -> Iterator[AirflowCluster]:
-    emu = system_emulator
+    with running_cluster(request, system_emulator) as airflow:
+        yield airflow
+
+
+@contextlib.contextmanager
+def running_cluster(
+    request: pytest.FixtureRequest,
+    emu: EmulatorProcess,
+    *,
+    extra_env: dict[str, str] | None = None,
+    users: dict[str, str] | None = None,
+    dag_ids: tuple[str, ...] = DAG_IDS,
+) -> Iterator[AirflowCluster]:
+    """Real components against ``emu`` (the module's cluster), always stopped; the home is kept
+    under ``.test-artifacts/`` when a test of the module failed."""
     assert emu.ca_file and emu.url.startswith("https://")
     connections = {
         "metastudio_default": emu.connection_json(auth_type="aksk_temporary", **CONN_EXTRA),
@@ -101,15 +116,14 @@ def cluster(request: pytest.FixtureRequest, system_emulator: EmulatorProcess) ->
         "metastudio_aksk": emu.connection_json(auth_type="aksk", **CONN_EXTRA),
     }
     root = Path(tempfile.mkdtemp(prefix="voicetraining-system-"))
-    airflow = AirflowCluster(
-        root, connections, {"VOICE_TRAINING_POLL_INTERVAL": POLL_INTERVAL, **HEARTBEAT_ENV}
-    )
+    env = {"VOICE_TRAINING_POLL_INTERVAL": POLL_INTERVAL, **HEARTBEAT_ENV, **(extra_env or {})}
+    airflow = AirflowCluster(root, connections, env, users=users)
     with ExitStack() as stack:
         stack.callback(shutil.rmtree, root, ignore_errors=True)
         stack.callback(_save_artifacts_on_failure, request, airflow, emu)
         stack.callback(_stop, airflow)
         airflow.start()
-        airflow.startup_seconds = airflow.wait_ready(DAG_IDS)
+        airflow.startup_seconds = airflow.wait_ready(dag_ids)
         yield airflow
 
 

@@ -145,6 +145,7 @@ def test_existing_failed_job_is_routed_to_report_failure(
     run = main_runs.runs["existing_failed"]
     assert main_runs.final["existing_failed"] == "success", cluster.explain(*run.key)
     assert cluster.task_states(*run.key) == {
+        "find_job": "success",
         "get_result": "success",
         "route": "success",
         "use_voice": "skipped",
@@ -363,6 +364,7 @@ def test_triggerer_failover(cluster: AirflowCluster, system_emulator: EmulatorPr
     assert cluster.xcom(*fail.key, "wait_for_voice", "failure_details")["state"] == "FAILED"
     seeded_ok, seeded_fail = runs["seeded_ok"], runs["seeded_fail"]
     assert cluster.task_states(*seeded_ok.key) == {
+        "find_job": "success",
         "get_result": "success",
         "route": "success",
         "use_voice": "success",

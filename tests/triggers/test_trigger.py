@@ -1,4 +1,9 @@
-"""VoiceTrainingJobTrigger against the emulator: event matrix, serialization, resume, deadlines."""
+"""VoiceTrainingJobTrigger against the emulator: event matrix, serialization, resume, deadlines.
+
+These tests pin the trigger's own loop, so they use per-job polling (one show-job per poll,
+countable in the emulator's log); ``test_shared_polling.py`` runs the same scenarios through
+both sources and compares the events.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ async def events_of(trigger: VoiceTrainingJobTrigger) -> list[dict[str, Any]]:
 
 def make(job_id: str, **kwargs: Any) -> VoiceTrainingJobTrigger:
     kwargs.setdefault("poll_interval", 0.05)
+    kwargs.setdefault("shared_polling", False)
     return VoiceTrainingJobTrigger(job_id=job_id, **kwargs)
 
 
@@ -42,6 +48,7 @@ def test_serialize_is_primitives_and_conn_id_only(emu, use_conn) -> None:  # typ
         "max_consecutive_errors": 5,
         "started_at": trigger.started_at,
         "delete_on_kill": False,
+        "shared_polling": False,
         "kind": "voice",
     }
     text = json.dumps(kwargs)  # JSON primitives only
@@ -128,6 +135,23 @@ async def test_progresses_through_states_to_success(emu, use_conn, tmp_path) -> 
     hook.commit_job(created.job_id)
     events = await events_of(make(created.job_id, poll_interval=0.02))
     assert events[0]["status"] == "success" and events[0]["job"]["asset_id"]
+    assert events[0]["history"][-1][0] == "SUCCEED"
+
+
+async def test_event_carries_the_state_history(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    job_id = emu.control.seed_job(state="PROCESSING", lifecycle=True, outcome="PROCESSING")["job_id"]
+    waiting = asyncio.create_task(events_of(make(job_id, poll_interval=0.02)))
+    for _ in range(500):  # until the trigger has polled the held job a few times (bounded)
+        if len(emu.control.requests(route="show_job")) >= 3:
+            break
+        await asyncio.sleep(0.02)
+    emu.control.set_outcome(job_id, "SUCCEED")
+    events = await asyncio.wait_for(waiting, 30)
+    # the state changes seen, in order, with seconds since waiting began; JSON-safe
+    history = events[0]["history"]
+    assert [state for state, _ in history] == ["PROCESSING", "SUCCEED"], history
+    assert history[0][1] <= history[1][1] and json.loads(json.dumps(history)) == history
     # one request per poll on the healthy path: no retries, no duplicate calls per iteration
     polls = emu.control.requests(route="show_job")
     assert all(r["status"] == 200 for r in polls)

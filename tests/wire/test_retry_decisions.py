@@ -282,9 +282,58 @@ def test_flow_uses_a_cached_token_without_asking_the_transport() -> None:
     TOKENS.clear()
 
 
+class Clock:
+    """A wall clock the test moves by hand."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def drive_timed(flow: Any, outcomes: list[Any], clock: Clock, step: float) -> tuple[list[Any], Any]:
+    """Like :func:`drive`, the clock moving ``step`` seconds with each attempt and each sleep."""
+    actions: list[Any] = []
+    feed: Any = None
+    try:
+        while True:
+            action = flow.send(feed)
+            actions.append(action)
+            clock.now += step if isinstance(action, Send) else getattr(action, "seconds", 0.0)
+            feed = outcomes.pop(0) if isinstance(action, Send) else None
+    except StopIteration as stop:
+        return actions, stop.value
+    except Exception as exc:
+        return actions, exc
+
+
 def test_flow_stamps_a_fresh_signature_date_on_every_attempt() -> None:
-    clock = iter([1_700_000_000.0, 1_700_000_900.0])
-    flow = call_flow(SHOW, settings(), POLICY, Redactor(), clock=lambda: next(clock))
-    actions, _ = drive(flow, [response(503), response(200, JOB)])
+    clock = Clock(1_700_000_000.0)
+    flow = call_flow(SHOW, settings(call_timeout=3600.0), POLICY, Redactor(), clock=clock)
+    actions, _ = drive_timed(flow, [response(503), response(200, JOB)], clock, 899.0)
     dates = [a.request.headers["X-Sdk-Date"] for a in actions if isinstance(a, Send)]
-    assert dates == ["20231114T221320Z", "20231114T222820Z"]
+    assert dates[0] == "20231114T221320Z" and dates[1] > "20231114T222800Z"
+
+
+def test_each_attempt_gets_the_attempt_timeout_within_the_call_budget() -> None:
+    clock = Clock(1_000.0)
+    conf = settings(timeout=30.0, call_timeout=100.0)
+    flow = call_flow(
+        SHOW, conf, RetryPolicy(max_retries=9, base_delay=10, max_delay=10), Redactor(), clock=clock
+    )
+    actions, result = drive_timed(flow, [response(503)] * 10, clock, 30.0)
+    sends = [a.request for a in actions if isinstance(a, Send)]
+    assert sends[0].deadline == 1_030.0  # now + timeout
+    assert all(r.deadline <= 1_100.0 for r in sends)  # never past the call's budget
+    # 30 s per attempt plus 5-10 s back-off: the budget of 100 s allows three attempts
+    assert len(sends) == 3 and isinstance(result, VoiceTrainingServerError)
+    assert "time budget" in str(result) and "3 attempts" in str(result)
+
+
+def test_a_callers_deadline_shortens_the_budget() -> None:
+    clock = Clock(1_000.0)
+    flow = call_flow(SHOW, settings(timeout=30.0), POLICY, Redactor(), clock=clock, deadline=1_012.0)
+    actions, result = drive_timed(flow, [TransportFailure("read_timeout", "slow", sent=True)], clock, 12.0)
+    assert [a.request.deadline for a in actions if isinstance(a, Send)] == [1_012.0]
+    assert isinstance(result, VoiceTrainingTransportError) and "time budget" in str(result)

@@ -1,19 +1,17 @@
-"""The async side's shared connection pool: bounded connections, reuse, release, pool timeout."""
+"""The async side's shared clients: one bounded connection pool per event loop, released after errors."""
 
 from __future__ import annotations
 
 import asyncio
 
-import httpx
 import pytest
 
 from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
-from airflow_provider_voicetraining.wire import async_transport
-from airflow_provider_voicetraining.wire.async_pool import PooledTransport
+from airflow_provider_voicetraining.wire import transports
 
 
 async def test_many_waiters_share_a_bounded_pool(emu, use_conn, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(async_transport, "POOL_SIZE", 3)
+    monkeypatch.setattr(transports, "POOL_SIZE", 3)
     use_conn(emu)
     job_ids = [emu.control.seed_job(state="WAITING")["job_id"] for _ in range(30)]
     before = emu.control.stats()["connections"]
@@ -31,7 +29,7 @@ async def test_many_waiters_share_a_bounded_pool(emu, use_conn, monkeypatch) -> 
 
 
 async def test_connections_are_released_after_errors(emu, use_conn, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(async_transport, "POOL_SIZE", 1)
+    monkeypatch.setattr(transports, "POOL_SIZE", 1)
     use_conn(emu, max_retries=0)
     job_id = emu.control.seed_job(state="WAITING")["job_id"]
     emu.control.set_faults([{"route": "show_job", "kind": "drop", "times": 3}])
@@ -41,15 +39,3 @@ async def test_connections_are_released_after_errors(emu, use_conn, monkeypatch)
                 await hook.aget_job(job_id)
         # the single slot was given back each time: the next call gets through
         assert (await hook.aget_job(job_id)).state == "WAITING"
-
-
-async def test_pool_timeout_when_every_connection_is_busy(emu) -> None:  # type: ignore[no-untyped-def]
-    emu.control.set_faults([{"route": "*", "kind": "latency", "min_delay": 1.0, "max_delay": 1.0}])
-    transport = PooledTransport(ssl_context=False, size=1)
-    url = f"{emu.url}/v1/p/voice-training-manage/user/jobs/x"
-    async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5, pool=0.2)) as client:
-        slow = asyncio.ensure_future(client.get(url))
-        await asyncio.sleep(0.1)
-        with pytest.raises(httpx.PoolTimeout):
-            await client.get(url)
-        assert (await slow).status_code == 401  # unsigned: the gateway refuses it, after the delay

@@ -1,0 +1,125 @@
+"""A trained voice is an Airflow asset: ``metastudio://<region>/<project_id>/voices/<asset_id>``.
+
+The ``asset_id`` exists only once training succeeded, so the tasks declare an
+:class:`~airflow.sdk.AssetAlias` (default ``metastudio_voices``) in their ``outlets`` and, on
+success, attach the voice's asset to it through ``context["outlet_events"][alias].add(...)``
+with ``extra`` = ``{asset_id, job_id, voice_name, app_user_id}``: the idiomatic Airflow 3 way to
+emit an event for an asset known only at run time. A DAG scheduled on the alias runs for every
+new voice (``dags/example_voice_training_new_voices.py``).
+
+The ``metastudio`` scheme is registered in the provider info (``asset-uris``) with
+:func:`normalize_uri` as its handler: Airflow calls it whenever an ``Asset`` with this scheme is
+built, so a malformed URI fails with the field and the fix at DAG parse or task run time.
+
+Import-light on purpose: Airflow's providers manager imports the handler in every component,
+and DAG files import the operators that use this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import SplitResult, urlunsplit
+
+from airflow_provider_voicetraining.wire import checks as check
+from airflow_provider_voicetraining.wire.errors import VoiceTrainingValidationError
+
+if TYPE_CHECKING:
+    from airflow.sdk import Asset, Context
+
+SCHEME = "metastudio"
+#: the alias every voice is attached to unless a task names another one (or none)
+VOICE_ALIAS = "metastudio_voices"
+#: keys of an event's ``extra`` (documented in the README)
+EVENT_EXTRA_KEYS = ("asset_id", "job_id", "voice_name", "app_user_id")
+
+_FIX = (
+    f"use {SCHEME}://<region>/<project_id>/voices/<asset_id>, "
+    f"e.g. {SCHEME}://cn-north-4/0123456789abcdef0123456789abcdef/voices/5d0c..."
+)
+
+
+def voice_uri(region: str, project_id: str, asset_id: str) -> str:
+    """Return the asset URI of a voice (each part checked)."""
+    return urlunsplit(_checked(region, project_id, asset_id))
+
+
+def normalize_uri(parts: SplitResult) -> SplitResult:
+    """Validate and normalize a ``metastudio://`` URI (the ``asset-uris`` handler).
+
+    Airflow calls it whenever such an ``Asset`` is built. The region is lower-cased; anything
+    else wrong raises ``ValueError`` (a ``VoiceTrainingValidationError``: field, problem, fix).
+    """
+    if parts.username or parts.password or parts.port is not None:
+        raise VoiceTrainingValidationError(
+            "asset URI", f"{parts.netloc!r} holds user info or a port; the authority is the region", _FIX
+        )
+    if parts.query:
+        raise VoiceTrainingValidationError("asset URI", "has a query", _FIX)
+    segments = parts.path.split("/")
+    if len(segments) != 4 or segments[0] != "" or segments[2] != "voices":
+        raise VoiceTrainingValidationError(
+            "asset URI", f"path {parts.path!r} is not /<project_id>/voices/<asset_id>", _FIX
+        )
+    return _checked(parts.netloc.lower(), segments[1], segments[3])
+
+
+def _checked(region: str, project_id: str, asset_id: str) -> SplitResult:
+    try:
+        region = check.region(region, "asset URI region")
+        project_id = check.project_id(project_id, "asset URI project_id")
+        asset_id = check.asset_id(asset_id, "asset URI asset_id")
+    except VoiceTrainingValidationError as exc:
+        raise VoiceTrainingValidationError(exc.field, exc.problem, _FIX) from None
+    return SplitResult(SCHEME, region, f"/{project_id}/voices/{asset_id}", "", "")
+
+
+def create_asset(
+    *, region: str, project_id: str, asset_id: str, extra: dict[str, Any] | None = None
+) -> Asset:
+    """Build the :class:`~airflow.sdk.Asset` of a voice (the ``asset-uris`` factory)."""
+    from airflow.sdk import Asset
+
+    return Asset(uri=voice_uri(region, project_id, asset_id), extra=extra or {})
+
+
+def event_extra(job: Mapping[str, Any], app_user_id: str | None = None) -> dict[str, Any]:
+    """Return the ``extra`` of a voice's asset event (JSON-safe, no credentials)."""
+    return {
+        "asset_id": job.get("asset_id"),
+        "job_id": job.get("job_id"),
+        "voice_name": job.get("voice_name"),
+        "app_user_id": job.get("app_user_id") or app_user_id,
+    }
+
+
+def declare_voice_alias(task: Any, alias: str | None) -> None:
+    """Add the alias to the task's ``outlets`` (once), so the task may emit voices through it."""
+    if alias is None:
+        return
+    from airflow.sdk import AssetAlias
+
+    outlets = list(task.outlets or [])
+    if not any(isinstance(o, AssetAlias) and o.name == alias for o in outlets):
+        task.outlets = [*outlets, AssetAlias(alias)]
+
+
+def emit_voice_event(task: Any, context: Context, job: Mapping[str, Any]) -> Asset | None:
+    """On success: attach the voice's asset to the task's alias, with the event extra.
+
+    Needs the task's ``asset_alias`` and ``hook`` (the region and project of the connection).
+    """
+    alias = getattr(task, "asset_alias", None)
+    if alias is None or not job.get("asset_id"):
+        return None
+    if "outlet_events" not in context:  # execute() called outside a task run (a unit test)
+        task.log.warning("No outlet_events in the context: no asset event for voice %s", job.get("asset_id"))
+        return None
+    from airflow.sdk import AssetAlias
+
+    settings = task.hook.settings
+    asset = create_asset(region=settings.region, project_id=settings.project_id, asset_id=job["asset_id"])
+    extra = event_extra(job, getattr(task, "app_user_id", None))
+    context["outlet_events"][AssetAlias(alias)].add(asset, extra=extra)
+    task.log.info("Voice %s is asset %s (event through alias %s)", job.get("voice_name"), asset.uri, alias)
+    return asset

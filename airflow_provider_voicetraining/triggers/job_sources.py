@@ -1,0 +1,119 @@
+"""Where a waiting trigger learns its job's state: its own polls, or the shared poller.
+
+The trigger's loop (deadline, error budget, verdicts, events) is the same for both; only the
+source differs, so the events are the same too. A source has two steps per round:
+:meth:`wait` (the pause between polls) and :meth:`look` (the job now, or the error that ended
+the look). A final look at the deadline is always a direct show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import TYPE_CHECKING
+
+from airflow_provider_voicetraining.triggers.shared_polling import (
+    Observation,
+    SharedPoller,
+    Subscription,
+    poller_for,
+)
+from airflow_provider_voicetraining.utils.wait_rules import KIND_SHORT, KIND_VOICE
+
+if TYPE_CHECKING:
+    from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+    from airflow_provider_voicetraining.wire.models import VoiceTrainingJob
+
+
+class DirectSource:
+    """Per-job polling: each look is one ``GET .../user/jobs/{job_id}`` (or ``short-jobs``).
+
+    :param hook: the trigger's entered async hook.
+    :param job_id: the job.
+    :param kind: what the job is (:data:`~.wait_rules.KIND_VOICE` or ``KIND_SHORT``).
+    """
+
+    def __init__(self, hook: VoiceTrainingHook, job_id: str, kind: str = KIND_VOICE) -> None:
+        self.hook = hook
+        self.job_id = job_id
+        self.fetch = hook.aget_short_job if kind == KIND_SHORT else hook.aget_job
+
+    async def wait(self, seconds: float) -> None:
+        """Sleep between polls."""
+        await asyncio.sleep(seconds)
+
+    async def look(self, deadline: float | None, final: bool = False) -> VoiceTrainingJob:
+        """Show the job (ending by ``deadline``)."""
+        return await self.fetch(self.job_id, deadline=deadline)
+
+    async def close(self) -> None:
+        """Nothing to give back."""
+
+
+class SharedSource(DirectSource):
+    """Shared polling: the looks after the first are what the loop's shared poller delivers.
+
+    The first look (a direct show) and the final one at the deadline are the trigger's own.
+
+    :param hook: the trigger's entered async hook (for the final look at the deadline).
+    :param job_id: the job.
+    :param poller: the shared poller of the job's tenant and app user.
+    :param interval: the trigger's poll interval.
+    """
+
+    def __init__(self, hook: VoiceTrainingHook, job_id: str, poller: SharedPoller, interval: float) -> None:
+        super().__init__(hook, job_id)
+        self.poller = poller
+        self.subscription = Subscription(job_id, interval)
+        self.last: VoiceTrainingJob | None = None
+        self._pending: Observation | None = None
+        poller.subscribe(self.subscription)
+
+    async def wait(self, seconds: float) -> None:
+        """Wait up to ``seconds`` for news of the job (a change, or the result of a direct show)."""
+        if self._pending is None and seconds > 0:
+            with contextlib.suppress(asyncio.TimeoutError):
+                self._pending = await asyncio.wait_for(self.subscription.queue.get(), seconds)
+
+    async def look(self, deadline: float | None, final: bool = False) -> VoiceTrainingJob:
+        """Return the latest news, or the last known state; show the job directly if final."""
+        if final or self.last is None:
+            # the first look (a new subscriber's job is shown once, directly) and the final one
+            # at the deadline are the trigger's own shows, bounded by its deadline
+            self._pending = None
+            self.subscription.last_direct = time.time()
+            self.last = await super().look(deadline)
+            return self.last
+        observation, self._pending = self._pending, None
+        if observation is not None:
+            if observation.error is not None:
+                raise observation.error
+            self.last = observation.job
+        assert self.last is not None
+        return self.last
+
+    async def close(self) -> None:
+        """Unsubscribe (the trigger ended, or was cancelled)."""
+        self.poller.unsubscribe(self.subscription)
+
+
+async def open_source(
+    hook: VoiceTrainingHook,
+    job_id: str,
+    app_user_id: str | None,
+    interval: float,
+    shared: bool,
+    kind: str = KIND_VOICE,
+) -> DirectSource:
+    """Return the source for one trigger's wait: shared (the default for voice jobs) or its own polls."""
+    if not shared or kind != KIND_VOICE:
+        return DirectSource(hook, job_id, kind)
+    from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+
+    settings = await hook.aget_settings()
+    conn_id = hook.metastudio_conn_id
+    poller = await poller_for(
+        settings, app_user_id, lambda: VoiceTrainingHook(conn_id, app_user_id=app_user_id)
+    )
+    return SharedSource(hook, job_id, poller, interval)

@@ -1,0 +1,218 @@
+"""Shared polling: all waits of one triggerer process on one tenant and app user share one poller.
+
+A trigger that polls its own job sends one show-job per interval: a thousand waits at 60 s are
+17 requests per second, more than a region's show quota (10/s in cn-east-3). Instead, every
+:class:`~.voice_training.VoiceTrainingJobTrigger` of the event loop that waits on the same
+(endpoint, project, credentials, app user) subscribes to one :class:`SharedPoller`, which each
+cycle learns what changed for all of them with list calls (``update_since`` = the previous
+cycle's start minus :data:`SKEW_MARGIN`, ``sort_key=update_time``, ``limit=100``, as many pages
+as needed) and hands each subscriber its job. Failure details (the audit result) are fetched
+by the trigger itself, only for failures.
+
+Direct shows remain where a list cannot answer:
+
+* a newly subscribed job is shown once, by its trigger's first look (its current state, within
+  the trigger's own deadline; a triggerer restart rebuilds every trigger from ``serialize()``
+  and each resubscribes);
+* a list call that fails makes that cycle show each job directly (the errors count against
+  each trigger's error budget exactly as in per-job polling);
+* the **safety net**: every job is also shown directly once per :func:`safety_interval`, in
+  case the live service's ``update_since`` differs from the reference (it is not verified). The
+  rate is bounded: at least ten poll intervals apart, and the sweep over all jobs of a poller
+  uses at most a tenth of the connection's query rate (1,000 waits at 20 requests per second
+  are each shown every 500 s; 10,000 at 10 per second every 10,000 s).
+
+The cycle runs at the shortest interval among the subscribers (triggers with longer intervals
+just learn sooner); a cancelled trigger unsubscribes; a poller without subscribers stops its
+cycle (and starts it again for the next subscriber).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_voicetraining.wire.errors import VoiceTrainingError
+
+if TYPE_CHECKING:
+    from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+    from airflow_provider_voicetraining.wire.models import VoiceTrainingJob
+    from airflow_provider_voicetraining.wire.settings import ConnectionSettings
+
+#: ``update_since`` reaches this far back before the previous cycle's start: clock skew between
+#: the triggerer and the service (NTP keeps both within a second or two), and the time the
+#: service takes to make an update visible. Changes inside the margin are reported again by the
+#: next cycles, which costs list pages (every job changed in the last interval + margin), not
+#: correctness; a change the margin still misses is caught by the safety net.
+SKEW_MARGIN = 10.0
+#: Every job is shown directly at least this many poll intervals apart (the safety net) ...
+SAFETY_INTERVALS = 10
+#: ... and the safety sweep uses at most this share of the connection's query rate.
+SAFETY_RATE_SHARE = 0.1
+#: The shortest cycle, whatever the triggers ask for (a guard against a zero interval).
+MIN_CYCLE = 0.05
+
+
+def safety_interval(jobs: int, poll_interval: float, query_rate: float) -> float:
+    """Seconds between two direct shows of one job (see the module docstring)."""
+    floor = SAFETY_INTERVALS * poll_interval
+    if query_rate <= 0:
+        return floor
+    return max(floor, jobs / (SAFETY_RATE_SHARE * query_rate))
+
+
+@dataclass
+class Observation:
+    """What one look at a job found: the job, or the error the look ended in."""
+
+    job: VoiceTrainingJob | None = None
+    error: VoiceTrainingError | None = None
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One trigger's interest in one job; observations are delivered in order."""
+
+    job_id: str
+    interval: float
+    queue: asyncio.Queue[Observation] = field(default_factory=asyncio.Queue)
+    last_direct: float = field(default_factory=time.time)
+
+    def deliver(self, observation: Observation) -> None:
+        """Hand the trigger an observation (it reads them in order)."""
+        self.queue.put_nowait(observation)
+
+
+class SharedPoller:
+    """The poller of one (tenant, app user) on one event loop; see the module docstring.
+
+    :param hook: an entered async hook on the tenant's connection (owned by the poller).
+    :param app_user_id: the ``X-App-UserId`` the subscribers' jobs were created with.
+    """
+
+    def __init__(self, hook: VoiceTrainingHook, app_user_id: str | None) -> None:
+        self.hook = hook
+        self.app_user_id = app_user_id
+        self.subscriptions: dict[str, list[Subscription]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._since: float | None = None
+        #: the direct shows in flight (a task nothing references could be collected)
+        self._shows: set[asyncio.Task[None]] = set()
+
+    # -- subscribers ---------------------------------------------------------------------------
+    def subscribe(self, subscription: Subscription) -> None:
+        """Add a subscriber (its trigger shows the job once itself), then follow it by list cycles."""
+        self.subscriptions.setdefault(subscription.job_id, []).append(subscription)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="voicetraining-poller")
+        self._wake.set()
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Remove a subscriber (a trigger that ended or was cancelled)."""
+        subscribers = self.subscriptions.get(subscription.job_id, [])
+        if subscription in subscribers:
+            subscribers.remove(subscription)
+        if not subscribers:
+            self.subscriptions.pop(subscription.job_id, None)
+        self._wake.set()
+
+    @property
+    def idle(self) -> bool:
+        """No trigger waits on this poller."""
+        return not self.subscriptions
+
+    def _all(self) -> list[Subscription]:
+        return [s for subscribers in self.subscriptions.values() for s in subscribers]
+
+    # -- the cycle -----------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while self.subscriptions:
+            started = time.time()
+            await self._cycle(started)
+            # sleep out the cycle; a subscriber coming or going wakes it to re-evaluate
+            while self.subscriptions:
+                cycle = max(MIN_CYCLE, min(s.interval for s in self._all()))
+                left = started + cycle - time.time()
+                if left <= 0:
+                    break
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), left)
+                except asyncio.TimeoutError:
+                    break
+
+    async def _cycle(self, started: float) -> None:
+        from airflow_provider_voicetraining.wire.listing import JobFilters
+
+        since = (self._since if self._since is not None else started) - SKEW_MARGIN
+        filters = JobFilters(
+            update_since=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since)),
+            sort_key="update_time",
+            sort_dir="asc",
+        )
+        try:
+            # each page's news is handed out as it arrives, not after the last page
+            async for job in self.hook.alist_jobs(filters, page_size=100, app_user_id=self.app_user_id):
+                for subscription in self.subscriptions.get(job.job_id, []):
+                    subscription.deliver(Observation(job=job))
+        except VoiceTrainingError as exc:
+            self.hook.log.warning("Listing changed jobs failed (%s); showing each job this cycle", exc)
+            self._show_soon(self._all())
+            return
+        self._since = started
+        self._safety_net(started)
+
+    def _safety_net(self, now: float) -> None:
+        subscriptions = self._all()
+        if not subscriptions:
+            return
+        interval = min(s.interval for s in subscriptions)
+        every = safety_interval(len(self.subscriptions), interval, self.hook.settings.query_rate)
+        due = [s for s in subscriptions if now - s.last_direct >= every]
+        # spread the sweep: at most the share of jobs one cycle's time allows
+        budget = max(1, int(len(self.subscriptions) * max(MIN_CYCLE, interval) / every))
+        self._show_soon(sorted(due, key=lambda s: s.last_direct)[:budget])
+
+    def _show_soon(self, subscriptions: Iterable[Subscription]) -> None:
+        for subscription in subscriptions:
+            subscription.last_direct = time.time()
+            task = asyncio.get_running_loop().create_task(self._show(subscription))
+            self._shows.add(task)
+            task.add_done_callback(self._shows.discard)
+
+    async def _show(self, subscription: Subscription) -> None:
+        try:
+            job = await self.hook.aget_job(subscription.job_id, app_user_id=self.app_user_id)
+        except VoiceTrainingError as exc:
+            subscription.deliver(Observation(error=exc))
+            return
+        subscription.deliver(Observation(job=job))
+
+
+_POLLERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str | None], SharedPoller]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def poller_for(settings: ConnectionSettings, app_user_id: str | None, make_hook: Any) -> SharedPoller:
+    """Return the event loop's poller for these exact connection settings and app user.
+
+    Keyed on :attr:`ConnectionSettings.fingerprint` (credentials included, as a digest): a
+    connection whose secret was rotated gets a new poller, the old one ends with its last
+    subscriber. ``make_hook()`` builds an unentered async hook on the connection.
+    """
+    pollers = _POLLERS.setdefault(asyncio.get_running_loop(), {})
+    key = (settings.fingerprint, app_user_id)
+    poller = pollers.get(key)
+    if poller is None:
+        hook = make_hook()
+        await hook.__aenter__()
+        poller = pollers.setdefault(key, SharedPoller(hook, app_user_id))
+        if poller.hook is not hook:  # another trigger created it meanwhile
+            await hook.__aexit__(None, None, None)
+    return poller

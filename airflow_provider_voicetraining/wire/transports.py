@@ -1,0 +1,331 @@
+"""Carries out the request flow over HTTP: one ``httpx`` implementation for sync and async callers.
+
+:class:`AsyncTransport` performs a call's actions on the running event loop (the triggerer's).
+:class:`SyncTransport` runs the very same coroutine on a private loop thread
+(:mod:`.event_loop`), so workers and poking sensors get identical bounds and behaviour.
+
+Every attempt is bounded: ``asyncio.timeout`` covers connect, headers and body together (a
+server trickling a byte at a time cannot hold it past its deadline; the connection is closed
+when it fires), the body is read raw and decoded by :class:`~.bodies.CappedBody` up to the
+call's cap (a 300 MB answer or a gzip bomb costs at most the cap), and a large body is parsed
+in a worker thread so the event loop never waits on it. Redirects are never followed.
+
+Clients are shared per event loop and per transport settings (TLS verification, timeout),
+reference-counted: a thousand triggers polling the same endpoint share one pool of at most
+:data:`POOL_SIZE` keep-alive connections. The pool is httpx's own: under shared polling a
+custom O(1) pool measured no better (BENCHMARKS.md), so the simpler one stayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import ssl
+import time
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+
+from airflow_provider_voicetraining.wire.bodies import CappedBody
+from airflow_provider_voicetraining.wire.event_loop import run_sync
+from airflow_provider_voicetraining.wire.exchange import (
+    ApiCall,
+    FileBody,
+    Flow,
+    Headers,
+    Send,
+    Sleep,
+    TransportFailure,
+    WireRequest,
+    WireResponse,
+)
+from airflow_provider_voicetraining.wire.limits import (
+    MAX_CONNECT_TIMEOUT,
+    MAX_ERROR_BODY,
+    PARSE_IN_THREAD_ABOVE,
+)
+from airflow_provider_voicetraining.wire.log_scrub import scrub_http_library_logs
+from airflow_provider_voicetraining.wire.request_flow import TransportBase
+from airflow_provider_voicetraining.wire.retry import RetryPolicy
+from airflow_provider_voicetraining.wire.secrets import Redactor, Secret
+from airflow_provider_voicetraining.wire.settings import ConnectionSettings
+from airflow_provider_voicetraining.wire.tokens import TOKENS, cache_key, token_call
+
+T = TypeVar("T")
+
+#: Bytes read from a file per upload chunk.
+UPLOAD_CHUNK = 256 * 1024
+#: Connections per shared client (per event loop and transport settings).
+POOL_SIZE = 64
+#: Close idle pooled connections before typical server keep-alive limits (60 s) do.
+KEEPALIVE_EXPIRY = 50.0
+
+
+def classify_httpx_error(exc: httpx.HTTPError) -> TransportFailure:
+    """Map an ``httpx`` exception to a failure, noting whether the request may have arrived."""
+    message = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return TransportFailure("connect_timeout", message, sent=False)
+    if isinstance(exc, httpx.ConnectError):
+        kind = "tls" if "SSL" in str(exc) or "certificate" in str(exc).lower() else "connect"
+        return TransportFailure(kind, message, sent=False)
+    if isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout):
+        return TransportFailure("read_timeout", message, sent=True)
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return TransportFailure("protocol", message, sent=True)
+    return TransportFailure("other", message, sent=True)
+
+
+def _ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
+    if verify is True or verify is False:
+        return verify
+    if os.path.isdir(verify):
+        return ssl.create_default_context(capath=verify)
+    return ssl.create_default_context(cafile=verify)
+
+
+def _new_client(settings: ConnectionSettings) -> httpx.AsyncClient:
+    verify = _ssl_context(settings.verify)
+    return httpx.AsyncClient(
+        verify=verify,
+        timeout=httpx.Timeout(settings.timeout, connect=min(settings.timeout, MAX_CONNECT_TIMEOUT)),
+        # limits and verify also apply to proxies taken from the environment
+        limits=httpx.Limits(
+            max_connections=POOL_SIZE,
+            max_keepalive_connections=POOL_SIZE,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
+        ),
+        follow_redirects=False,
+    )
+
+
+class _SharedClients:
+    """``httpx.AsyncClient`` objects shared per (event loop, verify, timeout), ref-counted."""
+
+    def __init__(self) -> None:
+        self._by_loop: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[tuple[Any, ...], list[Any]]
+        ] = weakref.WeakKeyDictionary()
+
+    async def acquire(self, settings: ConnectionSettings) -> tuple[tuple[Any, ...], httpx.AsyncClient]:
+        """The loop's client for these settings; a new one is built in a worker thread (loading a
+        CA bundle takes tens of milliseconds the event loop must not wait)."""
+        loop = asyncio.get_running_loop()
+        key = (str(settings.verify), settings.timeout)
+        clients = self._by_loop.setdefault(loop, {})
+        if key not in clients:
+            scrub_http_library_logs()
+            client = await asyncio.to_thread(_new_client, settings)
+            if key in clients:  # another caller built one meanwhile
+                await client.aclose()
+            else:
+                clients[key] = [client, 0]
+        entry = clients[key]
+        entry[1] += 1
+        return key, entry[0]  # type: ignore[no-any-return]
+
+    async def release(self, key: tuple[Any, ...]) -> None:
+        loop = asyncio.get_running_loop()
+        clients = self._by_loop.get(loop, {})
+        entry = clients.get(key)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] <= 0:
+            del clients[key]
+            await entry[0].aclose()
+
+
+SHARED_CLIENTS = _SharedClients()
+
+
+async def _file_chunks(body: FileBody) -> AsyncIterator[bytes]:
+    """Stream a file without blocking the loop on disk reads."""
+    handle = await asyncio.to_thread(open, body.path, "rb")
+    try:
+        while chunk := await asyncio.to_thread(handle.read, UPLOAD_CHUNK):
+            yield chunk
+    finally:
+        await asyncio.to_thread(handle.close)
+
+
+async def _read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """The decoded body up to ``limit`` bytes, and whether it went beyond."""
+    capped = CappedBody(response.headers.get("Content-Encoding"), limit)
+    async for chunk in response.aiter_raw():
+        if not capped.feed(chunk):
+            break
+    return capped.value(), capped.truncated
+
+
+async def _ignore_token(token: Secret) -> None:
+    return None
+
+
+class AsyncTransport(TransportBase):
+    """Carries out a call's flow with ``httpx`` on the running loop; use as
+    ``async with transport:`` or call :meth:`aclose` when done.
+
+    :param settings: the validated connection.
+    :param policy: retry policy of every call.
+    :param redact: redactor of server text (minted tokens are added to it).
+    :param on_token: awaited with each newly minted IAM token (the hook masks it in Airflow).
+    """
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        policy: RetryPolicy,
+        redact: Redactor,
+        on_token: Callable[[Secret], Awaitable[None]] = _ignore_token,
+    ) -> None:
+        super().__init__(settings, policy, redact)
+        self.on_token = on_token
+        self._client: httpx.AsyncClient | None = None
+        self._key: tuple[Any, ...] | None = None
+
+    async def client(self) -> httpx.AsyncClient:
+        """The shared client this transport holds (acquired on first use)."""
+        if self._client is None:
+            key, client = await SHARED_CLIENTS.acquire(self.settings)
+            if self._client is None:
+                self._key, self._client = key, client
+            else:
+                await SHARED_CLIENTS.release(key)
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._key is not None:
+            key, self._key, self._client = self._key, None, None
+            await SHARED_CLIENTS.release(key)
+
+    async def __aenter__(self) -> AsyncTransport:
+        await self.client()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def execute(self, call: ApiCall[T], deadline: float | None = None) -> T:
+        """Perform ``call`` (retries included) and return its decoded value.
+
+        :param call: the call.
+        :param deadline: wall-clock epoch the whole call must end by (besides ``call_timeout``).
+        """
+        await self.client()  # acquired before the flow reserves rate-limit slots
+        flow = self.flow(call, deadline)
+        outcome: Any = None
+        while True:
+            try:
+                action = flow.send(outcome)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            if isinstance(action, Send):
+                outcome = await self._send(action.request)
+            elif isinstance(action, Sleep):
+                await asyncio.sleep(action.seconds)
+                outcome = None
+            else:
+                outcome = await self._token()
+
+    async def _send(self, request: WireRequest) -> WireResponse | TransportFailure:
+        remaining = request.deadline - time.time()
+        if remaining <= 0:
+            return TransportFailure("deadline", "the call's time budget was spent before this attempt", False)
+        content: Any = _file_chunks(request.body) if isinstance(request.body, FileBody) else request.body
+        try:
+            # wait_for (not asyncio.timeout, 3.11+): cancels the exchange, closing its connection
+            response = await asyncio.wait_for(self._exchange(request, content), remaining)
+        except asyncio.TimeoutError:
+            return TransportFailure(
+                "deadline", f"no complete answer within {remaining:.1f}s (connect, headers and body)", True
+            )
+        except httpx.HTTPError as exc:
+            return classify_httpx_error(exc)
+        except ValueError as exc:  # a body the decoder refuses (unknown coding, corrupt stream)
+            return TransportFailure("protocol", str(exc), sent=True)
+        return response
+
+    async def _exchange(self, request: WireRequest, content: Any) -> WireResponse:
+        client = await self.client()
+        async with client.stream(
+            request.method, request.url, headers=request.headers, content=content
+        ) as response:
+            ok = 200 <= response.status_code < 300
+            body, truncated = await _read_capped(response, request.max_body if ok else MAX_ERROR_BODY)
+        answer = WireResponse(response.status_code, Headers(response.headers.items()), body, truncated)
+        if ok and len(body) > PARSE_IN_THREAD_ABOVE:
+            await asyncio.to_thread(_parse_quietly, answer)
+        return answer
+
+    async def _token(self) -> Secret:
+        """A token for the connection, minted once however many callers ask at the same time."""
+        key = cache_key(self.settings)
+        async with TOKENS.loop_lock(key):
+            token = TOKENS.valid(key)
+            if token is not None:
+                return token
+            issued = await self.execute(token_call(self.settings))
+            await self.on_token(issued.token)
+            return self.keep_token(issued)
+
+
+def _parse_quietly(response: WireResponse) -> None:
+    """Warm the response's parse cache; a bad body raises again, later, where it is judged."""
+    with contextlib.suppress(ValueError):
+        response.object()
+
+
+class SyncTransport:
+    """The sync face of :class:`AsyncTransport`: each call runs on the private loop thread.
+
+    :param settings: the validated connection.
+    :param policy: retry policy of every call.
+    :param redact: redactor of server text (minted tokens are added to it).
+    :param on_token: called, in the caller's thread, with each IAM token a call minted (the
+        hook masks it in Airflow; the task supervisor's channel belongs to the caller's thread).
+    """
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        policy: RetryPolicy,
+        redact: Redactor,
+        on_token: Callable[[Secret], None] = lambda token: None,
+    ) -> None:
+        self._minted: list[Secret] = []
+        self._async = AsyncTransport(settings, policy, redact, self._collect)
+        self.on_token = on_token
+
+    async def _collect(self, token: Secret) -> None:
+        self._minted.append(token)
+
+    @property
+    def settings(self) -> ConnectionSettings:
+        return self._async.settings
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return self._async.policy
+
+    def execute(self, call: ApiCall[T], deadline: float | None = None) -> T:
+        """Perform ``call`` (retries included) and return its decoded value.
+
+        :param call: the call.
+        :param deadline: wall-clock epoch the whole call must end by (besides ``call_timeout``).
+        """
+        try:
+            return run_sync(self._async.execute(call, deadline))
+        finally:
+            while self._minted:
+                self.on_token(self._minted.pop())
+
+    def close(self) -> None:
+        """Give the shared connection pool of the private loop back."""
+        run_sync(self._async.aclose())
+
+    def flow(self, call: ApiCall[T], deadline: float | None = None) -> Flow[T]:
+        return self._async.flow(call, deadline)

@@ -1,0 +1,252 @@
+"""Shared polling against per-job polling: the same scenarios through both sources, the same events.
+
+Each scenario starts a batch of triggers in one event loop (as a triggerer runs them), once with
+``shared_polling=False`` (a show-job per poll) and once with the shared poller (list calls),
+against the same emulator jobs, and compares the events job by job, under faults too: failing
+list calls, 429s, dropped connections, jobs deleted mid-wait, a trigger cancelled mid-cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from airflow_provider_voicetraining.triggers import shared_polling
+from airflow_provider_voicetraining.triggers.voice_training import VoiceTrainingJobTrigger
+
+INTERVAL = 0.1
+
+
+def normalized(event: dict[str, Any]) -> dict[str, Any]:
+    """The event without what differs between any two runs (request ids, elapsed seconds)."""
+    message = re.sub(r"[0-9a-f]{32}", "<rid>", event["message"])
+    message = re.sub(r"\b\d+(\.\d+)?s\b", "<n>s", message)
+    message = re.sub(r"\d+ attempts?", "<n> attempts", message)
+    job = event.get("job") or {}
+    # the state history: intermediate states depend on when each source sampled, its ends do not
+    history = [entry[0] for entry in event.get("history", []) if isinstance(entry, list)]
+    return {
+        "history_ends": history[:1] + history[-1:],
+        "status": event["status"],
+        "job_id": event["job_id"],
+        "state": job.get("state"),
+        "asset_id": job.get("asset_id"),
+        "failure": event.get("failure"),
+        "message": message,
+    }
+
+
+async def run_batch(
+    job_ids: list[str],
+    shared: bool,
+    *,
+    end_in: float = 8.0,
+    during: Callable[[], Any] | None = None,
+    **kwargs: Any,
+) -> dict[str, dict[str, Any]]:
+    end_time = time.time() + end_in
+
+    async def one(job_id: str) -> dict[str, Any]:
+        trigger = VoiceTrainingJobTrigger(
+            job_id=job_id,
+            poll_interval=INTERVAL,
+            end_time=end_time,
+            shared_polling=shared,
+            **kwargs,
+        )
+        return next(iter([e.payload async for e in trigger.run()]))
+
+    tasks = [asyncio.ensure_future(one(j)) for j in job_ids]
+    if during is not None:
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(during)
+    events = await asyncio.gather(*tasks)
+    return {e["job_id"]: normalized(e) for e in events}
+
+
+def once_all_seen(emu: Any, ids: list[str], then: Callable[[], None], settle: float = 1.0) -> None:
+    """Wait until every job was shown at least once (triggers start as their connections load,
+    which takes seconds on a busy machine), ``settle`` seconds more, then run ``then``."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        seen = {r["path"].rsplit("/", 1)[-1] for r in emu.control.requests(route="show_job")}
+        if seen >= set(ids):
+            break
+        time.sleep(0.05)
+    time.sleep(settle)
+    then()
+
+
+def seed_batch(emu: Any) -> list[str]:
+    """Jobs with every kind of ending; timelines run off the clock (lifecycle seeds)."""
+    now = time.time()
+    seeds = [
+        {"outcome": "SUCCEED", "asset_id": "asset-ok"},
+        {"outcome": "fail"},
+        {"outcome": "audit_fail"},
+        {"outcome": "SUCCEED", "asset_id": "asset-late"},
+        {"outcome": "PROCESSING"},  # held: ends at the deadline
+    ]
+    ids = [emu.control.seed_job(commit_time=now, **fields)["job_id"] for fields in seeds]
+    ids.append(emu.control.seed_job(state="QUANTUM_TUNING")["job_id"])  # unknown state: keeps waiting
+    return ids
+
+
+def both(emu: Any, scenario: Callable[[], list[str]], **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    emu.control.reset()
+    ids = scenario()
+    per_job = asyncio.run(run_batch(ids, shared=False, **kwargs))
+    per_job_requests = len(emu.control.requests())
+    emu.control.reset()
+    ids_again = scenario()
+    shared = asyncio.run(run_batch(ids_again, shared=True, **kwargs))
+    # the second batch has other job ids: compare by position, ids mapped everywhere
+    text = json.dumps(shared)
+    for other, mine in zip(ids_again, ids, strict=True):
+        text = text.replace(other, mine)
+    shared = json.loads(text)
+    return per_job, {"events": shared, "per_job_requests": per_job_requests}
+
+
+def test_the_same_events_through_both_sources(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    per_job, result = both(emu, lambda: seed_batch(emu), end_in=3.0)
+    assert result["events"] == per_job
+    statuses = sorted(e["status"] for e in per_job.values())
+    assert statuses == ["failed", "failed", "success", "success", "timeout", "timeout"]
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        [{"route": "list_jobs", "kind": "status", "status": 503, "rate": 0.5}],
+        [{"route": "*", "kind": "throttle", "rate": 0.2, "retry_after": 0.05}],
+        [{"route": "*", "kind": "drop", "rate": 0.2}],
+    ],
+    ids=["list failures", "429", "dropped connections"],
+)
+def test_the_same_events_under_faults(emu, use_conn, faults: list[dict[str, Any]]) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu, max_retries=8)
+
+    def scenario() -> list[str]:
+        ids = seed_batch(emu)
+        emu.control.set_faults(faults, seed=3)
+        return ids
+
+    per_job, result = both(emu, scenario, end_in=3.0)
+    assert result["events"] == per_job
+
+
+def test_a_job_deleted_mid_wait_ends_with_the_same_error(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    victims: list[str] = []  # the first job of each run
+
+    def scenario() -> list[str]:
+        ids = [emu.control.seed_job(state="PROCESSING")["job_id"] for _ in range(3)]
+        victims.append(ids[0])
+        return ids
+
+    def delete() -> None:
+        from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+
+        ids = [r["path"].rsplit("/", 1)[-1] for r in emu.control.requests(route="show_job")]
+        once_all_seen(emu, [victims[-1], *ids[:0]], lambda: VoiceTrainingHook().delete_job(victims[-1]))
+
+    per_job, result = both(emu, scenario, end_in=12.0, during=delete)
+    assert result["events"] == per_job
+    assert per_job[victims[0]]["status"] == "error" and "404" in per_job[victims[0]]["message"]
+
+
+def test_shared_polling_learns_from_list_calls_not_per_job_shows(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu, rate_limit_queries=0)  # count what each source asks for, unqueued
+    shows: dict[bool, Counter[str]] = {}
+    lists: dict[bool, int] = {}
+    seconds: dict[bool, float] = {}
+    for shared in (False, True):
+        emu.control.reset()
+        ids = [
+            emu.control.seed_job(commit_time=time.time(), outcome="PROCESSING")["job_id"] for _ in range(40)
+        ]
+
+        def finish(ids: list[str] = ids) -> None:
+            once_all_seen(emu, ids, lambda: [emu.control.set_outcome(job_id, "SUCCEED") for job_id in ids])
+
+        started = time.monotonic()
+        events = asyncio.run(run_batch(ids, shared=shared, during=finish, end_in=40))
+        seconds[shared] = time.monotonic() - started
+        assert all(e["status"] == "success" for e in events.values()), {e["status"] for e in events.values()}
+        log = emu.control.requests()
+        shows[shared] = Counter(r["path"].rsplit("/", 1)[-1] for r in log if r["route"] == "show_job")
+        lists[shared] = sum(1 for r in log if r["route"] == "list_jobs")
+    # per-job: shows only, each job many times; shared: each job shown once at first and then
+    # only by the safety net (here every ten intervals: no query rate to spread it over), the
+    # rest learned from list calls (the request ratio itself is measured by `make bench`)
+    per_job_shows, shared_shows, shared_lists = shows[False], shows[True], lists[True]
+    assert lists[False] == 0 and min(per_job_shows.values()) >= 3
+    safety = shared_polling.safety_interval(40, INTERVAL, 0)
+    assert max(shared_shows.values()) <= 2 + seconds[True] / safety
+    assert shared_lists >= 3
+
+
+def test_a_cancelled_trigger_unsubscribes_and_the_others_carry_on(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    now = time.time()
+    done_id = emu.control.seed_job(commit_time=now, outcome="SUCCEED", asset_id="kept")["job_id"]
+    held = [emu.control.seed_job(state="PROCESSING")["job_id"] for _ in range(3)]
+
+    async def go() -> tuple[dict[str, Any], int]:
+        def trigger(job_id: str) -> VoiceTrainingJobTrigger:
+            return VoiceTrainingJobTrigger(job_id=job_id, poll_interval=INTERVAL, end_time=time.time() + 30)
+
+        async def first(job_id: str) -> dict[str, Any]:
+            return next(iter([e.payload async for e in trigger(job_id).run()]))
+
+        cancelled = [asyncio.ensure_future(first(j)) for j in held]
+        kept = asyncio.ensure_future(first(done_id))
+        await asyncio.sleep(0.5)  # mid-cycle: the poller is listing every INTERVAL
+        for task in cancelled:
+            task.cancel()
+        await asyncio.gather(*cancelled, return_exceptions=True)
+        event = await kept
+        await asyncio.sleep(0.2)
+        pollers = shared_polling._POLLERS[asyncio.get_running_loop()]
+        return event, sum(len(p.subscriptions) for p in pollers.values())
+
+    event, left = asyncio.run(go())
+    assert event["status"] == "success" and event["job"]["asset_id"] == "kept"
+    assert left == 0  # every trigger, ended or cancelled, unsubscribed
+
+
+def test_triggers_with_different_intervals_share_one_poller(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    now = time.time()
+    fast = emu.control.seed_job(commit_time=now, outcome="SUCCEED")["job_id"]
+    slow = emu.control.seed_job(commit_time=now, outcome="SUCCEED")["job_id"]
+
+    async def go() -> tuple[list[dict[str, Any]], int]:
+        async def first(job_id: str, interval: float) -> dict[str, Any]:
+            trigger = VoiceTrainingJobTrigger(
+                job_id=job_id, poll_interval=interval, end_time=time.time() + 30
+            )
+            return next(iter([e.payload async for e in trigger.run()]))
+
+        results = await asyncio.gather(first(fast, 0.1), first(slow, 0.5))
+        return list(results), len(shared_polling._POLLERS[asyncio.get_running_loop()])
+
+    started = time.monotonic()
+    events, pollers = asyncio.run(go())
+    assert [e["status"] for e in events] == ["success", "success"] and pollers == 1
+    assert time.monotonic() - started < 5
+
+
+def test_safety_interval_is_bounded_by_the_query_rate() -> None:
+    assert shared_polling.safety_interval(jobs=1, poll_interval=5, query_rate=10) == 50  # ten intervals
+    assert shared_polling.safety_interval(jobs=1000, poll_interval=5, query_rate=20) == 500  # 10% of 20/s
+    assert shared_polling.safety_interval(jobs=10_000, poll_interval=60, query_rate=10) == 10_000

@@ -1,0 +1,77 @@
+"""Client-side rate limits: the limiter's schedule, and bursts that queue instead of drawing 429s
+from an emulator that throttles each API at the region's documented rate."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+from airflow_provider_voicetraining.wire.rate_limits import RateLimiter
+from airflow_provider_voicetraining.wire.vocabulary import rate_limits
+from metastudio_emulator import EmulatorConfig, EmulatorServer
+
+
+def test_at_most_rate_requests_start_in_any_one_second_window() -> None:
+    limiter = RateLimiter()
+    starts = [round(limiter.reserve("tenant", "create", 3, now=0.0), 3) for _ in range(10)]
+    assert starts == [0.0, 0.0, 0.0, 1.05, 1.05, 1.05, 2.1, 2.1, 2.1, 3.15]
+    # each API and each tenant has its own schedule; 0 means unlimited
+    assert limiter.reserve("tenant", "show_job", 3, now=0.0) == 0.0
+    assert limiter.reserve("other", "create", 3, now=0.0) == 0.0
+    assert limiter.reserve("tenant", "create", 0, now=0.0) == 0.0
+    # a fractional rate spaces requests 1/rate apart
+    assert [round(limiter.reserve("t", "list", 0.5, now=0.0), 3) for _ in range(3)] == [0.0, 2.05, 4.1]
+
+
+def test_region_defaults_are_the_documented_limits() -> None:
+    assert (rate_limits("cn-north-4").queries, rate_limits("cn-north-4").writes) == (20, 10)
+    assert (rate_limits("cn-east-3").queries, rate_limits("cn-east-3").writes) == (10, 3)
+    assert (rate_limits("ap-southeast-3").queries, rate_limits("ap-southeast-3").writes) == (10, 3)
+    assert rate_limits("eu-west-101").writes == 3  # unknown: the lowest documented
+
+
+@pytest.fixture(scope="module")
+def throttling_emulator() -> Iterator[EmulatorServer]:
+    config = EmulatorConfig(time_scale=0.01, region="cn-east-3", api_rate_limits=True)
+    with EmulatorServer(config) as server:
+        yield server
+
+
+@pytest.mark.parametrize("client_limit", [True, False], ids=["limited", "unlimited"])
+def test_a_burst_queues_on_the_client_instead_of_drawing_429s(
+    throttling_emulator, monkeypatch, client_limit: bool
+) -> None:  # type: ignore[no-untyped-def]
+    emu = throttling_emulator
+    emu.control.reset()
+    extra = {"max_retries": 0} if client_limit else {"max_retries": 0, "rate_limit_queries": 0}
+    monkeypatch.setenv("AIRFLOW_CONN_METASTUDIO_DEFAULT", emu.connection_json(**extra))
+    job_id = emu.control.seed_job(state="WAITING")["job_id"]
+    hook = VoiceTrainingHook()
+    assert hook.get_job(job_id).state == "WAITING"  # the first call imports httpcore's backends
+    time.sleep(1.1)
+    emu.control.clear_requests()
+
+    def one(_: int) -> str:
+        try:
+            return hook.get_job(job_id).state
+        except Exception as exc:  # the unlimited client meets the gateway's 429s
+            return type(exc).__name__
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(30)))
+    elapsed = time.monotonic() - started
+    statuses = [r["status"] for r in emu.control.requests(route="show_job")]
+    if client_limit:
+        # cn-east-3 allows 10 show-job per second: 30 calls take about two seconds, none refused
+        assert results == ["WAITING"] * 30 and 429 not in statuses
+        assert elapsed >= 1.9
+        assert emu.control.stats()["rates"]["show_job"]["peak_per_second"] <= 10
+    else:
+        assert 429 in statuses and "VoiceTrainingThrottledError" in results
+    json.dumps(emu.control.stats()["api_rate_limits"])
