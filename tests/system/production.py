@@ -425,7 +425,9 @@ class ProductionCluster(AirflowCluster):
             "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "10",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
-            "AIRFLOW__API__WORKERS": "2",
+            # one api-server process: with more, uvicorn's worker health check (Airflow 3.0.6)
+            # kills workers that start slowly on a loaded machine, over and over
+            "AIRFLOW__API__WORKERS": "1",
             **extra_env,
         }
         super().__init__(root, connections, env)

@@ -50,7 +50,7 @@ from tests.system.conftest import CONN_EXTRA, HEARTBEAT_ENV
 from tests.system.production import ProductionCluster, descendants_of
 from tests.system.secret_scan import SecretScanner
 
-pytestmark = [pytest.mark.system, pytest.mark.production, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.system, pytest.mark.production, pytest.mark.timeout(2400)]
 
 DAG_ID = "system_voice_training_production"
 VICTIM_DAGS = {v: f"system_voice_training_production_victim_{v}" for v in ("create", "wait")}
@@ -77,9 +77,9 @@ RATE_QUOTA = 60.0
 RATE_BURST = 120
 #: the upload of the victim create is held this long, while its worker is killed
 UPLOAD_HOLD = 30.0
-RUN_TIMEOUT = 420.0
+RUN_TIMEOUT = 600.0
 #: seconds for every create to run and every deferrable wait to be deferred
-HOLD_TIMEOUT = 480.0
+HOLD_TIMEOUT = 900.0
 FIGURES = ARTIFACTS / "production-shape.txt"
 
 
