@@ -47,7 +47,7 @@ $(STAMP): pyproject.toml Makefile
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip uv
 	@echo "Installing apache-airflow==$(AIRFLOW_VERSION) (dependencies as of $(or $(RESOLVE_DATE),today)) and the provider into $(VENV) ..."
 	@$(BIN)/uv pip install --quiet --python $(BIN)/python $(if $(RESOLVE_DATE),--exclude-newer $(RESOLVE_DATE)) \
-	  "apache-airflow==$(AIRFLOW_VERSION)" apache-airflow-providers-openlineage
+	  "apache-airflow==$(AIRFLOW_VERSION)" apache-airflow-providers-openlineage apache-airflow-providers-celery
 	@$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev]" "apache-airflow==$(AIRFLOW_VERSION)"
 	@touch $(STAMP)
 
