@@ -30,10 +30,11 @@ def normalized(event: dict[str, Any]) -> dict[str, Any]:
     message = re.sub(r"\b\d+(\.\d+)?s\b", "<n>s", message)
     message = re.sub(r"\d+ attempts?", "<n> attempts", message)
     job = event.get("job") or {}
-    # the state history: intermediate states depend on when each source sampled, its ends do not
+    # the state history: which states were seen on the way depends on when each source first
+    # looked (jobs run off the clock); where it ended does not
     history = [entry[0] for entry in event.get("history", []) if isinstance(entry, list)]
     return {
-        "history_ends": history[:1] + history[-1:],
+        "history_end": history[-1:],
         "status": event["status"],
         "job_id": event["job_id"],
         "state": job.get("state"),
