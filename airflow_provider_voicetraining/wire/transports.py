@@ -12,8 +12,10 @@ in a worker thread so the event loop never waits on it. Redirects are never foll
 
 Clients are shared per event loop and per transport settings (TLS verification, timeout),
 reference-counted: a thousand triggers polling the same endpoint share one pool of at most
-:data:`POOL_SIZE` keep-alive connections. The pool is httpx's own: under shared polling a
-custom O(1) pool measured no better (BENCHMARKS.md), so the simpler one stayed.
+:data:`POOL_SIZE` keep-alive connections. The pool is httpx's own (a custom O(1) pool measured
+no better under shared polling: BENCHMARKS.md); an ``asyncio.Semaphore`` of the same size in
+front of it keeps waiting requests out of httpcore's queue, whose bookkeeping per request grows
+with the requests queued in it (10,000 triggers starting together spent their CPU there).
 """
 
 from __future__ import annotations
@@ -110,9 +112,11 @@ class _SharedClients:
             asyncio.AbstractEventLoop, dict[tuple[Any, ...], list[Any]]
         ] = weakref.WeakKeyDictionary()
 
-    async def acquire(self, settings: ConnectionSettings) -> tuple[tuple[Any, ...], httpx.AsyncClient]:
-        """The loop's client for these settings; a new one is built in a worker thread (loading a
-        CA bundle takes tens of milliseconds the event loop must not wait)."""
+    async def acquire(
+        self, settings: ConnectionSettings
+    ) -> tuple[tuple[Any, ...], httpx.AsyncClient, asyncio.Semaphore]:
+        """The loop's client for these settings and the gate of its pool; a new client is built in
+        a worker thread (loading a CA bundle takes tens of milliseconds the loop must not wait)."""
         loop = asyncio.get_running_loop()
         key = (str(settings.verify), settings.timeout)
         clients = self._by_loop.setdefault(loop, {})
@@ -122,10 +126,10 @@ class _SharedClients:
             if key in clients:  # another caller built one meanwhile
                 await client.aclose()
             else:
-                clients[key] = [client, 0]
+                clients[key] = [client, 0, asyncio.Semaphore(POOL_SIZE)]
         entry = clients[key]
         entry[1] += 1
-        return key, entry[0]  # type: ignore[no-any-return]
+        return key, entry[0], entry[2]
 
     async def release(self, key: tuple[Any, ...]) -> None:
         loop = asyncio.get_running_loop()
@@ -185,14 +189,15 @@ class AsyncTransport(TransportBase):
         super().__init__(settings, policy, redact)
         self.on_token = on_token
         self._client: httpx.AsyncClient | None = None
+        self._gate = asyncio.Semaphore(POOL_SIZE)  # replaced by the shared client's own
         self._key: tuple[Any, ...] | None = None
 
     async def client(self) -> httpx.AsyncClient:
         """The shared client this transport holds (acquired on first use)."""
         if self._client is None:
-            key, client = await SHARED_CLIENTS.acquire(self.settings)
+            key, client, gate = await SHARED_CLIENTS.acquire(self.settings)
             if self._client is None:
-                self._key, self._client = key, client
+                self._key, self._client, self._gate = key, client, gate
             else:
                 await SHARED_CLIENTS.release(key)
         return self._client
@@ -251,9 +256,10 @@ class AsyncTransport(TransportBase):
 
     async def _exchange(self, request: WireRequest, content: Any) -> WireResponse:
         client = await self.client()
-        async with client.stream(
-            request.method, request.url, headers=request.headers, content=content
-        ) as response:
+        async with (
+            self._gate,
+            client.stream(request.method, request.url, headers=request.headers, content=content) as response,
+        ):
             ok = 200 <= response.status_code < 300
             body, truncated = await _read_capped(response, request.max_body if ok else MAX_ERROR_BODY)
         answer = WireResponse(response.status_code, Headers(response.headers.items()), body, truncated)
