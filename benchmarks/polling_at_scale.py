@@ -214,11 +214,23 @@ def run_creates(_: str, __: str) -> dict[str, Any]:
     from metastudio_emulator import EmulatorConfig, spawn_emulator_process
 
     class TI:
+        """The first try of an unmapped task: who it is, and a sink for its XComs."""
+
+        def __init__(self, task_id: str) -> None:
+            self.dag_id, self.task_id, self.run_id = "bench_creates", task_id, "bench"
+            self.map_index, self.try_number, self.max_tries = -1, 1, 0
+
         def xcom_push(self, key: str, value: Any) -> None:
             pass
 
+        def xcom_pull(self, task_ids: Any = None, key: str = "return_value", map_indexes: Any = None) -> Any:
+            return None
+
     package = make_synthetic_package(Path(tempfile.mkdtemp()) / "p.zip", "basic", seconds=0.01)
-    config = EmulatorConfig(seed=1, region="cn-east-3", api_rate_limits=True, time_scale=0.01)
+    # a tenant that bought enough trainings for the fan-out (the default is 100 per edition)
+    config = EmulatorConfig(
+        seed=1, region="cn-east-3", api_rate_limits=True, time_scale=0.01, quota_per_edition=1000
+    )
     with spawn_emulator_process(config) as emu:
         os.environ[CONN_ENV] = emu.connection_json(region="cn-east-3")
 
@@ -227,7 +239,7 @@ def run_creates(_: str, __: str) -> dict[str, Any]:
                 task_id=f"create_{i}", edition="basic", voice_name=f"mapped-{i}", training_package=package
             )
             try:
-                op.execute({"ti": TI()})  # type: ignore[arg-type]
+                op.execute({"ti": TI(op.task_id)})  # type: ignore[arg-type]
                 return "ok"
             except Exception as exc:
                 return type(exc).__name__
