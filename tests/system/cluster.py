@@ -572,3 +572,15 @@ class AirflowCluster:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(self.home, target, symlinks=True, ignore_dangling_symlinks=True)
         return target
+
+
+def wait_until(what: str, check: Any, timeout: float, cluster: AirflowCluster, interval: float = 0.2) -> Any:
+    """Poll ``check()`` until it returns something truthy (and return it), failing fast when a
+    component of ``cluster`` died and with ``what`` in the message after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        cluster.check_components()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+    return value

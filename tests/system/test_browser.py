@@ -26,7 +26,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -36,7 +36,7 @@ import pytest
 from airflow_provider_voicetraining.assets import VOICE_ALIAS, voice_uri
 from airflow_provider_voicetraining.utils.compat import AIRFLOW_V_3_1_PLUS, AIRFLOW_VERSION
 from metastudio_emulator import EmulatorConfig, EmulatorProcess, spawn_emulator_process
-from tests.system.cluster import ARTIFACTS, AirflowCluster
+from tests.system.cluster import ARTIFACTS, AirflowCluster, wait_until
 from tests.system.conftest import EXISTING, PIPELINE, running_cluster
 
 pytestmark = pytest.mark.system
@@ -185,14 +185,7 @@ def _keep_screenshots(shots: Path, failed: bool) -> None:
     shutil.rmtree(shots, ignore_errors=True)
 
 
-def _wait(what: str, check: Callable[[], Any], timeout: float, ui: AirflowCluster) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        ui.check_components()
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.5)
-    return result
+_wait = wait_until
 
 
 # ------------------------------------------------------------------------------------- the UI
