@@ -194,6 +194,9 @@ class SharedPoller:
         subscription.deliver(Observation(job=job))
 
 
+_CREATING: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str, str | None], asyncio.Lock]
+] = weakref.WeakKeyDictionary()
 _POLLERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str | None], SharedPoller]] = (
     weakref.WeakKeyDictionary()
 )
@@ -206,13 +209,17 @@ async def poller_for(settings: ConnectionSettings, app_user_id: str | None, make
     connection whose secret was rotated gets a new poller, the old one ends with its last
     subscriber. ``make_hook()`` builds an unentered async hook on the connection.
     """
-    pollers = _POLLERS.setdefault(asyncio.get_running_loop(), {})
+    loop = asyncio.get_running_loop()
+    pollers = _POLLERS.setdefault(loop, {})
     key = (settings.fingerprint, app_user_id)
     poller = pollers.get(key)
     if poller is None:
-        hook = make_hook()
-        await hook.__aenter__()
-        poller = pollers.setdefault(key, SharedPoller(hook, app_user_id))
-        if poller.hook is not hook:  # another trigger created it meanwhile
-            await hook.__aexit__(None, None, None)
+        # one creator per key: triggers starting together wait for it instead of each opening
+        # (and then closing) a hook of their own
+        async with _CREATING.setdefault(loop, {}).setdefault(key, asyncio.Lock()):
+            poller = pollers.get(key)
+            if poller is None:
+                hook = make_hook()
+                await hook.__aenter__()
+                poller = pollers[key] = SharedPoller(hook, app_user_id)
     return poller

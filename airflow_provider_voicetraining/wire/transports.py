@@ -111,6 +111,9 @@ class _SharedClients:
         self._by_loop: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[tuple[Any, ...], list[Any]]
         ] = weakref.WeakKeyDictionary()
+        self._building: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[tuple[Any, ...], asyncio.Lock]
+        ] = weakref.WeakKeyDictionary()
 
     async def acquire(
         self, settings: ConnectionSettings
@@ -121,12 +124,14 @@ class _SharedClients:
         key = (str(settings.verify), settings.timeout)
         clients = self._by_loop.setdefault(loop, {})
         if key not in clients:
-            scrub_http_library_logs()
-            client = await asyncio.to_thread(_new_client, settings)
-            if key in clients:  # another caller built one meanwhile
-                await client.aclose()
-            else:
-                clients[key] = [client, 0, asyncio.Semaphore(POOL_SIZE)]
+            # one builder per key: a thousand triggers starting together must not each load a
+            # CA bundle and build a client only to throw it away
+            lock = self._building.setdefault(loop, {}).setdefault(key, asyncio.Lock())
+            async with lock:
+                if key not in clients:
+                    scrub_http_library_logs()
+                    client = await asyncio.to_thread(_new_client, settings)
+                    clients[key] = [client, 0, asyncio.Semaphore(POOL_SIZE)]
         entry = clients[key]
         entry[1] += 1
         return key, entry[0], entry[2]
