@@ -121,13 +121,13 @@ class SharedPoller:
             self.subscriptions.pop(subscription.job_id, None)
         self._wake.set()
 
-    @property
-    def idle(self) -> bool:
-        """No trigger waits on this poller."""
-        return not self.subscriptions
-
     def _all(self) -> list[Subscription]:
         return [s for subscribers in self.subscriptions.values() for s in subscribers]
+
+    @staticmethod
+    def _shortest_interval(subscriptions: list[Subscription]) -> float:
+        """Return the cycle's pace: the shortest poll interval among the subscribers."""
+        return min(s.interval for s in subscriptions)
 
     # -- the cycle -----------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -136,7 +136,7 @@ class SharedPoller:
             await self._cycle(started)
             # sleep out the cycle; a subscriber coming or going wakes it to re-evaluate
             while self.subscriptions:
-                cycle = max(MIN_CYCLE, min(s.interval for s in self._all()))
+                cycle = max(MIN_CYCLE, self._shortest_interval(self._all()))
                 left = started + cycle - time.time()
                 if left <= 0:
                     break
@@ -171,7 +171,7 @@ class SharedPoller:
         subscriptions = self._all()
         if not subscriptions:
             return
-        interval = min(s.interval for s in subscriptions)
+        interval = self._shortest_interval(subscriptions)
         every = safety_interval(len(self.subscriptions), interval, self.hook.settings.query_rate)
         due = [s for s in subscriptions if now - s.last_direct >= every]
         # spread the sweep: at most the share of jobs one cycle's time allows
