@@ -300,3 +300,24 @@ async def test_on_kill_deletes_only_when_asked(emu, use_conn) -> None:  # type: 
     await make(drop, delete_on_kill=True).on_kill()
     assert emu.control.job(keep)["state"] == "PROCESSING"
     assert [r["status"] for r in emu.control.requests(route="delete_job")] == [200]
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_tasks_pass_shared_polling_to_the_trigger(shared: bool) -> None:
+    """The sensor and both operators choose shared or per-job polling for their trigger."""
+    from airflow_provider_voicetraining.operators.voice_training import (
+        CreateVoiceTrainingJobOperator,
+        VoiceTrainingJobResultOperator,
+    )
+    from airflow_provider_voicetraining.sensors.voice_training import VoiceTrainingJobSensor
+
+    tasks = [
+        VoiceTrainingJobSensor(task_id="s", job_id="j", shared_polling=shared),
+        VoiceTrainingJobResultOperator(task_id="r", job_id="j", shared_polling=shared),
+        CreateVoiceTrainingJobOperator(
+            task_id="c", edition="basic", voice_name="v", training_package="p.zip", shared_polling=shared
+        ),
+    ]
+    for task in tasks:
+        _, kwargs = task.make_trigger("j" * 32, None, 0.0).serialize()
+        assert kwargs["shared_polling"] is shared, type(task).__name__
