@@ -14,7 +14,8 @@ over TLS):
   triggerer with raised capacity, on a tenant with a raised query quota of 200/s), jobs held in
   PROCESSING; after a 120 s start-up (every job subscribed and shown once) three intervals are
   measured. Figures: client CPU (target <= 2 % of one core), RSS growth (target <= 300 MB),
-  API requests per interval; shared and per-job.
+  API requests per interval; shared and per-job. The safety net's first sweep is due only
+  after 2,500 s, so its share is added from the CPU per show the per-job run measures.
 * ``creates``: 500 ``CreateVoiceTrainingJobOperator`` runs (create, upload, commit) from 16
   worker threads of one process against an emulator that throttles create and commit at
   cn-east-3's 3/s. Figures: tasks failed (target 0), 429s seen, creates per second (target
@@ -311,11 +312,24 @@ def report(scenario: str, runs: dict[str, dict[str, Any]]) -> list[list[Any]]:
     )
     s = runs["shared"]
     if scenario == "10k":
+        # The measured window ends before the first safety sweep is due (2,500 s here); its cost
+        # is added from the CPU per show the per-job run measured in its steady window.
+        from airflow_provider_voicetraining.triggers.shared_polling import safety_interval
+
+        p = runs["per_job"]
+        per_show = p["cpu_share"] * s["interval"] / max(1.0, p["requests_per_interval"])
+        sweep = s["jobs"] * s["interval"] / safety_interval(s["jobs"], s["interval"], 200.0)
+        total = s["cpu_share"] + sweep * per_show / s["interval"]
+        print(
+            f"safety net: {sweep:.0f} shows per interval x {per_show * 1000:.2f} ms CPU per show "
+            f"(per-job run) = {sweep * per_show / s['interval']:.2%} of a core on top of the "
+            f"measured {s['cpu_share']:.2%}\n"
+        )
         return [
             [
                 "10k waits: client CPU <= 2 % of one core",
-                f"{s['cpu_share']:.1%} (per-job {runs['per_job']['cpu_share']:.1%})",
-                verdict(s["cpu_share"] <= 0.02),
+                f"{total:.1%} ({s['cpu_share']:.1%} measured + safety net; per-job {p['cpu_share']:.1%})",
+                verdict(total <= 0.02),
             ],
             [
                 "10k waits: RSS growth <= 300 MB",
