@@ -9,6 +9,9 @@ VENV ?= .venv-airflow-$(AIRFLOW_VERSION)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# pytest-xdist workers: most tests wait on real time (emulated lifecycles, dag.test), so two
+# workers halve the wall time even on two cores; the system tests stay on one worker.
+PYTEST_WORKERS ?= 2
 SOURCES := airflow_provider_voicetraining metastudio_emulator dags tests benchmarks tools
 # Browser tests drive Debian's chromium through Playwright (its own browser downloads are not
 # reachable everywhere): `make` installs the package with apt-get when it is missing.
@@ -57,7 +60,7 @@ chromium:
 	fi
 
 test: lint typecheck chromium
-	CHROMIUM="$(CHROMIUM)" $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	CHROMIUM="$(CHROMIUM)" $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -40,9 +40,13 @@ class DirectSource:
         self.job_id = job_id
         self.fetch = hook.aget_short_job if kind == KIND_SHORT else hook.aget_job
 
-    async def wait(self, seconds: float) -> None:
-        """Sleep between polls."""
-        await asyncio.sleep(seconds)
+    async def wait(self, interval: float, until_deadline: float | None) -> None:
+        """Sleep between polls: one interval, or less if the deadline comes first.
+
+        :param interval: the trigger's poll interval (0 for the first look).
+        :param until_deadline: seconds until the wait's deadline (None: it has none).
+        """
+        await asyncio.sleep(interval if until_deadline is None else max(0.0, min(interval, until_deadline)))
 
     async def look(self, deadline: float | None, final: bool = False) -> VoiceTrainingJob:
         """Show the job (ending by ``deadline``)."""
@@ -72,11 +76,23 @@ class SharedSource(DirectSource):
         self._pending: Observation | None = None
         poller.subscribe(self.subscription)
 
-    async def wait(self, seconds: float) -> None:
-        """Wait up to ``seconds`` for news of the job (a change, or the result of a direct show)."""
-        if self._pending is None and seconds > 0:
+    async def wait(self, interval: float, until_deadline: float | None) -> None:
+        """Wait for news of the job (a change, or the result of a direct show), or the deadline.
+
+        Not woken every interval: between news there is nothing to look at, and ten thousand
+        waits each waking once a minute for nothing cost a triggerer more CPU than the list
+        cycles themselves.
+
+        :param interval: the trigger's poll interval (0 for the first look: no wait).
+        :param until_deadline: seconds until the wait's deadline (None: wait for news only).
+        """
+        if self._pending is not None or interval <= 0:
+            return
+        if until_deadline is None:
+            self._pending = await self.subscription.queue.get()
+        elif until_deadline > 0:
             with contextlib.suppress(asyncio.TimeoutError):
-                self._pending = await asyncio.wait_for(self.subscription.queue.get(), seconds)
+                self._pending = await asyncio.wait_for(self.subscription.queue.get(), until_deadline)
 
     async def look(self, deadline: float | None, final: bool = False) -> VoiceTrainingJob:
         """Return the latest news, or the last known state; show the job directly if final."""
