@@ -15,7 +15,8 @@ over TLS):
   PROCESSING; after a 120 s start-up (every job subscribed and shown once) three intervals are
   measured. Figures: client CPU (target <= 2 % of one core), RSS growth (target <= 300 MB),
   API requests per interval; shared and per-job. The safety net's first sweep is due only
-  after 2,500 s, so its share is added from the CPU per show the per-job run measures.
+  after 2,500 s: the shared run then back-dates every subscription's last direct show, so that
+  the sweep runs at its real pace, and measures three more intervals.
 * ``creates``: 500 ``CreateVoiceTrainingJobOperator`` runs (create, upload, commit) from 16
   worker threads of one process against an emulator that throttles create and commit at
   cn-east-3's 3/s. Figures: tasks failed (target 0), 429s seen, creates per second (target
@@ -145,6 +146,24 @@ async def drive(
             "cpu_share": (time.process_time() - cpu) / (time.time() - wall),
             "requests_per_interval": (stats_after["requests_total"] - stats_before["requests_total"]) / 3,
         }
+        if shared:
+            # The safety net's first sweep is due 2,500 s after start-up: back-date every
+            # subscription's last direct show so that the sweep runs now, at its real pace.
+            from airflow_provider_voicetraining.triggers import shared_polling
+
+            for poller in shared_polling._POLLERS[asyncio.get_running_loop()].values():
+                for subscriptions in poller.subscriptions.values():
+                    for subscription in subscriptions:
+                        subscription.last_direct -= 1e6
+            await asyncio.sleep(interval)  # each poller's next cycle starts its sweep
+            stats_before = await asyncio.to_thread(emu.control.stats)
+            cpu, wall = time.process_time(), time.time()
+            await asyncio.sleep(3 * interval)
+            stats_after = await asyncio.to_thread(emu.control.stats)
+            window["sweep_cpu_share"] = (time.process_time() - cpu) / (time.time() - wall)
+            window["sweep_requests_per_interval"] = (
+                stats_after["requests_total"] - stats_before["requests_total"]
+            ) / 3
         for task in tasks:
             task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -312,24 +331,13 @@ def report(scenario: str, runs: dict[str, dict[str, Any]]) -> list[list[Any]]:
     )
     s = runs["shared"]
     if scenario == "10k":
-        # The measured window ends before the first safety sweep is due (2,500 s here); its cost
-        # is added from the CPU per show the per-job run measured in its steady window.
-        from airflow_provider_voicetraining.triggers.shared_polling import safety_interval
-
         p = runs["per_job"]
-        per_show = p["cpu_share"] * s["interval"] / max(1.0, p["requests_per_interval"])
-        sweep = s["jobs"] * s["interval"] / safety_interval(s["jobs"], s["interval"], 200.0)
-        total = s["cpu_share"] + sweep * per_show / s["interval"]
-        print(
-            f"safety net: {sweep:.0f} shows per interval x {per_show * 1000:.2f} ms CPU per show "
-            f"(per-job run) = {sweep * per_show / s['interval']:.2%} of a core on top of the "
-            f"measured {s['cpu_share']:.2%}\n"
-        )
         return [
             [
                 "10k waits: client CPU <= 2 % of one core",
-                f"{total:.1%} ({s['cpu_share']:.1%} measured + safety net; per-job {p['cpu_share']:.1%})",
-                verdict(total <= 0.02),
+                f"{s['cpu_share']:.2%} between sweeps, {s['sweep_cpu_share']:.2%} during the safety "
+                f"net's sweep (per-job {p['cpu_share']:.1%})",
+                verdict(max(s["cpu_share"], s["sweep_cpu_share"]) <= 0.02),
             ],
             [
                 "10k waits: RSS growth <= 300 MB",
@@ -338,7 +346,8 @@ def report(scenario: str, runs: dict[str, dict[str, Any]]) -> list[list[Any]]:
             ],
             [
                 "10k waits: requests per 60 s interval",
-                f"{s['requests_per_interval']:.0f} (per-job {runs['per_job']['requests_per_interval']:.0f})",
+                f"{s['requests_per_interval']:.0f} between sweeps, {s['sweep_requests_per_interval']:.0f} "
+                f"during one (per-job {p['requests_per_interval']:.0f})",
                 "-",
             ],
         ]
