@@ -15,7 +15,7 @@ over TLS):
   PROCESSING; after a 120 s start-up (every job subscribed and shown once) three intervals are
   measured. Figures: client CPU (target <= 2 % of one core), RSS growth (target <= 300 MB),
   API requests per interval; shared and per-job. The safety net's first sweep is due only
-  after 2,500 s: the shared run then back-dates every subscription's last direct show, so that
+  after 5,000 s: the shared run then back-dates every subscription's last direct show, so that
   the sweep runs at its real pace, and measures three more intervals.
 * ``creates``: 500 ``CreateVoiceTrainingJobOperator`` runs (create, upload, commit) from 16
   worker threads of one process against an emulator that throttles create and commit at
@@ -147,7 +147,7 @@ async def drive(
             "requests_per_interval": (stats_after["requests_total"] - stats_before["requests_total"]) / 3,
         }
         if shared:
-            # The safety net's first sweep is due 2,500 s after start-up: back-date every
+            # The safety net's first sweep is due 5,000 s after start-up: back-date every
             # subscription's last direct show so that the sweep runs now, at its real pace.
             from airflow_provider_voicetraining.triggers import shared_polling
 

@@ -19,12 +19,12 @@ Direct shows remain where a list cannot answer:
 * the **safety net**: every job is also shown directly once per :func:`safety_interval`, in
   case the live service's ``update_since`` differs from the reference (it is not verified). The
   rate is bounded: at least ten poll intervals apart, and the sweep over all jobs of a poller
-  uses at most 2 % of the connection's query rate, shared by the pollers of all the tenant's
-  app users on the loop (the quota is the tenant's) (1,000 waits at 20 requests per second are
-  each shown every 2,500 s; 10,000 at a raised 200 per second too). Why so little: the net
-  only matters if the list misses a change, and a training takes hours, so a change caught
-  within the hour is cheap insurance; a larger share would be the main cost of a big poller
-  (10,000 waits at 10 % of 200/s are 17 shows a second, most of the loop's CPU).
+  uses at most 1 % of the connection's query rate, shared by the pollers of all the tenant's
+  app users on the loop (the quota is the tenant's): 1,000 waits at 20 requests per second,
+  and 10,000 at a raised 200 per second, are each shown every 5,000 s. Why so little: the net
+  only matters if the list misses a change, a training takes hours, and each show costs the
+  loop about 6 ms of CPU: at 2 % of 200/s the sweep alone took 2.4 % of a core for 10,000
+  waits (BENCHMARKS.md), more than the list cycles by a factor of six.
 
 The cycle runs at the shortest interval among the subscribers (triggers with longer intervals
 just learn sooner); a cancelled trigger unsubscribes; a poller without subscribers stops its
@@ -57,7 +57,7 @@ SKEW_MARGIN = 10.0
 #: Every job is shown directly at least this many poll intervals apart (the safety net) ...
 SAFETY_INTERVALS = 10
 #: ... and the safety sweep uses at most this share of the connection's query rate.
-SAFETY_RATE_SHARE = 0.02
+SAFETY_RATE_SHARE = 0.01
 #: The shortest cycle, whatever the triggers ask for (a guard against a zero interval).
 MIN_CYCLE = 0.05
 

@@ -250,9 +250,9 @@ def test_triggers_with_different_intervals_share_one_poller(emu, use_conn) -> No
 
 def test_safety_interval_is_bounded_by_the_query_rate() -> None:
     assert shared_polling.safety_interval(jobs=1, poll_interval=5, query_rate=10) == 50  # ten intervals
-    assert shared_polling.safety_interval(jobs=1000, poll_interval=5, query_rate=20) == 2500  # 2% of 20/s
-    assert shared_polling.safety_interval(jobs=10_000, poll_interval=60, query_rate=200) == 2500
-    assert shared_polling.safety_interval(jobs=100, poll_interval=60, query_rate=20) == 600  # ten intervals
+    assert shared_polling.safety_interval(jobs=1000, poll_interval=5, query_rate=20) == 5000  # 1% of 20/s
+    assert shared_polling.safety_interval(jobs=10_000, poll_interval=60, query_rate=200) == 5000
+    assert shared_polling.safety_interval(jobs=50, poll_interval=60, query_rate=20) == 600  # ten intervals
 
 
 def test_the_pollers_of_one_tenant_share_the_safety_budget(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
