@@ -47,15 +47,6 @@ from metastudio_emulator import EmulatorConfig, EmulatorServer  # noqa: E402
 FAST_RETRY = {"retry_delay": 0.01, "retry_max_delay": 0.05}
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep the system tests together on one pytest-xdist worker (``--dist loadgroup``): they
-    share one set of Airflow components, started once per worker that runs any of them."""
-    system = REPO / "tests" / "system"
-    for item in items:
-        if system in Path(str(item.path)).parents:
-            item.add_marker(pytest.mark.xdist_group("system"))
-
-
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_SANDBOX, ignore_errors=True)
 
