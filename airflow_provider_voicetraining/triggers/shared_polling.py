@@ -153,7 +153,7 @@ class SharedPoller:
         while self.subscriptions:
             started = time.time()
             await self._cycle(started)
-            # sleep out the cycle; a subscriber coming or going wakes it to re-evaluate
+            # sleep out the cycle; a faster subscriber, or the last one leaving, wakes it early
             while self.subscriptions:
                 cycle = max(MIN_CYCLE, self.shortest_interval)
                 left = started + cycle - time.time()
