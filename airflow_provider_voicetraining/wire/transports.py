@@ -178,7 +178,7 @@ async def _read_capped(response: httpx.Response, limit: int, deadline: float) ->
     return capped.value(), capped.truncated
 
 
-#: exchanges whose caller stopped waiting (deadline or cancellation), still ending by themselves
+#: exchanges whose caller stopped waiting at its deadline, still ending by themselves
 _DETACHED: set[asyncio.Future[Any]] = set()
 
 
@@ -294,7 +294,10 @@ class AsyncTransport(TransportBase):
                 "deadline", f"no complete answer within {remaining:.1f}s (connect, headers and body)", True
             )
         except asyncio.CancelledError:
-            _detach(exchange)
+            # the caller itself is cancelled (a trigger ended by the triggerer): its exchange
+            # goes with it, as the task's cleanup expects (closing the shared client must not
+            # wait for an exchange nobody awaits)
+            exchange.cancel()
             raise
         except httpx.HTTPError as exc:
             return classify_httpx_error(exc)
