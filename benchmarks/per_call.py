@@ -57,7 +57,8 @@ def build_clients(emu: Any) -> dict[str, Callable[[], Any]]:
 
     # Pre-signed once (fixed X-Sdk-Date; the emulator accepts 15 minutes of skew).
     settings = hook.settings
-    wire = build_request(api.show_job(settings, JOB_ID), settings, None)
+    now = time.time()
+    wire = build_request(api.show_job(settings, JOB_ID), settings, None, now, now + 60)
     session = requests.Session()
     url, headers = wire.url, dict(wire.headers)
 

@@ -14,7 +14,9 @@ over TLS):
   triggerer with raised capacity, on a tenant with a raised query quota of 200/s), jobs held in
   PROCESSING; after a 120 s start-up (every job subscribed and shown once) three intervals are
   measured. Figures: client CPU (target <= 2 % of one core), RSS growth (target <= 300 MB),
-  API requests per interval; shared and per-job.
+  API requests per interval; shared and per-job. The safety net's first sweep is due only
+  after 5,000 s: the shared run then back-dates every subscription's last direct show, so that
+  the sweep runs at its real pace, and measures three more intervals.
 * ``creates``: 500 ``CreateVoiceTrainingJobOperator`` runs (create, upload, commit) from 16
   worker threads of one process against an emulator that throttles create and commit at
   cn-east-3's 3/s. Figures: tasks failed (target 0), 429s seen, creates per second (target
@@ -144,6 +146,24 @@ async def drive(
             "cpu_share": (time.process_time() - cpu) / (time.time() - wall),
             "requests_per_interval": (stats_after["requests_total"] - stats_before["requests_total"]) / 3,
         }
+        if shared:
+            # The safety net's first sweep is due 5,000 s after start-up: back-date every
+            # subscription's last direct show so that the sweep runs now, at its real pace.
+            from airflow_provider_voicetraining.triggers import shared_polling
+
+            for poller in shared_polling._POLLERS[asyncio.get_running_loop()].values():
+                for subscriptions in poller.subscriptions.values():
+                    for subscription in subscriptions:
+                        subscription.last_direct -= 1e6
+            await asyncio.sleep(interval)  # each poller's next cycle starts its sweep
+            stats_before = await asyncio.to_thread(emu.control.stats)
+            cpu, wall = time.process_time(), time.time()
+            await asyncio.sleep(3 * interval)
+            stats_after = await asyncio.to_thread(emu.control.stats)
+            window["sweep_cpu_share"] = (time.process_time() - cpu) / (time.time() - wall)
+            window["sweep_requests_per_interval"] = (
+                stats_after["requests_total"] - stats_before["requests_total"]
+            ) / 3
         for task in tasks:
             task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -214,11 +234,23 @@ def run_creates(_: str, __: str) -> dict[str, Any]:
     from metastudio_emulator import EmulatorConfig, spawn_emulator_process
 
     class TI:
+        """The first try of an unmapped task: who it is, and a sink for its XComs."""
+
+        def __init__(self, task_id: str) -> None:
+            self.dag_id, self.task_id, self.run_id = "bench_creates", task_id, "bench"
+            self.map_index, self.try_number, self.max_tries = -1, 1, 0
+
         def xcom_push(self, key: str, value: Any) -> None:
             pass
 
+        def xcom_pull(self, task_ids: Any = None, key: str = "return_value", map_indexes: Any = None) -> Any:
+            return None
+
     package = make_synthetic_package(Path(tempfile.mkdtemp()) / "p.zip", "basic", seconds=0.01)
-    config = EmulatorConfig(seed=1, region="cn-east-3", api_rate_limits=True, time_scale=0.01)
+    # a tenant that bought enough trainings for the fan-out (the default is 100 per edition)
+    config = EmulatorConfig(
+        seed=1, region="cn-east-3", api_rate_limits=True, time_scale=0.01, quota_per_edition=1000
+    )
     with spawn_emulator_process(config) as emu:
         os.environ[CONN_ENV] = emu.connection_json(region="cn-east-3")
 
@@ -227,7 +259,7 @@ def run_creates(_: str, __: str) -> dict[str, Any]:
                 task_id=f"create_{i}", edition="basic", voice_name=f"mapped-{i}", training_package=package
             )
             try:
-                op.execute({"ti": TI()})  # type: ignore[arg-type]
+                op.execute({"ti": TI(op.task_id)})  # type: ignore[arg-type]
                 return "ok"
             except Exception as exc:
                 return type(exc).__name__
@@ -299,11 +331,13 @@ def report(scenario: str, runs: dict[str, dict[str, Any]]) -> list[list[Any]]:
     )
     s = runs["shared"]
     if scenario == "10k":
+        p = runs["per_job"]
         return [
             [
                 "10k waits: client CPU <= 2 % of one core",
-                f"{s['cpu_share']:.1%} (per-job {runs['per_job']['cpu_share']:.1%})",
-                verdict(s["cpu_share"] <= 0.02),
+                f"{s['cpu_share']:.2%} between sweeps, {s['sweep_cpu_share']:.2%} during the safety "
+                f"net's sweep (per-job {p['cpu_share']:.1%})",
+                verdict(max(s["cpu_share"], s["sweep_cpu_share"]) <= 0.02),
             ],
             [
                 "10k waits: RSS growth <= 300 MB",
@@ -312,7 +346,8 @@ def report(scenario: str, runs: dict[str, dict[str, Any]]) -> list[list[Any]]:
             ],
             [
                 "10k waits: requests per 60 s interval",
-                f"{s['requests_per_interval']:.0f} (per-job {runs['per_job']['requests_per_interval']:.0f})",
+                f"{s['requests_per_interval']:.0f} between sweeps, {s['sweep_requests_per_interval']:.0f} "
+                f"during one (per-job {p['requests_per_interval']:.0f})",
                 "-",
             ],
         ]

@@ -77,7 +77,8 @@ def run_trigger(job_id: str) -> dict[str, Any]:
     try:
 
         async def drive() -> list[dict[str, Any]]:
-            trigger = VoiceTrainingJobTrigger(job_id=job_id, poll_interval=INTERVAL)
+            # per-job polling: one show per poll (shared polling is measured in polling_at_scale)
+            trigger = VoiceTrainingJobTrigger(job_id=job_id, poll_interval=INTERVAL, shared_polling=False)
             return [event.payload async for event in trigger.run()]
 
         events = asyncio.run(drive())
@@ -100,8 +101,8 @@ def run() -> list[dict[str, Any]]:
     cases = [
         ("sensor, poke mode", "SUCCEED", run_sensor),
         ("sensor, poke mode", "audit_fail", run_sensor),
-        ("trigger", "SUCCEED", run_trigger),
-        ("trigger", "audit_fail", run_trigger),
+        ("trigger, per-job polling", "SUCCEED", run_trigger),
+        ("trigger, per-job polling", "audit_fail", run_trigger),
     ]
     rows = []
     with spawn_emulator_process(EmulatorConfig(seed=1, time_scale=TIME_SCALE)) as emu:

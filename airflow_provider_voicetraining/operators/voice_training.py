@@ -64,6 +64,7 @@ class _ResultHandling(VoiceLineageMixin, JobWaitMixin, BaseOperator):
         fail_on_job_failure: bool = True,
         max_consecutive_errors: int = 5,
         asset_alias: str | None = VOICE_ALIAS,
+        shared_polling: bool = True,
         **kwargs: Any,
     ) -> None:
         # Its own __init__ matters: Airflow's operator metaclass wraps an __init__ only where a
@@ -85,6 +86,7 @@ class _ResultHandling(VoiceLineageMixin, JobWaitMixin, BaseOperator):
         )
         self.deferrable = compat.default_deferrable() if deferrable is None else bool(deferrable)
         self.asset_alias = asset_alias
+        self.shared_polling = bool(shared_polling)
         declare_voice_alias(self, asset_alias)
 
     def _deadline(self, started_at: float) -> float | None:
@@ -173,6 +175,7 @@ class VoiceTrainingJobResultOperator(_ResultHandling):
     :param asset_alias: on success the voice's ``metastudio://`` asset gets an event through
         this :class:`~airflow.sdk.AssetAlias` (added to ``outlets``; default
         ``metastudio_voices``; None: no event).
+    :param shared_polling: as for :class:`VoiceTrainingJobSensor` (deferred waits only).
     """
 
     template_fields: Sequence[str] = ("job_id", "app_user_id", "metastudio_conn_id")
@@ -258,6 +261,7 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         failing at once (default None: do not wait; the worker slot is held meanwhile).
     :param asset_alias: as for the result operator (the event is emitted when the task waited
         for the voice: ``wait_for_completion=True``).
+    :param shared_polling: as for the sensor (deferred waits only).
     """
 
     template_fields: Sequence[str] = (

@@ -54,6 +54,9 @@ class VoiceTrainingJobSensor(VoiceLineageMixin, JobWaitMixin, BaseSensorOperator
     :param asset_alias: on success the voice's ``metastudio://`` asset gets an event through
         this :class:`~airflow.sdk.AssetAlias` (added to ``outlets``; default
         ``metastudio_voices``; None: no event).
+    :param shared_polling: deferred, share the triggerer's list-based poller for this
+        connection and app user (default; one list call serves hundreds of waits) instead of
+        polling this job on its own every ``poke_interval``.
     """
 
     template_fields: Sequence[str] = ("job_id", "app_user_id", "metastudio_conn_id")
@@ -72,9 +75,11 @@ class VoiceTrainingJobSensor(VoiceLineageMixin, JobWaitMixin, BaseSensorOperator
         poke_interval: float = 60.0,
         timeout: float = DEFAULT_TIMEOUT,
         asset_alias: str | None = VOICE_ALIAS,
+        shared_polling: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
+        self.shared_polling = bool(shared_polling)
         self.job_id = job_id
         self.metastudio_conn_id = metastudio_conn_id
         self.app_user_id = app_user_id

@@ -20,6 +20,7 @@ from airflow_provider_voicetraining.triggers.shared_polling import (
     poller_for,
 )
 from airflow_provider_voicetraining.utils.wait_rules import KIND_SHORT, KIND_VOICE
+from airflow_provider_voicetraining.wire.errors import VoiceTrainingError
 
 if TYPE_CHECKING:
     from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
@@ -39,9 +40,13 @@ class DirectSource:
         self.job_id = job_id
         self.fetch = hook.aget_short_job if kind == KIND_SHORT else hook.aget_job
 
-    async def wait(self, seconds: float) -> None:
-        """Sleep between polls."""
-        await asyncio.sleep(seconds)
+    async def wait(self, interval: float, until_deadline: float | None) -> None:
+        """Sleep between polls: one interval, or less if the deadline comes first.
+
+        :param interval: the trigger's poll interval (0 for the first look).
+        :param until_deadline: seconds until the wait's deadline (None: it has none).
+        """
+        await asyncio.sleep(interval if until_deadline is None else max(0.0, min(interval, until_deadline)))
 
     async def look(self, deadline: float | None, final: bool = False) -> VoiceTrainingJob:
         """Show the job (ending by ``deadline``)."""
@@ -52,9 +57,10 @@ class DirectSource:
 
 
 class SharedSource(DirectSource):
-    """Shared polling: the looks after the first are what the loop's shared poller delivers.
+    """Shared polling: looks are what the loop's shared poller delivers.
 
-    The first look (a direct show) and the final one at the deadline are the trigger's own.
+    The first look is a direct show unless a list cycle reports the job sooner; the final one
+    at the deadline is always the trigger's own show.
 
     :param hook: the trigger's entered async hook (for the final look at the deadline).
     :param job_id: the job.
@@ -70,21 +76,34 @@ class SharedSource(DirectSource):
         self._pending: Observation | None = None
         poller.subscribe(self.subscription)
 
-    async def wait(self, seconds: float) -> None:
-        """Wait up to ``seconds`` for news of the job (a change, or the result of a direct show)."""
-        if self._pending is None and seconds > 0:
+    async def wait(self, interval: float, until_deadline: float | None) -> None:
+        """Wait for news of the job (a change, or the result of a direct show), or the deadline.
+
+        Not woken every interval: between news there is nothing to look at, and ten thousand
+        waits each waking once a minute for nothing cost a triggerer more CPU than the list
+        cycles themselves.
+
+        :param interval: the trigger's poll interval (0 for the first look: no wait).
+        :param until_deadline: seconds until the wait's deadline (None: wait for news only).
+        """
+        if self._pending is not None or interval <= 0:
+            return
+        if until_deadline is None:
+            self._pending = await self.subscription.queue.get()
+        elif until_deadline > 0:
             with contextlib.suppress(asyncio.TimeoutError):
-                self._pending = await asyncio.wait_for(self.subscription.queue.get(), seconds)
+                self._pending = await asyncio.wait_for(self.subscription.queue.get(), until_deadline)
 
     async def look(self, deadline: float | None, final: bool = False) -> VoiceTrainingJob:
         """Return the latest news, or the last known state; show the job directly if final."""
-        if final or self.last is None:
-            # the first look (a new subscriber's job is shown once, directly) and the final one
-            # at the deadline are the trigger's own shows, bounded by its deadline
+        if final:
+            # the final look at the deadline is the trigger's own show, bounded by its deadline
             self._pending = None
             self.subscription.last_direct = time.time()
             self.last = await super().look(deadline)
             return self.last
+        if self.last is None and self._pending is None:
+            self._pending = await self._first_news(deadline)
         observation, self._pending = self._pending, None
         if observation is not None:
             if observation.error is not None:
@@ -92,6 +111,29 @@ class SharedSource(DirectSource):
             self.last = observation.job
         assert self.last is not None
         return self.last
+
+    async def _first_news(self, deadline: float | None) -> Observation:
+        """Show a new subscriber's job once, directly, unless a list cycle reports it first.
+
+        The show waits its turn in the client-side rate limiter: a thousand triggers starting
+        together at 20 shows per second would otherwise learn of a job that finished meanwhile
+        only up to 50 s later, though the next list cycle already told them.
+        """
+        self.subscription.last_direct = time.time()
+        show = asyncio.ensure_future(super().look(deadline))
+        news = asyncio.ensure_future(self.subscription.queue.get())
+        try:
+            await asyncio.wait({show, news}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (show, news):
+                if not task.done():
+                    task.cancel()
+        if news.done() and not news.cancelled():
+            return news.result()
+        try:
+            return Observation(job=show.result())
+        except VoiceTrainingError as exc:
+            return Observation(error=exc)
 
     async def close(self) -> None:
         """Unsubscribe (the trigger ended, or was cancelled)."""

@@ -19,8 +19,12 @@ Direct shows remain where a list cannot answer:
 * the **safety net**: every job is also shown directly once per :func:`safety_interval`, in
   case the live service's ``update_since`` differs from the reference (it is not verified). The
   rate is bounded: at least ten poll intervals apart, and the sweep over all jobs of a poller
-  uses at most a tenth of the connection's query rate (1,000 waits at 20 requests per second
-  are each shown every 500 s; 10,000 at 10 per second every 10,000 s).
+  uses at most 1 % of the connection's query rate, shared by the pollers of all the tenant's
+  app users on the loop (the quota is the tenant's): 1,000 waits at 20 requests per second,
+  and 10,000 at a raised 200 per second, are each shown every 5,000 s. Why so little: the net
+  only matters if the list misses a change, a training takes hours, and each show costs the
+  loop about 6 ms of CPU: at 2 % of 200/s the sweep alone took 2.4 % of a core for 10,000
+  waits (BENCHMARKS.md), more than the list cycles by a factor of six.
 
 The cycle runs at the shortest interval among the subscribers (triggers with longer intervals
 just learn sooner); a cancelled trigger unsubscribes; a poller without subscribers stops its
@@ -32,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -52,7 +57,7 @@ SKEW_MARGIN = 10.0
 #: Every job is shown directly at least this many poll intervals apart (the safety net) ...
 SAFETY_INTERVALS = 10
 #: ... and the safety sweep uses at most this share of the connection's query rate.
-SAFETY_RATE_SHARE = 0.1
+SAFETY_RATE_SHARE = 0.01
 #: The shortest cycle, whatever the triggers ask for (a guard against a zero interval).
 MIN_CYCLE = 0.05
 
@@ -98,6 +103,8 @@ class SharedPoller:
         self.hook = hook
         self.app_user_id = app_user_id
         self.subscriptions: dict[str, list[Subscription]] = {}
+        #: how many subscribers ask for each interval (the cycle's pace without a scan of all)
+        self._intervals: Counter[float] = Counter()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._since: float | None = None
@@ -107,36 +114,48 @@ class SharedPoller:
     # -- subscribers ---------------------------------------------------------------------------
     def subscribe(self, subscription: Subscription) -> None:
         """Add a subscriber (its trigger shows the job once itself), then follow it by list cycles."""
+        faster = not self._intervals or subscription.interval < self.shortest_interval
         self.subscriptions.setdefault(subscription.job_id, []).append(subscription)
+        self._intervals[subscription.interval] += 1
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="voicetraining-poller")
-        self._wake.set()
+        elif faster:
+            self._wake.set()  # the cycle sleeping out a longer interval re-evaluates
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Remove a subscriber (a trigger that ended or was cancelled)."""
         subscribers = self.subscriptions.get(subscription.job_id, [])
-        if subscription in subscribers:
-            subscribers.remove(subscription)
+        if subscription not in subscribers:
+            return
+        subscribers.remove(subscription)
         if not subscribers:
             self.subscriptions.pop(subscription.job_id, None)
-        self._wake.set()
-
-    @property
-    def idle(self) -> bool:
-        """No trigger waits on this poller."""
-        return not self.subscriptions
+        self._intervals[subscription.interval] -= 1
+        if self._intervals[subscription.interval] <= 0:
+            del self._intervals[subscription.interval]
+        if not self.subscriptions:
+            self._wake.set()  # the cycle ends
 
     def _all(self) -> list[Subscription]:
         return [s for subscribers in self.subscriptions.values() for s in subscribers]
+
+    @property
+    def shortest_interval(self) -> float:
+        """The cycle's pace: the shortest poll interval among the subscribers.
+
+        Kept as counts per interval, because thousands of triggers subscribing one after the other
+        would otherwise each cost a scan of all the others (quadratic start-up).
+        """
+        return min(self._intervals) if self._intervals else MIN_CYCLE
 
     # -- the cycle -----------------------------------------------------------------------------
     async def _run(self) -> None:
         while self.subscriptions:
             started = time.time()
             await self._cycle(started)
-            # sleep out the cycle; a subscriber coming or going wakes it to re-evaluate
+            # sleep out the cycle; a faster subscriber, or the last one leaving, wakes it early
             while self.subscriptions:
-                cycle = max(MIN_CYCLE, min(s.interval for s in self._all()))
+                cycle = max(MIN_CYCLE, self.shortest_interval)
                 left = started + cycle - time.time()
                 if left <= 0:
                     break
@@ -171,8 +190,9 @@ class SharedPoller:
         subscriptions = self._all()
         if not subscriptions:
             return
-        interval = min(s.interval for s in subscriptions)
-        every = safety_interval(len(self.subscriptions), interval, self.hook.settings.query_rate)
+        interval = self.shortest_interval
+        # the quota is the tenant's: the pollers of its other app users share the sweep's share
+        every = safety_interval(_tenant_jobs(self), interval, self.hook.settings.query_rate)
         due = [s for s in subscriptions if now - s.last_direct >= every]
         # spread the sweep: at most the share of jobs one cycle's time allows
         budget = max(1, int(len(self.subscriptions) * max(MIN_CYCLE, interval) / every))
@@ -194,9 +214,22 @@ class SharedPoller:
         subscription.deliver(Observation(job=job))
 
 
+_CREATING: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str, str | None], asyncio.Lock]
+] = weakref.WeakKeyDictionary()
 _POLLERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str | None], SharedPoller]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+def _tenant_jobs(poller: SharedPoller) -> int:
+    """Count the jobs followed on this event loop by every poller of ``poller``'s tenant."""
+    tenant = poller.hook.settings.tenant
+    pollers = _POLLERS.get(asyncio.get_running_loop(), {}).values()
+    return max(
+        len(poller.subscriptions),
+        sum(len(p.subscriptions) for p in pollers if p.hook.settings.tenant == tenant),
+    )
 
 
 async def poller_for(settings: ConnectionSettings, app_user_id: str | None, make_hook: Any) -> SharedPoller:
@@ -206,13 +239,17 @@ async def poller_for(settings: ConnectionSettings, app_user_id: str | None, make
     connection whose secret was rotated gets a new poller, the old one ends with its last
     subscriber. ``make_hook()`` builds an unentered async hook on the connection.
     """
-    pollers = _POLLERS.setdefault(asyncio.get_running_loop(), {})
+    loop = asyncio.get_running_loop()
+    pollers = _POLLERS.setdefault(loop, {})
     key = (settings.fingerprint, app_user_id)
     poller = pollers.get(key)
     if poller is None:
-        hook = make_hook()
-        await hook.__aenter__()
-        poller = pollers.setdefault(key, SharedPoller(hook, app_user_id))
-        if poller.hook is not hook:  # another trigger created it meanwhile
-            await hook.__aexit__(None, None, None)
+        # one creator per key: triggers starting together wait for it instead of each opening
+        # (and then closing) a hook of their own
+        async with _CREATING.setdefault(loop, {}).setdefault(key, asyncio.Lock()):
+            poller = pollers.get(key)
+            if poller is None:
+                hook = make_hook()
+                await hook.__aenter__()
+                poller = pollers[key] = SharedPoller(hook, app_user_id)
     return poller

@@ -113,11 +113,9 @@ class VoiceTrainingJobTrigger(BaseTrigger):
             },
         )
 
-    def _sleep_for(self) -> float:
-        """Sleep one interval, but wake at the deadline for the final poll."""
-        if self.end_time is None:
-            return self.poll_interval
-        return max(0.0, min(self.poll_interval, self.end_time - time.time()))
+    def _until_deadline(self) -> float | None:
+        """Seconds left until ``end_time`` (None: no deadline); the final poll is due then."""
+        return None if self.end_time is None else max(0.0, self.end_time - time.time())
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Yield exactly one event: :meth:`wait` returns it; a crash becomes an ``error`` event."""
@@ -156,7 +154,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
         last: VoiceTrainingJob | None = None
         first = True
         while True:
-            await source.wait(0.0 if first else self._sleep_for())
+            await source.wait(0.0 if first else self.poll_interval, self._until_deadline())
             first = False
             deadline_passed = self.end_time is not None and time.time() >= self.end_time
             look_deadline = None if self.end_time is None else max(self.end_time, time.time()) + attempt

@@ -66,6 +66,8 @@ class JobWaitMixin:
     """
 
     job_kind: str = KIND_VOICE
+    #: whether the trigger shares one list-based poller with the triggerer's other waits
+    shared_polling: bool = True
 
     metastudio_conn_id: str
     app_user_id: str | None
@@ -187,6 +189,7 @@ class JobWaitMixin:
             started_at=started_at,
             delete_on_kill=self.delete_on_kill,
             kind=self.job_kind,
+            shared_polling=self.shared_polling,
         )
 
     def wait_for_job(self, context: Context, job_id: str, end_time: float | None, started_at: float) -> Any:

@@ -4,16 +4,23 @@
 :class:`SyncTransport` runs the very same coroutine on a private loop thread
 (:mod:`.event_loop`), so workers and poking sensors get identical bounds and behaviour.
 
-Every attempt is bounded: ``asyncio.timeout`` covers connect, headers and body together (a
-server trickling a byte at a time cannot hold it past its deadline; the connection is closed
-when it fires), the body is read raw and decoded by :class:`~.bodies.CappedBody` up to the
-call's cap (a 300 MB answer or a gzip bomb costs at most the cap), and a large body is parsed
-in a worker thread so the event loop never waits on it. Redirects are never followed.
+Every attempt is bounded: its caller stops waiting at the deadline, whatever the phase
+(connect, headers or body; a server trickling a byte at a time cannot hold it longer), and the
+exchange itself, never cancelled (see :meth:`AsyncTransport._send`), ends on its own per-phase
+timeouts or at the first body chunk after the deadline, closing its connection. The body is
+read raw and decoded by :class:`~.bodies.CappedBody` up to the call's cap (a 300 MB answer or a
+gzip bomb costs at most the cap), and a large body is parsed in a worker thread so the event
+loop never waits on it. Redirects are never followed.
 
 Clients are shared per event loop and per transport settings (TLS verification, timeout),
 reference-counted: a thousand triggers polling the same endpoint share one pool of at most
-:data:`POOL_SIZE` keep-alive connections. The pool is httpx's own: under shared polling a
-custom O(1) pool measured no better (BENCHMARKS.md), so the simpler one stayed.
+:data:`POOL_SIZE` keep-alive connections. The pool is httpx's own (a custom O(1) pool measured
+no better under shared polling: BENCHMARKS.md); an ``asyncio.Semaphore`` of the same size in
+front of it keeps waiting requests out of httpcore's queue. httpcore's bookkeeping per request
+grows with the square of the connections and with the requests queued in it: at 64 connections
+10,000 triggers starting together spent their CPU there and fell ever further behind; at 16 a
+loop sends 200 requests per second (16 in flight at 250 ms round trips is still 64 per second,
+three times the largest documented quota).
 """
 
 from __future__ import annotations
@@ -59,7 +66,7 @@ T = TypeVar("T")
 #: Bytes read from a file per upload chunk.
 UPLOAD_CHUNK = 256 * 1024
 #: Connections per shared client (per event loop and transport settings).
-POOL_SIZE = 64
+POOL_SIZE = 16
 #: Close idle pooled connections before typical server keep-alive limits (60 s) do.
 KEEPALIVE_EXPIRY = 50.0
 
@@ -109,23 +116,30 @@ class _SharedClients:
         self._by_loop: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[tuple[Any, ...], list[Any]]
         ] = weakref.WeakKeyDictionary()
+        self._building: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[tuple[Any, ...], asyncio.Lock]
+        ] = weakref.WeakKeyDictionary()
 
-    async def acquire(self, settings: ConnectionSettings) -> tuple[tuple[Any, ...], httpx.AsyncClient]:
-        """The loop's client for these settings; a new one is built in a worker thread (loading a
-        CA bundle takes tens of milliseconds the event loop must not wait)."""
+    async def acquire(
+        self, settings: ConnectionSettings
+    ) -> tuple[tuple[Any, ...], httpx.AsyncClient, asyncio.Semaphore]:
+        """The loop's client for these settings and the gate of its pool; a new client is built in
+        a worker thread (loading a CA bundle takes tens of milliseconds the loop must not wait)."""
         loop = asyncio.get_running_loop()
         key = (str(settings.verify), settings.timeout)
         clients = self._by_loop.setdefault(loop, {})
         if key not in clients:
-            scrub_http_library_logs()
-            client = await asyncio.to_thread(_new_client, settings)
-            if key in clients:  # another caller built one meanwhile
-                await client.aclose()
-            else:
-                clients[key] = [client, 0]
+            # one builder per key: a thousand triggers starting together must not each load a
+            # CA bundle and build a client only to throw it away
+            lock = self._building.setdefault(loop, {}).setdefault(key, asyncio.Lock())
+            async with lock:
+                if key not in clients:
+                    scrub_http_library_logs()
+                    client = await asyncio.to_thread(_new_client, settings)
+                    clients[key] = [client, 0, asyncio.Semaphore(POOL_SIZE)]
         entry = clients[key]
         entry[1] += 1
-        return key, entry[0]  # type: ignore[no-any-return]
+        return key, entry[0], entry[2]
 
     async def release(self, key: tuple[Any, ...]) -> None:
         loop = asyncio.get_running_loop()
@@ -152,13 +166,32 @@ async def _file_chunks(body: FileBody) -> AsyncIterator[bytes]:
         await asyncio.to_thread(handle.close)
 
 
-async def _read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
-    """The decoded body up to ``limit`` bytes, and whether it went beyond."""
+async def _read_capped(response: httpx.Response, limit: int, deadline: float) -> tuple[bytes, bool]:
+    """The decoded body up to ``limit`` bytes, and whether it went beyond; a body still
+    arriving at ``deadline`` raises ``httpx.ReadTimeout`` (its connection is then closed)."""
     capped = CappedBody(response.headers.get("Content-Encoding"), limit)
     async for chunk in response.aiter_raw():
+        if time.time() > deadline:
+            raise httpx.ReadTimeout("the body was still arriving at the call's deadline")
         if not capped.feed(chunk):
             break
     return capped.value(), capped.truncated
+
+
+#: exchanges whose caller stopped waiting at its deadline, still ending by themselves
+_DETACHED: set[asyncio.Future[Any]] = set()
+
+
+def _detach(exchange: asyncio.Future[Any]) -> None:
+    """Keep ``exchange`` referenced until it ends, and consume its outcome when it does."""
+    _DETACHED.add(exchange)
+
+    def _done(task: asyncio.Future[Any]) -> None:
+        _DETACHED.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a detached failure is not an unhandled one
+
+    exchange.add_done_callback(_done)
 
 
 async def _ignore_token(token: Secret) -> None:
@@ -185,14 +218,15 @@ class AsyncTransport(TransportBase):
         super().__init__(settings, policy, redact)
         self.on_token = on_token
         self._client: httpx.AsyncClient | None = None
+        self._gate = asyncio.Semaphore(POOL_SIZE)  # replaced by the shared client's own
         self._key: tuple[Any, ...] | None = None
 
     async def client(self) -> httpx.AsyncClient:
         """The shared client this transport holds (acquired on first use)."""
         if self._client is None:
-            key, client = await SHARED_CLIENTS.acquire(self.settings)
+            key, client, gate = await SHARED_CLIENTS.acquire(self.settings)
             if self._client is None:
-                self._key, self._client = key, client
+                self._key, self._client, self._gate = key, client, gate
             else:
                 await SHARED_CLIENTS.release(key)
         return self._client
@@ -236,26 +270,54 @@ class AsyncTransport(TransportBase):
         if remaining <= 0:
             return TransportFailure("deadline", "the call's time budget was spent before this attempt", False)
         content: Any = _file_chunks(request.body) if isinstance(request.body, FileBody) else request.body
+        client = await self.client()
+        gate = self._gate
         try:
-            # wait_for (not asyncio.timeout, 3.11+): cancels the exchange, closing its connection
-            response = await asyncio.wait_for(self._exchange(request, content), remaining)
+            # waiting for a free connection may be cut short: nothing has been sent yet
+            await asyncio.wait_for(gate.acquire(), remaining)
         except asyncio.TimeoutError:
+            return TransportFailure("deadline", f"no free connection within {remaining:.1f}s", False)
+        exchange = asyncio.ensure_future(self._exchange(client, request, content))
+        exchange.add_done_callback(lambda _: gate.release())
+        try:
+            # The exchange itself is never cancelled: httpcore 1.0.9 leaks a pool slot for good
+            # when a request is cancelled between getting a new connection and connecting
+            # (encode/httpcore#1093), and enough leaks hang every later request. At the deadline
+            # the caller gets its answer at once and the exchange is left to end by itself,
+            # bounded by its own timeouts and the deadline check between body chunks.
+            response = await asyncio.wait_for(
+                asyncio.shield(exchange), max(0.0, request.deadline - time.time())
+            )
+        except asyncio.TimeoutError:
+            _detach(exchange)
             return TransportFailure(
                 "deadline", f"no complete answer within {remaining:.1f}s (connect, headers and body)", True
             )
+        except asyncio.CancelledError:
+            # the caller itself is cancelled (a trigger ended by the triggerer): its exchange
+            # goes with it, as the task's cleanup expects (closing the shared client must not
+            # wait for an exchange nobody awaits)
+            exchange.cancel()
+            raise
         except httpx.HTTPError as exc:
             return classify_httpx_error(exc)
         except ValueError as exc:  # a body the decoder refuses (unknown coding, corrupt stream)
             return TransportFailure("protocol", str(exc), sent=True)
         return response
 
-    async def _exchange(self, request: WireRequest, content: Any) -> WireResponse:
-        client = await self.client()
+    async def _exchange(self, client: httpx.AsyncClient, request: WireRequest, content: Any) -> WireResponse:
+        remaining = max(0.001, request.deadline - time.time())
+        timeout = httpx.Timeout(
+            min(self.settings.timeout, remaining),
+            connect=min(self.settings.timeout, MAX_CONNECT_TIMEOUT, remaining),
+        )
         async with client.stream(
-            request.method, request.url, headers=request.headers, content=content
+            request.method, request.url, headers=request.headers, content=content, timeout=timeout
         ) as response:
             ok = 200 <= response.status_code < 300
-            body, truncated = await _read_capped(response, request.max_body if ok else MAX_ERROR_BODY)
+            body, truncated = await _read_capped(
+                response, request.max_body if ok else MAX_ERROR_BODY, request.deadline
+            )
         answer = WireResponse(response.status_code, Headers(response.headers.items()), body, truncated)
         if ok and len(body) > PARSE_IN_THREAD_ABOVE:
             await asyncio.to_thread(_parse_quietly, answer)

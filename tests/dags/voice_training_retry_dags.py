@@ -35,7 +35,15 @@ def _create(task_id: str, **options: object) -> CreateVoiceTrainingJobOperator:
 for style in ("inline", "deferrable"):
     for on_abort in ("leave", "delete"):
         with DAG(f"t_retry_{style}_{on_abort}", schedule=None, start_date=START, params=PARAMS) as dag:
-            _create("create", wait_for_completion=True, deferrable=style == "deferrable", on_abort=on_abort)
+            # polls of its own: the injected fault must reach the trigger's show, which a shared
+            # poller's list news could answer first (and that race is the poller's to win)
+            _create(
+                "create",
+                wait_for_completion=True,
+                deferrable=style == "deferrable",
+                on_abort=on_abort,
+                shared_polling=False,
+            )
         globals()[dag.dag_id] = dag
 
     with DAG(f"t_retry_{style}_timeout", schedule=None, start_date=START, params=PARAMS) as dag:

@@ -556,14 +556,31 @@ class AirflowCluster:
         return found
 
     def explain(self, dag_id: str, run_id: str) -> str:
-        """Task states and the last error events of the run's task and trigger logs (for failure
-        messages; the logs are Airflow's, already masked)."""
-        lines = [f"{dag_id}/{run_id}: {json.dumps(self.task_states(dag_id, run_id))}"]
+        """What a failure message needs to be diagnosed from CI's output alone: the task states,
+        the last error events of the run's logs, the tail of every log of a failed task (it may
+        hold no error event: a task the executor failed never ran its code), and the component
+        lines naming the run (the logs are Airflow's, already masked)."""
+        states = self.task_states(dag_id, run_id)
+        lines = [f"{dag_id}/{run_id}: {json.dumps(states)}"]
+        failed = {task for task, state in states.items() if state in ("failed", "up_for_retry")}
         run_dir = self.logs / f"dag_id={dag_id}" / f"run_id={run_id}"
         for path in sorted(run_dir.rglob("*.log")):
             text = path.read_text(errors="replace").splitlines()
-            for line in [x for x in text if '"level":"error"' in x][-2:]:
-                lines.append(f"  {path.relative_to(run_dir)}: {line[:800]}")
+            task_dir = next((p.name for p in path.parents if p.name.startswith("task_id=")), "")
+            if task_dir.removeprefix("task_id=") in failed:
+                chosen = text[-15:]
+            else:
+                chosen = [x for x in text if '"level":"error"' in x][-2:]
+            lines += [f"  {path.relative_to(run_dir)}: {line[:800]}" for line in chosen]
+        for comp in self.all_components():
+            with contextlib.suppress(OSError):
+                named = [
+                    x
+                    for path in (comp.stdout, comp.stderr)
+                    for x in path.read_text(errors="replace").splitlines()
+                    if run_id in x
+                ]
+                lines += [f"  [{comp.name}] {line[:800]}" for line in named[-8:]]
         return "\n".join(lines)
 
     # -- artifacts ---------------------------------------------------------------------------
@@ -576,3 +593,15 @@ class AirflowCluster:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(self.home, target, symlinks=True, ignore_dangling_symlinks=True)
         return target
+
+
+def wait_until(what: str, check: Any, timeout: float, cluster: AirflowCluster, interval: float = 0.2) -> Any:
+    """Poll ``check()`` until it returns something truthy (and return it), failing fast when a
+    component of ``cluster`` died and with ``what`` in the message after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        cluster.check_components()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+    return value

@@ -19,14 +19,13 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from metastudio_emulator import EmulatorProcess
-from tests.system.cluster import AirflowCluster
+from tests.system.cluster import AirflowCluster, wait_until
 from tests.system.conftest import PLATFORM, RETRIES
 
 pytestmark = pytest.mark.system
@@ -38,14 +37,7 @@ USERS = [
 ]
 
 
-def _wait(what: str, check: Callable[[], Any], timeout: float, cluster: AirflowCluster) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        cluster.check_components()
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
-    return value
+_wait = wait_until
 
 
 def _alive(pid: int) -> bool:

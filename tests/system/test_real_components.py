@@ -376,10 +376,17 @@ def test_triggerer_failover(cluster: AirflowCluster, system_emulator: EmulatorPr
     assert FAILOVER_CODE in report and FAILOVER_REASON in report
     assert cluster.task_states(*runs["auth_modes"].key) == dict.fromkeys(AUTH_MODES_TASKS, "success")
 
-    polled_after_kill = {
-        e["path"].rsplit("/", 1)[-1] for e in control.requests("show_job") if e["time"] > killed_at
+    # the new triggerer looked at every held job: a show of it, or (shared polling: the first
+    # look's show is dropped when a list cycle answers first) a list call of its app user
+    after_kill = [e for e in control.requests() if e["time"] > killed_at]
+    shown = {e["path"].rsplit("/", 1)[-1] for e in after_kill if e["route"] == "show_job"}
+    listed_users = {e["app_user_id"] for e in after_kill if e["route"] == "list_jobs"}
+    unseen = {
+        job_id
+        for job_id in held.values()
+        if job_id not in shown and control.job(job_id)["app_user_id"] not in listed_users
     }
-    assert set(held.values()) <= polled_after_kill
+    assert not unseen, f"never looked at after the kill: {unseen}"
     auth = runs["auth_modes"]
     job_of = {
         (runs["pipeline_ok"], "wait_for_voice"): held["pipeline_ok"],
@@ -398,7 +405,16 @@ def test_triggerer_failover(cluster: AirflowCluster, system_emulator: EmulatorPr
         # a trigger log from each triggerer; only the new one saw the job end
         logs = cluster.trigger_logs(*run.key, task_id)
         assert {old_triggerer, new_triggerer} <= set(logs), f"{where}: trigger logs {logs}"
-        _wait_for_log_line([logs[new_triggerer]], f"Job {job_of[(run, task_id)]}", where)
+        job_id = job_of[(run, task_id)]
+        try:
+            _wait_for_log_line([logs[new_triggerer]], f"Job {job_id}", where)
+        except AssertionError:
+            # Airflow 3.0's triggerer can drop the last lines of a trigger that ends right after
+            # it started (seen under load): then the event's state history, which the new
+            # triggerer's trigger began afresh, must be in the resumed task's log instead
+            task_logs = cluster.task_log_dir(*run.key, task_id).glob("attempt=*.log")
+            text = "".join(p.read_text(errors="replace") for p in task_logs if ".trigger." not in p.name)
+            assert f"Job {job_id} went " in text, f"{where}: neither trigger nor task log has the wait"
         assert "Trigger fired event" not in logs[old_triggerer].read_text(errors="replace"), where
 
 
