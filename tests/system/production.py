@@ -489,7 +489,7 @@ class ProductionCluster(AirflowCluster):
         env = self._own_env(name, "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT")
         count = sum(c.name.startswith(name) for c in self.retired)
         return self.start_component_env(
-            name, ["triggerer"], name if not count else f"{name}-{count + 1}", env
+            name, ["triggerer", "--skip-serve-logs"], name if not count else f"{name}-{count + 1}", env
         )
 
     def start_worker(self, name: str) -> Component:
@@ -503,6 +503,9 @@ class ProductionCluster(AirflowCluster):
             "--pid",
             str(self.home / f"{name}.pid"),
             "--without-gossip",
+            # every component shares this machine's log folder: no log server needed (and a
+            # killed worker's or triggerer's log-server child outlived it)
+            "--skip-serve-logs",
             "--concurrency",
             str(self.worker_concurrency),
             "--queues",
