@@ -21,6 +21,7 @@ from airflow_provider_voicetraining.triggers.shared_polling import (
 )
 from airflow_provider_voicetraining.utils.wait_rules import KIND_SHORT, KIND_VOICE
 from airflow_provider_voicetraining.wire.errors import VoiceTrainingError
+from airflow_provider_voicetraining.wire.time_limits import within
 
 if TYPE_CHECKING:
     from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
@@ -92,7 +93,7 @@ class SharedSource(DirectSource):
             self._pending = await self.subscription.queue.get()
         elif until_deadline > 0:
             with contextlib.suppress(asyncio.TimeoutError):
-                self._pending = await asyncio.wait_for(self.subscription.queue.get(), until_deadline)
+                self._pending = await within(self.subscription.queue.get(), until_deadline)
 
     async def look(self, deadline: float | None, final: bool = False) -> VoiceTrainingJob:
         """Return the latest news, or the last known state; show the job directly if final."""

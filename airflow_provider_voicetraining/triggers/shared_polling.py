@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_voicetraining.wire.errors import VoiceTrainingError
+from airflow_provider_voicetraining.wire.time_limits import within
 
 if TYPE_CHECKING:
     from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
@@ -161,7 +162,7 @@ class SharedPoller:
                     break
                 self._wake.clear()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), left)
+                    await within(self._wake.wait(), left)
                 except asyncio.TimeoutError:
                     break
 

@@ -59,6 +59,7 @@ from airflow_provider_voicetraining.wire.request_flow import TransportBase
 from airflow_provider_voicetraining.wire.retry import RetryPolicy
 from airflow_provider_voicetraining.wire.secrets import Redactor, Secret
 from airflow_provider_voicetraining.wire.settings import ConnectionSettings
+from airflow_provider_voicetraining.wire.time_limits import within
 from airflow_provider_voicetraining.wire.tokens import TOKENS, cache_key, token_call
 
 T = TypeVar("T")
@@ -274,7 +275,7 @@ class AsyncTransport(TransportBase):
         gate = self._gate
         try:
             # waiting for a free connection may be cut short: nothing has been sent yet
-            await asyncio.wait_for(gate.acquire(), remaining)
+            await within(gate.acquire(), remaining)
         except asyncio.TimeoutError:
             return TransportFailure("deadline", f"no free connection within {remaining:.1f}s", False)
         exchange = asyncio.ensure_future(self._exchange(client, request, content))
@@ -285,9 +286,7 @@ class AsyncTransport(TransportBase):
             # (encode/httpcore#1093), and enough leaks hang every later request. At the deadline
             # the caller gets its answer at once and the exchange is left to end by itself,
             # bounded by its own timeouts and the deadline check between body chunks.
-            response = await asyncio.wait_for(
-                asyncio.shield(exchange), max(0.0, request.deadline - time.time())
-            )
+            response = await within(asyncio.shield(exchange), max(0.0, request.deadline - time.time()))
         except asyncio.TimeoutError:
             _detach(exchange)
             return TransportFailure(
