@@ -303,13 +303,17 @@ class AirflowCluster:
             env[f"AIRFLOW_CONN_{conn_id.upper()}"] = value
         return env
 
+    def dag_sources(self) -> list[Path]:
+        """The DAG files this cluster runs: the example DAGs and the system-test DAGs."""
+        return [*sorted((REPO / "dags").glob("*.py")), *sorted(SYSTEM_DAGS.glob("*.py"))]
+
     def prepare(self) -> None:
         """DAG folder (example DAGs + system-test DAGs) and a migrated SQLite database."""
         for folder in (self.dags, self.logs, self.component_logs, self.root / "home"):
             folder.mkdir(parents=True, exist_ok=True)
         if self.users:
             (self.root / "passwords.json").write_text(json.dumps(self.users))
-        for source in [*sorted((REPO / "dags").glob("*.py")), *sorted(SYSTEM_DAGS.glob("*.py"))]:
+        for source in self.dag_sources():
             shutil.copy(source, self.dags / source.name)
         with (
             open(self.component_logs / "db-migrate.out", "wb") as out,

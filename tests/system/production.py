@@ -438,6 +438,12 @@ class ProductionCluster(AirflowCluster):
         self.restarted: list[tuple[float, str, int | None]] = []
         self._starters: dict[str, Any] = {}
 
+    def dag_sources(self) -> list[Path]:
+        """Only the production DAG: the example DAGs would add work of their own (the asset
+        consumer ``example_voice_training_new_voices`` runs once per trained voice: 150 more
+        task runs competing for the workers)."""
+        return [base.SYSTEM_DAGS / "system_voice_training_production.py"]
+
     def start(self) -> None:
         self.postgres.start()
         self.redis.start()
