@@ -2,8 +2,9 @@
 
 The trigger's loop (deadline, error budget, verdicts, events) is the same for both; only the
 source differs, so the events are the same too. A source has two steps per round:
-:meth:`wait` (the pause between polls) and :meth:`look` (the job now, or the error that ended
-the look). A final look at the deadline is always a direct show.
+:meth:`wait` (the pause between polls) and :meth:`look` (the job now, the error that ended
+the look, or None: no news of a job known to be waiting). A final look at the deadline is
+always a direct show.
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ class DirectSource:
         """
         await asyncio.sleep(interval if until_deadline is None else max(0.0, min(interval, until_deadline)))
 
-    async def look(self, deadline: float | None, final: bool = False) -> VoiceTrainingJob:
-        """Show the job (ending by ``deadline``)."""
+    async def look(self, deadline: float | None, final: bool = False) -> VoiceTrainingJob | None:
+        """Show the job (ending by ``deadline``); never None."""
         return await self.fetch(self.job_id, deadline=deadline)
 
     async def close(self) -> None:
@@ -60,19 +61,30 @@ class DirectSource:
 class SharedSource(DirectSource):
     """Shared polling: looks are what the loop's shared poller delivers.
 
-    The first look is a direct show unless a list cycle reports the job sooner; the final one
-    at the deadline is always the trigger's own show.
+    The first look is the next list cycle's if the task saw the job waiting before it
+    deferred (``seen_waiting_at``), else a direct show unless a list cycle reports the job
+    sooner; the final one at the deadline is always the trigger's own show.
 
     :param hook: the trigger's entered async hook (for the final look at the deadline).
     :param job_id: the job.
     :param poller: the shared poller of the job's tenant and app user.
     :param interval: the trigger's poll interval.
+    :param seen_waiting_at: epoch at which a poll saw the job still waiting (None: unknown).
     """
 
-    def __init__(self, hook: VoiceTrainingHook, job_id: str, poller: SharedPoller, interval: float) -> None:
+    def __init__(
+        self,
+        hook: VoiceTrainingHook,
+        job_id: str,
+        poller: SharedPoller,
+        interval: float,
+        seen_waiting_at: float | None = None,
+    ) -> None:
         super().__init__(hook, job_id)
         self.poller = poller
-        self.subscription = Subscription(job_id, interval)
+        self.subscription = Subscription(job_id, interval, seen_waiting_at)
+        #: the first look waits for a list cycle like any later one (no show)
+        self._first_by_list = self.subscription.answered_by_list(time.time())
         self.last: VoiceTrainingJob | None = None
         self._pending: Observation | None = None
         poller.subscribe(self.subscription)
@@ -87,16 +99,20 @@ class SharedSource(DirectSource):
         :param interval: the trigger's poll interval (0 for the first look: no wait).
         :param until_deadline: seconds until the wait's deadline (None: wait for news only).
         """
-        if self._pending is not None or interval <= 0:
+        if self._pending is not None or (interval <= 0 and not self._first_by_list):
             return
+        self._first_by_list = False
         if until_deadline is None:
             self._pending = await self.subscription.queue.get()
         elif until_deadline > 0:
             with contextlib.suppress(asyncio.TimeoutError):
                 self._pending = await within(self.subscription.queue.get(), until_deadline)
 
-    async def look(self, deadline: float | None, final: bool = False) -> VoiceTrainingJob:
-        """Return the latest news, or the last known state; show the job directly if final."""
+    async def look(self, deadline: float | None, final: bool = False) -> VoiceTrainingJob | None:
+        """Return the latest news, or the last known state; show the job directly if final.
+
+        None: a list found the job unchanged since it was seen waiting, and nothing showed it yet.
+        """
         if final:
             # the final look at the deadline is the trigger's own show, bounded by its deadline
             self._pending = None
@@ -109,8 +125,7 @@ class SharedSource(DirectSource):
         if observation is not None:
             if observation.error is not None:
                 raise observation.error
-            self.last = observation.job
-        assert self.last is not None
+            self.last = observation.job or self.last
         return self.last
 
     async def _first_news(self, deadline: float | None) -> Observation:
@@ -148,8 +163,18 @@ async def open_source(
     interval: float,
     shared: bool,
     kind: str = KIND_VOICE,
+    seen_waiting_at: float | None = None,
 ) -> DirectSource:
-    """Return the source for one trigger's wait: shared (the default for voice jobs) or its own polls."""
+    """Return the source for one trigger's wait: shared (the default for voice jobs) or its own polls.
+
+    :param hook: the trigger's entered async hook.
+    :param job_id: the job.
+    :param app_user_id: the ``X-App-UserId`` the job is visible under.
+    :param interval: the trigger's poll interval.
+    :param shared: whether to use the shared poller (voice jobs only).
+    :param kind: what the job is.
+    :param seen_waiting_at: epoch at which a poll saw the job still waiting (None: unknown).
+    """
     if not shared or kind != KIND_VOICE:
         return DirectSource(hook, job_id, kind)
     from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
@@ -159,4 +184,4 @@ async def open_source(
     poller = await poller_for(
         settings, app_user_id, lambda: VoiceTrainingHook(conn_id, app_user_id=app_user_id)
     )
-    return SharedSource(hook, job_id, poller, interval)
+    return SharedSource(hook, job_id, poller, interval, seen_waiting_at)

@@ -12,8 +12,13 @@ by the trigger itself, only for failures.
 Direct shows remain where a list cannot answer:
 
 * a newly subscribed job is shown once, by its trigger's first look (its current state, within
-  the trigger's own deadline; a triggerer restart rebuilds every trigger from ``serialize()``
-  and each resubscribes);
+  the trigger's own deadline), **unless** the task saw the job waiting before it deferred
+  (``seen_waiting_at``, within :data:`FIRST_LOOK_REACH`): then the next cycle's list reaches
+  back to that time and answers the first look (the job's news, or "unchanged since it was
+  seen waiting"). A triggerer restart or failover rebuilds every trigger from ``serialize()``
+  and each resubscribes: a thousand rebuilt triggers cost one list page per hundred jobs of
+  their app user changed since, not a thousand shows in the same second from a process that
+  shares the tenant's quota with every other one;
 * a list call that fails makes that cycle show each job directly (the errors count against
   each trigger's error budget exactly as in per-job polling);
 * the **safety net**: every job is also shown directly once per :func:`safety_interval`, in
@@ -61,6 +66,10 @@ SAFETY_INTERVALS = 10
 SAFETY_RATE_SHARE = 0.01
 #: The shortest cycle, whatever the triggers ask for (a guard against a zero interval).
 MIN_CYCLE = 0.05
+#: A list answers a subscriber's first look only if the job was seen waiting at most this long
+#: ago: the list then returns every job of the app user changed since (one page per hundred),
+#: which for a wait rebuilt after days could cost more pages than the show it saves.
+FIRST_LOOK_REACH = 24 * 3600.0
 
 
 def safety_interval(jobs: int, poll_interval: float, query_rate: float) -> float:
@@ -73,7 +82,11 @@ def safety_interval(jobs: int, poll_interval: float, query_rate: float) -> float
 
 @dataclass
 class Observation:
-    """What one look at a job found: the job, or the error the look ended in."""
+    """What one look at a job found: the job, the error the look ended in, or neither.
+
+    Neither: a list reaching back to when the job was seen waiting did not mention it, so it
+    is unchanged since.
+    """
 
     job: VoiceTrainingJob | None = None
     error: VoiceTrainingError | None = None
@@ -85,8 +98,14 @@ class Subscription:
 
     job_id: str
     interval: float
+    #: epoch at which a poll (the task's, before it deferred) saw the job still waiting
+    seen_waiting_at: float | None = None
     queue: asyncio.Queue[Observation] = field(default_factory=asyncio.Queue)
     last_direct: float = field(default_factory=time.time)
+
+    def answered_by_list(self, now: float) -> bool:
+        """Whether a list cycle answers this subscriber's first look (no direct show)."""
+        return self.seen_waiting_at is not None and now - self.seen_waiting_at <= FIRST_LOOK_REACH
 
     def deliver(self, observation: Observation) -> None:
         """Hand the trigger an observation (it reads them in order)."""
@@ -109,14 +128,22 @@ class SharedPoller:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._since: float | None = None
+        #: subscribers whose first look the next cycle's list answers
+        self._first_looks: list[Subscription] = []
         #: the direct shows in flight (a task nothing references could be collected)
         self._shows: set[asyncio.Task[None]] = set()
 
     # -- subscribers ---------------------------------------------------------------------------
     def subscribe(self, subscription: Subscription) -> None:
-        """Add a subscriber (its trigger shows the job once itself), then follow it by list cycles."""
+        """Add a subscriber, then follow it by list cycles.
+
+        Its first look is the next cycle's (reaching back to when the job was seen waiting) or,
+        if it was not seen waiting lately, its trigger's own show.
+        """
         faster = not self._intervals or subscription.interval < self.shortest_interval
         self.subscriptions.setdefault(subscription.job_id, []).append(subscription)
+        if subscription.answered_by_list(time.time()):
+            self._first_looks.append(subscription)
         self._intervals[subscription.interval] += 1
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="voicetraining-poller")
@@ -169,7 +196,15 @@ class SharedPoller:
     async def _cycle(self, started: float) -> None:
         from airflow_provider_voicetraining.wire.listing import JobFilters
 
-        since = (self._since if self._since is not None else started) - SKEW_MARGIN
+        # the first looks this cycle answers: those subscribed before it started (a subscriber
+        # arriving mid-listing may have missed its page and waits for the next cycle)
+        first_looks, self._first_looks = self._first_looks, []
+        since = min(
+            [self._since if self._since is not None else started]
+            + [s.seen_waiting_at for s in first_looks if s.seen_waiting_at is not None]
+        )
+        since -= SKEW_MARGIN
+        reported: set[str] = set()
         filters = JobFilters(
             update_since=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since)),
             sort_key="update_time",
@@ -178,12 +213,16 @@ class SharedPoller:
         try:
             # each page's news is handed out as it arrives, not after the last page
             async for job in self.hook.alist_jobs(filters, page_size=100, app_user_id=self.app_user_id):
+                reported.add(job.job_id)
                 for subscription in self.subscriptions.get(job.job_id, []):
                     subscription.deliver(Observation(job=job))
         except VoiceTrainingError as exc:
             self.hook.log.warning("Listing changed jobs failed (%s); showing each job this cycle", exc)
-            self._show_soon(self._all())
+            self._show_soon(self._all())  # the first looks included
             return
+        for subscription in first_looks:
+            if subscription.job_id not in reported:
+                subscription.deliver(Observation())  # unchanged since it was seen waiting
         self._since = started
         self._safety_net(started)
 

@@ -63,6 +63,10 @@ class VoiceTrainingJobTrigger(BaseTrigger):
         one by one: the list call knows only voice jobs.)
     :param kind: ``"voice"`` (a training job, the default) or ``"short"`` (a recording check,
         polled at ``GET .../user/short-jobs/{job_id}``; it has no asset id and cannot be deleted).
+    :param seen_waiting_at: epoch at which the deferring task's own poll saw the job still
+        waiting (its request's send time). With shared polling the first look is then a list
+        reaching back to it, not a show: after a triggerer failover, the rebuilt triggers cost
+        a few list pages instead of one show each at the same moment.
     """
 
     def __init__(
@@ -78,6 +82,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
         delete_on_kill: bool = False,
         shared_polling: bool = True,
         kind: str = KIND_VOICE,
+        seen_waiting_at: float | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         if kind not in JOB_KINDS:
@@ -93,6 +98,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
         self.started_at = time.time() if started_at is None else float(started_at)
         self.delete_on_kill = bool(delete_on_kill) and kind == KIND_VOICE
         self.shared_polling = bool(shared_polling)
+        self.seen_waiting_at = None if seen_waiting_at is None else float(seen_waiting_at)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the classpath and primitive kwargs (never a credential or a client)."""
@@ -110,6 +116,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                 "delete_on_kill": self.delete_on_kill,
                 "shared_polling": self.shared_polling,
                 "kind": self.kind,
+                "seen_waiting_at": self.seen_waiting_at,
             },
         )
 
@@ -138,7 +145,13 @@ class VoiceTrainingJobTrigger(BaseTrigger):
             # A look never outlives end_time by more than one attempt's deadline.
             attempt = (await hook.aget_settings()).timeout
             source = await open_source(
-                hook, self.job_id, self.app_user_id, self.poll_interval, self.shared_polling, self.kind
+                hook,
+                self.job_id,
+                self.app_user_id,
+                self.poll_interval,
+                self.shared_polling,
+                self.kind,
+                self.seen_waiting_at,
             )
             try:
                 return await self._wait_with(source, hook, attempt)
@@ -160,6 +173,8 @@ class VoiceTrainingJobTrigger(BaseTrigger):
             look_deadline = None if self.end_time is None else max(self.end_time, time.time()) + attempt
             try:
                 job = await source.look(look_deadline, final=deadline_passed)
+                if job is None:  # unchanged since the task saw it waiting (never the final look)
+                    continue
                 verdict = decide(job, failure_states, self.kind)
             except VoiceTrainingError as exc:
                 if not budget.record(exc):

@@ -96,10 +96,22 @@ class JobWaitMixin:
 
     # -- polling -----------------------------------------------------------------------------
     def poll_once(self, job_id: str, deadline: float | None = None) -> tuple[VoiceTrainingJob, Verdict]:
-        """One poll in the worker, ending by ``deadline`` (the task's wait limit) at the latest."""
+        """One poll in the worker, ending by ``deadline`` (the task's wait limit) at the latest.
+
+        A poll that finds the job still waiting is remembered (its send time) for the trigger:
+        see :attr:`.VoiceTrainingJobTrigger.seen_waiting_at`.
+        """
         fetch = self.hook.get_short_job if self.job_kind == KIND_SHORT else self.hook.get_job
+        asked = time.time()
         job = fetch(job_id, app_user_id=self.job_owner, deadline=deadline)
-        return job, decide(job, frozenset(self.failure_states), self.job_kind)
+        verdict = decide(job, frozenset(self.failure_states), self.job_kind)
+        self._seen_waiting = (job_id, asked) if verdict is Verdict.WAIT else None
+        return job, verdict
+
+    def seen_waiting_at(self, job_id: str) -> float | None:
+        """When this task's last poll saw ``job_id`` still waiting (None: it did not)."""
+        seen = getattr(self, "_seen_waiting", None)
+        return seen[1] if seen is not None and seen[0] == job_id else None
 
     def new_budget(self) -> ErrorBudget:
         return ErrorBudget(self.max_consecutive_errors)
@@ -190,6 +202,7 @@ class JobWaitMixin:
             delete_on_kill=self.delete_on_kill,
             kind=self.job_kind,
             shared_polling=self.shared_polling,
+            seen_waiting_at=self.seen_waiting_at(job_id),
         )
 
     def wait_for_job(self, context: Context, job_id: str, end_time: float | None, started_at: float) -> Any:

@@ -6,8 +6,8 @@
 
 Every attempt is bounded: its caller stops waiting at the deadline, whatever the phase
 (connect, headers or body; a server trickling a byte at a time cannot hold it longer), and the
-exchange itself, never cancelled (see :meth:`AsyncTransport._send`), ends on its own per-phase
-timeouts or at the first body chunk after the deadline, closing its connection. The body is
+exchange itself, not cancelled at the deadline (see :meth:`AsyncTransport._send`), ends on its
+own per-phase timeouts or at the first body chunk after the deadline, closing its connection. The body is
 read raw and decoded by :class:`~.bodies.CappedBody` up to the call's cap (a 300 MB answer or a
 gzip bomb costs at most the cap), and a large body is parsed in a worker thread so the event
 loop never waits on it. Redirects are never followed.
@@ -281,8 +281,8 @@ class AsyncTransport(TransportBase):
         exchange = asyncio.ensure_future(self._exchange(client, request, content))
         exchange.add_done_callback(lambda _: gate.release())
         try:
-            # The exchange itself is never cancelled: httpcore 1.0.9 leaks a pool slot for good
-            # when a request is cancelled between getting a new connection and connecting
+            # The deadline does not cancel the exchange: httpcore 1.0.9 leaks a pool slot for
+            # good when a request is cancelled between getting a new connection and connecting
             # (encode/httpcore#1093), and enough leaks hang every later request. At the deadline
             # the caller gets its answer at once and the exchange is left to end by itself,
             # bounded by its own timeouts and the deadline check between body chunks.

@@ -186,3 +186,22 @@ def test_defaults_and_validation(monkeypatch) -> None:  # type: ignore[no-untype
         VoiceTrainingJobSensor(task_id="s3", job_id="j", failure_states=["AUDIT_FAILED"])
     with pytest.raises(VoiceTrainingValidationError, match="failure_states"):
         VoiceTrainingJobSensor(task_id="s4", job_id="j", failure_states="FAILED")
+
+
+def test_the_deferred_trigger_knows_when_the_job_was_seen_waiting(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    """The poll before deferring saw the job waiting: the trigger carries that time, so a
+    shared poller's list (not a show) answers its first look, also after a failover."""
+    import time
+
+    from airflow_provider_voicetraining.utils.compat import TaskDeferred
+    from tests.test_fault_matrix import RecordingTI
+
+    use_conn(emu)
+    job_id = emu.control.seed_job(state="PROCESSING")["job_id"]
+    sensor = VoiceTrainingJobSensor(task_id="wait", job_id=job_id, deferrable=True, timeout=60)
+    before = time.time()
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute({"ti": RecordingTI()})  # type: ignore[arg-type]
+    seen = deferred.value.trigger.serialize()[1]["seen_waiting_at"]
+    shows = [r for r in emu.control.requests() if r["route"] == "show_job"]
+    assert len(shows) == 1 and before <= seen <= shows[0]["time"]

@@ -12,6 +12,7 @@ import asyncio
 import json
 import re
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -50,6 +51,7 @@ async def run_batch(
     *,
     end_in: float = 8.0,
     during: Callable[[], Any] | None = None,
+    interval: float = INTERVAL,
     **kwargs: Any,
 ) -> dict[str, dict[str, Any]]:
     end_time = time.time() + end_in
@@ -57,7 +59,7 @@ async def run_batch(
     async def one(job_id: str) -> dict[str, Any]:
         trigger = VoiceTrainingJobTrigger(
             job_id=job_id,
-            poll_interval=INTERVAL,
+            poll_interval=interval,
             end_time=end_time,
             shared_polling=shared,
             **kwargs,
@@ -302,3 +304,59 @@ def test_the_pollers_of_one_tenant_share_the_safety_budget(emu, use_conn) -> Non
         return counted
 
     assert asyncio.run(asyncio.wait_for(go(), 30)) == [5, 5]
+
+
+def test_waits_seen_waiting_are_answered_by_lists_not_shows(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    """Triggers whose task saw the job waiting (as after a triggerer failover rebuilds them)
+    learn their first look from a list reaching back to then: no show at all, the same events.
+
+    Half the jobs end before the triggers start (after they were seen waiting), half later.
+    """
+    use_conn(emu, rate_limit_queries=0)
+    seen = time.time()
+    held = [emu.control.seed_job(commit_time=seen, outcome="PROCESSING")["job_id"] for _ in range(20)]
+    early, late = held[:10], held[10:]
+    time.sleep(0.2)
+    for job_id in early:
+        emu.control.set_outcome(job_id, "SUCCEED")
+    lists_before = sum(1 for r in emu.control.requests() if r["route"] == "list_jobs")
+
+    def finish_late() -> None:
+        time.sleep(1.0)
+        for job_id in late:
+            emu.control.set_outcome(job_id, "SUCCEED")
+
+    # at 0.5 s per cycle the safety net's first direct shows are due ten intervals later (5 s)
+    events = asyncio.run(
+        run_batch(
+            early + late, shared=True, during=finish_late, end_in=30, interval=0.5, seen_waiting_at=seen
+        )
+    )
+    assert {e["status"] for e in events.values()} == {"success"}
+    log = emu.control.requests()
+    shows = [r for r in log if r["route"] == "show_job"]
+    lists = [r for r in log if r["route"] == "list_jobs"][lists_before:]
+    assert not shows, f"{len(shows)} shows"
+    # the first cycle reached back to when the jobs were seen waiting (less the skew margin)
+    first_since = min(dict(urllib.parse.parse_qsl(r["query"]))["update_since"] for r in lists)
+    reach = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seen - shared_polling.SKEW_MARGIN))
+    assert first_since <= reach
+
+
+def test_a_wait_seen_waiting_long_ago_is_shown_first(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    """Beyond FIRST_LOOK_REACH a list could cost more pages than the show it saves: shown."""
+    use_conn(emu, rate_limit_queries=0)
+    job_id = emu.control.seed_job(state="PROCESSING")["job_id"]
+    long_ago = time.time() - shared_polling.FIRST_LOOK_REACH - 60
+    events = asyncio.run(run_batch([job_id], shared=True, end_in=1.0, seen_waiting_at=long_ago))
+    assert events[job_id]["status"] == "timeout"
+    shows = [r for r in emu.control.requests() if r["route"] == "show_job"]
+    assert len(shows) >= 2  # the first look and the final one at the deadline
+
+
+def test_the_same_events_when_seen_waiting(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    """Every ending, seen waiting before it was seeded (a list since then misses no change):
+    the same events as per-job polling (which ignores ``seen_waiting_at``)."""
+    use_conn(emu)
+    per_job, result = both(emu, lambda: seed_batch(emu), end_in=3.0, seen_waiting_at=time.time())
+    assert result["events"] == per_job

@@ -35,6 +35,7 @@ def test_serialize_is_primitives_and_conn_id_only(emu, use_conn) -> None:  # typ
         end_time=1_900_000_000.5,
         app_user_id="u-1",
         failure_states=["FAILED", "SPLIT_FAILED", "USER_REVIEW_REJECT"],
+        seen_waiting_at=1_899_999_000.25,
     )
     classpath, kwargs = trigger.serialize()
     assert classpath == CLASSPATH
@@ -50,6 +51,7 @@ def test_serialize_is_primitives_and_conn_id_only(emu, use_conn) -> None:  # typ
         "delete_on_kill": False,
         "shared_polling": False,
         "kind": "voice",
+        "seen_waiting_at": 1_899_999_000.25,
     }
     text = json.dumps(kwargs)  # JSON primitives only
     for secret in (conn["login"], conn["password"]):
