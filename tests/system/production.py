@@ -432,8 +432,6 @@ class ProductionCluster(AirflowCluster):
             # dozen concurrent task heartbeats and state updates: every request then waited
             # the pool's 30 s timeout (the api-server stalled 33-80 s after the database restart)
             "AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW": "35",
-            # the DAG file does not change during the run: parse it once, not every 30 s
-            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "10",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
             # one api-server process: with more, uvicorn's worker health check (Airflow 3.0.6)
