@@ -247,17 +247,21 @@ class PostgresServer(Server):
             time.sleep(0.1)
         raise RuntimeError(f"postgres not ready after {timeout}s")
 
-    def _psql(self, sql: str, dbname: str = DB_NAME) -> str:
+    def _client(self, program: str, args: list[str], what: str, timeout: float) -> str:
+        """Run one of the server's client programs (``psql``, ``pg_dump``); its output."""
         done = subprocess.run(
-            [str(self.bin.parent / "bin" / "psql"), *self._conn_args(dbname), "-At", "-c", sql],
+            [str(self.bin / program), *args],
             capture_output=True,
             env=self._env(),
             check=False,
-            timeout=60,
+            timeout=timeout,
         )
         if done.returncode != 0:
-            raise RuntimeError(f"psql {sql!r}: {done.stderr.decode()[-2000:]}")
+            raise RuntimeError(f"{what} failed: {done.stderr.decode()[-2000:]}")
         return done.stdout.decode()
+
+    def _psql(self, sql: str, dbname: str = DB_NAME) -> str:
+        return self._client("psql", [*self._conn_args(dbname), "-At", "-c", sql], f"psql {sql!r}", 60)
 
     def _conn_args(self, dbname: str = DB_NAME) -> list[str]:
         return ["-h", "127.0.0.1", "-p", str(self.port), "-U", DB_USER, "-d", dbname]
@@ -280,15 +284,7 @@ class PostgresServer(Server):
 
     def dump(self, target: Path) -> Path:
         """``pg_dump`` of the metadata database (plain SQL) into ``target``."""
-        done = subprocess.run(
-            [str(self.bin / "pg_dump"), *self._conn_args(), "--no-owner", "-f", str(target)],
-            capture_output=True,
-            env=self._env(),
-            check=False,
-            timeout=120,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"pg_dump failed: {done.stderr.decode()[-2000:]}")
+        self._client("pg_dump", [*self._conn_args(), "--no-owner", "-f", str(target)], "pg_dump", 120)
         return target
 
 

@@ -18,6 +18,18 @@ from typing import Any
 from urllib.parse import quote
 
 
+def emulator_secrets(config: Any) -> dict[str, str]:
+    """Every credential an emulator's config holds, by name (what each scan looks for)."""
+    return {
+        "AK": config.access_key,
+        "SK": config.secret_key,
+        "temporary AK": config.temp_access_key,
+        "temporary SK": config.temp_secret_key,
+        "security token": config.security_token,
+        "IAM password": config.iam_password,
+    }
+
+
 @dataclass
 class Finding:
     category: str

@@ -48,7 +48,7 @@ from tests.system.cluster import (
 )
 from tests.system.conftest import CONN_EXTRA, HEARTBEAT_ENV
 from tests.system.production import ProductionCluster, descendants_of
-from tests.system.secret_scan import SecretScanner
+from tests.system.secret_scan import SecretScanner, emulator_secrets
 
 pytestmark = [pytest.mark.system, pytest.mark.production, pytest.mark.timeout(2400)]
 
@@ -546,15 +546,7 @@ def _check_requests(control: Any, figures: Figures) -> None:
 
 
 def _check_secrets(cluster: ProductionCluster, emulator: EmulatorProcess, figures: Figures) -> None:
-    cfg = emulator.config
-    secrets = {
-        "AK": cfg.access_key,
-        "SK": cfg.secret_key,
-        "temporary AK": cfg.temp_access_key,
-        "temporary SK": cfg.temp_secret_key,
-        "security token": cfg.security_token,
-        "IAM password": cfg.iam_password,
-    }
+    secrets = emulator_secrets(emulator.config)
     scanner = SecretScanner(secrets, emulator.control.tokens())
     for path in sorted(p for p in cluster.logs.rglob("*") if p.is_file()):
         scanner.scan_file("task and trigger logs", path)

@@ -25,7 +25,7 @@ from airflow_provider_voicetraining.states import StateClass, classify
 from metastudio_emulator import EmulatorProcess
 from tests.system.cluster import TRIGGERER_HEALTH_THRESHOLD, AirflowCluster, decrypt_trigger_kwargs
 from tests.system.conftest import AUTH_MODES, EXISTING, PIPELINE
-from tests.system.secret_scan import SecretScanner
+from tests.system.secret_scan import SecretScanner, emulator_secrets
 
 pytestmark = pytest.mark.system
 
@@ -422,15 +422,7 @@ def test_triggerer_failover(cluster: AirflowCluster, system_emulator: EmulatorPr
 def test_no_credential_in_logs_xcom_rendered_fields_or_triggers(
     cluster: AirflowCluster, main_runs: MainRuns, system_emulator: EmulatorProcess
 ) -> None:
-    cfg = system_emulator.config
-    secrets = {
-        "AK": cfg.access_key,
-        "SK": cfg.secret_key,
-        "temporary AK": cfg.temp_access_key,
-        "temporary SK": cfg.temp_secret_key,
-        "security token": cfg.security_token,
-        "IAM password": cfg.iam_password,
-    }
+    secrets = emulator_secrets(system_emulator.config)
     tokens = system_emulator.control.tokens()
     assert len(tokens) >= 2, tokens
     scanner = SecretScanner(secrets, tokens)
