@@ -84,7 +84,7 @@ class SharedSource(DirectSource):
         self.poller = poller
         self.subscription = Subscription(job_id, interval, seen_waiting_at)
         #: the first look waits for a list cycle like any later one (no show)
-        self._first_by_list = self.subscription.answered_by_list(time.time())
+        self._first_by_list = self.subscription.answered_by_list
         self.last: VoiceTrainingJob | None = None
         self._pending: Observation | None = None
         poller.subscribe(self.subscription)

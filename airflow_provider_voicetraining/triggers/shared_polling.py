@@ -102,10 +102,13 @@ class Subscription:
     seen_waiting_at: float | None = None
     queue: asyncio.Queue[Observation] = field(default_factory=asyncio.Queue)
     last_direct: float = field(default_factory=time.time)
+    #: whether a list cycle answers the first look (no direct show): decided once, here, so the
+    #: poller and the trigger's source cannot disagree
+    answered_by_list: bool = field(init=False)
 
-    def answered_by_list(self, now: float) -> bool:
-        """Whether a list cycle answers this subscriber's first look (no direct show)."""
-        return self.seen_waiting_at is not None and now - self.seen_waiting_at <= FIRST_LOOK_REACH
+    def __post_init__(self) -> None:
+        seen = self.seen_waiting_at
+        self.answered_by_list = seen is not None and self.last_direct - seen <= FIRST_LOOK_REACH
 
     def deliver(self, observation: Observation) -> None:
         """Hand the trigger an observation (it reads them in order)."""
@@ -142,7 +145,7 @@ class SharedPoller:
         """
         faster = not self._intervals or subscription.interval < self.shortest_interval
         self.subscriptions.setdefault(subscription.job_id, []).append(subscription)
-        if subscription.answered_by_list(time.time()):
+        if subscription.answered_by_list:
             self._first_looks.append(subscription)
         self._intervals[subscription.interval] += 1
         if self._task is None or self._task.done():
