@@ -484,6 +484,22 @@ class JobStore:
             commit.started_at = now - offset * self.time_scale
         rec.commits.append(commit)
 
+    # -- assets ------------------------------------------------------------------------------
+
+    def trained_voice(
+        self, asset_id: str, project_id: str, app_user_id: str | None, now: float
+    ) -> JobRecord | None:
+        """The voice job whose model is asset ``asset_id``: it exists once the job ``SUCCEED``s."""
+        for rec in self.jobs.values():
+            if (
+                rec.kind == "voice"
+                and rec.asset_id == asset_id
+                and visible(rec, project_id, app_user_id)
+                and rec.state(now) == S.SUCCEED.value
+            ):
+                return rec
+        return None
+
     # -- listing -----------------------------------------------------------------------------
 
     def query(
@@ -648,6 +664,30 @@ def voice_view(rec: JobRecord, now: float, base_url: str) -> dict[str, Any]:
     for key in rec.omit_fields:
         view.pop(key, None)
     return view
+
+
+def asset_view(rec: JobRecord, now: float) -> dict[str, Any]:
+    """``ShowAssetResponse`` of a trained voice, the documented fields the emulator knows: an
+    ``ACTIVED`` ``VOICE_MODEL`` named after the voice, made when the job reached ``SUCCEED``
+    (RFC 3339). Its tags are the job's ``tag`` (an emulator choice). Unset fields are left out."""
+    made = rfc3339(rec.position(now).entered_at)
+    view: dict[str, Any] = {
+        "project_id": rec.project_id,
+        "asset_id": rec.asset_id,
+        "asset_name": rec.meta.get("voice_name"),
+        "asset_description": rec.meta.get("description"),
+        "app_user_id": rec.app_user_id,
+        "create_time": made,
+        "update_time": made,
+        "asset_type": "VOICE_MODEL",
+        "asset_state": "ACTIVED",
+        "tags": [rec.meta["tag"]] if rec.meta.get("tag") else [],
+        "asset_extra_meta": {
+            "voice_model_meta": {"sex": rec.meta.get("sex"), "language": rec.meta.get("language")}
+        },
+        "supported_service": rec.meta.get("supported_service"),
+    }
+    return {key: value for key, value in view.items() if value is not None}
 
 
 def short_view(rec: JobRecord, now: float) -> dict[str, Any]:

@@ -10,10 +10,9 @@ brings: the connection, secret masking and the connection form.
 from __future__ import annotations
 
 import os
-import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_voicetraining import CONN_TYPE, DEFAULT_CONN_ID
 from airflow_provider_voicetraining.utils import compat
@@ -49,6 +48,9 @@ from airflow_provider_voicetraining.wire.settings import (
 from airflow_provider_voicetraining.wire.states import COMMITTABLE_STATES, JobState
 from airflow_provider_voicetraining.wire.transports import AsyncTransport, SyncTransport
 from airflow_provider_voicetraining.wire.vocabulary import MAX_PAGE
+
+if TYPE_CHECKING:
+    import requests
 
 T = TypeVar("T")
 
@@ -114,6 +116,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         self._named = True
         self._sync: SyncTransport | None = None
         self._async: AsyncTransport | None = None
+        self._session: requests.Session | None = None
         self._redact = Redactor()
 
     def __repr__(self) -> str:
@@ -177,12 +180,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
 
     @staticmethod
     def _policy(settings: ConnectionSettings) -> RetryPolicy:
-        return RetryPolicy(
-            max_retries=settings.max_retries,
-            base_delay=settings.retry_delay,
-            max_delay=max(settings.retry_max_delay, settings.retry_delay),
-            rng=random.Random(),
-        )
+        return RetryPolicy.for_connection(settings)
 
     @property
     def _transport(self) -> SyncTransport:
@@ -209,8 +207,39 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         transport = await self._atransport()
         return await transport.execute(build(transport.settings, *args, **kwargs), deadline)
 
+    def get_conn(self) -> requests.Session:
+        """Return a ``requests.Session`` that authenticates any MetaStudio call (one per hook).
+
+        For the APIs without a typed method (the asset library, TTS ...); the README's "Any other
+        MetaStudio API" says what it adds to plain ``requests`` and what it leaves to the caller.
+        Its auth is :class:`~airflow_provider_voicetraining.auth.MetaStudioAuth` (AK/SK signing,
+        or the hook's IAM tokens: same cache, same re-mint on 401); it sends the connection's
+        default ``X-App-UserId``, verifies TLS per the connection, gives every request without
+        a ``timeout`` the connection's ``timeout``, resolves a path starting with ``/`` against
+        the endpoint and sends no credential to another host, redirects included. Closing the
+        hook closes it.
+        """
+        if self._session is None:
+            from airflow_provider_voicetraining.auth import MetaStudioAuth
+            from airflow_provider_voicetraining.wire.limits import MAX_CONNECT_TIMEOUT
+            from airflow_provider_voicetraining.wire.request_flow import USER_AGENT
+            from airflow_provider_voicetraining.wire.requests_session import EndpointSession
+
+            settings = self.settings
+            self._session = EndpointSession(
+                settings.endpoint,
+                auth=MetaStudioAuth.from_settings(settings, self._transport),
+                verify=settings.verify,
+                timeout=(min(settings.timeout, MAX_CONNECT_TIMEOUT), settings.timeout),
+                user_agent=USER_AGENT,
+            )
+        return self._session
+
     def close(self) -> None:
-        """Close the sync HTTP session (the async side closes with :meth:`aclose`)."""
+        """Close the sync HTTP session and :meth:`get_conn`'s (the async side closes with :meth:`aclose`)."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
         if self._sync is not None:
             self._sync.close()
 

@@ -381,8 +381,21 @@ class SyncTransport:
         try:
             return run_sync(self._async.execute(call, deadline))
         finally:
-            while self._minted:
-                self.on_token(self._minted.pop())
+            self._hand_over_minted()
+
+    def token(self) -> Secret:
+        """The connection's IAM token (``auth_type=password``): the process's cached one, or one
+        minted now, once however many threads and calls ask together (the hook's rule and cache;
+        ``requests`` calls through :class:`~airflow_provider_voicetraining.auth.MetaStudioAuth`
+        get their tokens here)."""
+        try:
+            return run_sync(self._async._token())
+        finally:
+            self._hand_over_minted()
+
+    def _hand_over_minted(self) -> None:
+        while self._minted:
+            self.on_token(self._minted.pop())
 
     def close(self) -> None:
         """Give the shared connection pool of the private loop back."""
