@@ -244,7 +244,10 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
             self._sync.close()
 
     async def aclose(self) -> None:
-        """Give the shared async connection pool back."""
+        """Give the shared async connection pool back (and close :meth:`get_conn`'s session)."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
         if self._async is not None:
             await self._async.aclose()
             self._async = None
