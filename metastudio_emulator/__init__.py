@@ -56,9 +56,10 @@ RFC 3339 or epoch ms, sort_key, sort_dir (default create_time desc), is_ondemand
 delete; ``/audit-result``; ``/uploading-address-url``;
 ``/review-attachment-uploading-address-url``; ``/op-logs``; ``P/quotas``; short jobs
 ``P/user/short-jobs`` (create, commit, show); the asset library's ShowAsset
-``GET /v1/{project_id}/digital-assets/{asset_id}`` for voices that reached ``SUCCEED``; IAM ``POST /v3/auth/tokens`` (password, project
-scope by id or name, ``?nocatalog=true``) and ``GET /v3/projects?name=`` (SDK project discovery);
-presigned uploads ``PUT /_obs/{job_id}/...`` (``data.zip`` needs ``application/zip``).
+``GET /v1/{project_id}/digital-assets/{asset_id}`` for voices that reached ``SUCCEED``; IAM
+``POST /v3/auth/tokens`` (password, project scope by id or name, ``?nocatalog=true``) and
+``GET /v3/projects?name=`` (SDK project discovery); presigned uploads ``PUT /_obs/{job_id}/...``
+(``data.zip`` needs ``application/zip``).
 
 Success is 200 (IAM 201, uploads 200 + ``ETag``); bad parameters 400 ``MSS.00000003``; unknown
 job or asset 404 ``MSS.00000001``; auth failures 401 ``APIG.0301`` (signature, unknown AK, locked AK,

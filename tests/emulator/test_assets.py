@@ -53,7 +53,10 @@ def test_unknown_or_unfinished_assets_answer_the_documented_404(api: Api) -> Non
     for asset_id in ("26f06524-4f75-4b3a-a853-b649a21aaf66", "asset-of-a-failed-job"):
         r = api.call("GET", _asset_path(api, asset_id))
         assert r.status_code == 404
-        assert r.json() == {"error_code": "MSS.00000001", "error_msg": f"The asset {asset_id} does not exist."}
+        assert r.json() == {
+            "error_code": "MSS.00000001",
+            "error_msg": f"The asset {asset_id} does not exist.",
+        }
 
 
 def test_assets_are_scoped_like_jobs_project_and_app_user(api: Api) -> None:
@@ -77,7 +80,11 @@ def test_show_asset_verifies_the_signature_like_every_route(api: Api) -> None:
     unsigned = api.call("GET", _asset_path(api, "guarded-asset"), sign=False)
     assert unsigned.status_code == 401
     assert api.call("GET", _asset_path(api, "guarded-asset")).status_code == 200
-    assert [e["auth_error"] is not None for e in api.emu.control.requests("show_asset")] == [True, True, False]
+    assert [e["auth_error"] is not None for e in api.emu.control.requests("show_asset")] == [
+        True,
+        True,
+        False,
+    ]
 
 
 def test_an_asset_id_needing_quoting_round_trips(api: Api) -> None:
