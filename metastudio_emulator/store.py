@@ -368,13 +368,17 @@ class JobStore:
             return "The assessment data is not a zip archive holding .wav recordings."
         return lifecycle.DEFAULT_FAILED_REASON
 
-    def set_outcome(self, rec: JobRecord, outcome: str | None, details: dict[str, Any], now: float) -> None:
+    def set_outcome(
+        self, rec: JobRecord, outcome: str | None, details: dict[str, Any], now: float, at_once: bool = False
+    ) -> None:
         """Override the outcome of this and every later commit (``None`` clears the override).
 
         A commit still in progress is re-planned, keeping its start time (states already passed
         may change if the new path differs), and so is one held in an in-progress state by an
         earlier override. A commit that already ended (success, failure or needs-action state)
-        is left alone: the override applies from the next commit on.
+        is left alone: the override applies from the next commit on. ``at_once`` moves a commit
+        in progress straight from the state it stands in to the outcome, now, with no state
+        between (a test holds the job in what it asserts instead of racing the timeline).
         """
         rec.outcome_override = lifecycle.normalize_outcome(outcome) if outcome else None
         rec.override_details = dict(details)
@@ -388,6 +392,8 @@ class JobStore:
             replanned = self._plan(rec, last.number, last.started_at)
             replanned.data_sequence = last.data_sequence
             replanned.time_scale = last.time_scale
+            if at_once and rec.outcome_override:
+                replanned.steps = _jump(last, replanned.steps[-1].state, now)
             rec.commits[-1] = replanned
 
     # -- seeding -----------------------------------------------------------------------------
@@ -536,6 +542,19 @@ class JobStore:
             matched.sort(key=lambda m: (m[0].create_time, m[0].job_id), reverse=q.sort_dir == "desc")
         page = [m[0] for m in matched[q.offset : q.offset + q.limit]]
         return len(matched), page
+
+
+def _jump(commit: Commit, target: str, now: float) -> list[lifecycle.Step]:
+    """The steps of ``commit`` as passed until ``now``, then ``target`` as the last state."""
+    if commit.time_scale <= 0:  # every timeline has already ended
+        return [lifecycle.Step(target, None)]
+    passed = commit.position(now).passed
+    ends = [entered for _, entered in passed[1:]] + [now]
+    steps = [
+        lifecycle.Step(state, (end - entered) / commit.time_scale)
+        for (state, entered), end in zip(passed, ends, strict=True)
+    ]
+    return [*steps, lifecycle.Step(target, None)]
 
 
 def _within(value: float, since: float | None, until: float | None) -> bool:

@@ -266,6 +266,26 @@ def test_control_outcome_overrides_everything(api: Api) -> None:
     api.wait_state(bad_zip["job_id"], "USER_RESULT_REVIEW")
 
 
+def test_control_outcome_at_once_skips_the_rest_of_the_timeline(api: Api) -> None:
+    ctl = api.emu.control
+    held = api.ready_job("basic", voice_name="plain")["job_id"]
+    ctl.set_outcome(held, "PROCESSING")
+    api.commit(held)
+    api.wait_state(held, "PROCESSING")
+    record = ctl.set_outcome(held, "SUCCEED", at_once=True)
+    assert api.show(held)["state"] == "SUCCEED"
+    passed = [step["state"] for step in record["commits"][-1]["passed"]]
+    assert passed[-2:] == ["PROCESSING", "SUCCEED"], passed
+    # a failure moved at once carries its details like any other
+    failing = api.ready_job("basic", voice_name="plain-2")["job_id"]
+    ctl.set_outcome(failing, "PROCESSING")
+    api.commit(failing)
+    api.wait_state(failing, "PROCESSING")
+    ctl.set_outcome(failing, "fail", at_once=True, job_failed_code="MSS.29999999")
+    job = api.show(failing)
+    assert (job["state"], job["job_failed_code"]) == ("FAILED", "MSS.29999999")
+
+
 def test_time_scale_stretches_the_timeline() -> None:
     with EmulatorServer(EmulatorConfig(time_scale=3600)) as emu:
         api = Api(emu)
