@@ -26,8 +26,9 @@ def test_a_voice_becomes_an_asset_when_its_training_succeeds(api: Api) -> None:
     early = api.call("GET", _asset_path(api, "asset-of-the-voice"))
     assert early.status_code == 404 and early.json()["error_code"] == "MSS.00000001"
 
-    api.emu.control.set_outcome(job_id, "SUCCEED")
-    job = api.wait_state(job_id, "SUCCEED")
+    api.emu.control.set_outcome(job_id, "SUCCEED", at_once=True)
+    job = api.show(job_id)
+    assert job["state"] == "SUCCEED"
     assert job["asset_id"] == "asset-of-the-voice"
     r = api.call("GET", _asset_path(api, "asset-of-the-voice"))
     assert r.status_code == 200, r.text
