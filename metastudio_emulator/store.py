@@ -377,13 +377,20 @@ class JobStore:
         may change if the new path differs), and so is one held in an in-progress state by an
         earlier override. A commit that already ended (success, failure or needs-action state)
         is left alone: the override applies from the next commit on. ``at_once`` moves a commit
-        in progress straight from the state it stands in to the outcome, now, with no state
-        between (a test holds the job in what it asserts instead of racing the timeline).
+        in progress (or a job seeded in a fixed in-progress state) straight from the state it
+        stands in to the outcome, now, with no state between (a test holds the job in what it
+        asserts instead of racing the timeline).
         """
         rec.outcome_override = lifecycle.normalize_outcome(outcome) if outcome else None
         rec.override_details = dict(details)
         if "asset_id" in details:
             rec.asset_id = str(details["asset_id"])
+        if at_once and rec.outcome_override and not rec.commits:
+            if classify(rec.base_state) is StateClass.IN_PROGRESS:
+                rec.base_state, rec.base_time = rec.outcome_override, now
+                rec.failed_code = details.get("job_failed_code", rec.failed_code)
+                rec.failed_reason = details.get("job_failed_reason", rec.failed_reason)
+            return
         if rec.commits:
             last = rec.commits[-1]
             reached = last.position(now).state

@@ -5,8 +5,8 @@
 #   2. ruff once, mypy per version;
 #   3. the unit tests of one version beside the system tests of another, in turns: the unit
 #      tests mostly wait on emulated time, the system tests mostly on real Airflow components,
-#      so the pair shares two cores well. Tests run in random order (pytest-randomly; the seed
-#      is printed in each log: `-p randomly -p "randomly_seed=N"` reproduces an order).
+#      so the pair shares two cores well. Tests run in random order (pytest-randomly; each log
+#      prints its seed: PYTEST_ARGS="--randomly-seed=N" repeats an order).
 #
 # Every phase runs even when an earlier one failed; each writes its log under
 # .test-artifacts/test-matrix/ and prints one summary line; a failed phase's log tail is printed.

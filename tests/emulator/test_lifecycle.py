@@ -284,6 +284,13 @@ def test_control_outcome_at_once_skips_the_rest_of_the_timeline(api: Api) -> Non
     ctl.set_outcome(failing, "fail", at_once=True, job_failed_code="MSS.29999999")
     job = api.show(failing)
     assert (job["state"], job["job_failed_code"]) == ("FAILED", "MSS.29999999")
+    # a job seeded in a fixed in-progress state moves too; one in a final state stays
+    pinned = ctl.seed_job(state="PROCESSING")["job_id"]
+    ctl.set_outcome(pinned, "SUCCEED", at_once=True, asset_id="asset-at-once")
+    assert (api.show(pinned)["state"], api.show(pinned)["asset_id"]) == ("SUCCEED", "asset-at-once")
+    ended = ctl.seed_job(state="FAILED")["job_id"]
+    ctl.set_outcome(ended, "SUCCEED", at_once=True)
+    assert api.show(ended)["state"] == "FAILED"
 
 
 def test_time_scale_stretches_the_timeline() -> None:
