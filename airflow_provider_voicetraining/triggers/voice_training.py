@@ -31,6 +31,7 @@ from airflow_provider_voicetraining.utils.wait_rules import (
     StateLog,
     Verdict,
     decide,
+    look_deadline,
     make_event,
 )
 from airflow_provider_voicetraining.wire.errors import VoiceTrainingError
@@ -170,9 +171,9 @@ class VoiceTrainingJobTrigger(BaseTrigger):
             await source.wait(0.0 if first else self.poll_interval, self._until_deadline())
             first = False
             deadline_passed = self.end_time is not None and time.time() >= self.end_time
-            look_deadline = None if self.end_time is None else max(self.end_time, time.time()) + attempt
+            deadline = look_deadline(self.end_time, attempt)
             try:
-                job = await source.look(look_deadline, final=deadline_passed)
+                job = await source.look(deadline, final=deadline_passed)
                 if job is None:  # unchanged since the task saw it waiting (never the final look)
                     continue
                 verdict = decide(job, failure_states, self.kind)
@@ -212,7 +213,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                     states=states,
                 )
             if verdict is Verdict.FAILED:
-                details = await hook.aget_failure_details(job, deadline=look_deadline)
+                details = await hook.aget_failure_details(job, deadline=deadline)
                 return make_event(
                     EVENT_FAILED,
                     self.job_id,

@@ -40,6 +40,7 @@ from airflow_provider_voicetraining.utils.wait_rules import (
     check_event,
     decide,
     describe_history,
+    look_deadline,
 )
 from airflow_provider_voicetraining.wire import checks as check
 
@@ -103,7 +104,10 @@ class JobWaitMixin:
         """
         fetch = self.hook.get_short_job if self.job_kind == KIND_SHORT else self.hook.get_job
         asked = time.time()
-        job = fetch(job_id, app_user_id=self.job_owner, deadline=deadline)
+        # past the deadline (a slow create or upload) the look is the final one: a timeout
+        job = fetch(
+            job_id, app_user_id=self.job_owner, deadline=look_deadline(deadline, self.hook.settings.timeout)
+        )
         verdict = decide(job, frozenset(self.failure_states), self.job_kind)
         self._seen_waiting = (job_id, asked) if verdict is Verdict.WAIT else None
         return job, verdict

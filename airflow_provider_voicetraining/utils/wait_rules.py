@@ -57,6 +57,12 @@ class Verdict(str, enum.Enum):
     WAIT = "wait"
 
 
+def look_deadline(end_time: float | None, attempt: float) -> float | None:
+    """When one look at a job must end: by ``end_time`` (the wait's deadline), and a look at or
+    after it (the final one) still gets one attempt's time (``attempt`` seconds)."""
+    return None if end_time is None else max(end_time, time.time()) + attempt
+
+
 def decide(job: VoiceTrainingJob, failure_states: frozenset[str], kind: str = KIND_VOICE) -> Verdict:
     """Success, failure (the state is in ``failure_states``) or keep waiting.
 
