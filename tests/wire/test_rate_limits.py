@@ -84,7 +84,8 @@ def test_a_burst_queues_on_the_client_instead_of_drawing_429s(
         # (what the gateway sees also depends on when each request arrives: on a loaded machine
         # one can leave its slot late and meet the next window's, and its 429 is retried)
         scheduled.sort()
-        assert all(later - first > 1.0 for first, later in zip(scheduled, scheduled[10:], strict=False)), scheduled
+        gaps = [later - first for first, later in zip(scheduled, scheduled[10:], strict=False)]
+        assert min(gaps) > 1.0, scheduled
         assert results == ["WAITING"] * 30, statuses
         assert statuses.count(429) < statuses.count(200), statuses  # the unlimited burst: ~20 of 30
         assert elapsed >= 1.9
