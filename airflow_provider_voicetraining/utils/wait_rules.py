@@ -58,9 +58,10 @@ class Verdict(str, enum.Enum):
 
 
 def look_deadline(end_time: float | None, attempt: float) -> float | None:
-    """When one look at a job must end: by ``end_time`` (the wait's deadline), and a look at or
-    after it (the final one) still gets one attempt's time (``attempt`` seconds)."""
-    return None if end_time is None else max(end_time, time.time()) + attempt
+    """When one look at a job must end: by ``end_time`` (the wait's deadline), but always with at
+    least one attempt's time (``attempt`` seconds), so the final look at or after the deadline is
+    a look, never outliving ``end_time`` by more than one attempt."""
+    return None if end_time is None else max(end_time, time.time() + attempt)
 
 
 def decide(job: VoiceTrainingJob, failure_states: frozenset[str], kind: str = KIND_VOICE) -> Verdict:
