@@ -338,10 +338,13 @@ def stop() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global FOLDER, STATE  # one playground per process
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="api-server port (another if busy)")
     parser.add_argument("--stop", action="store_true", help="stop the running playground")
+    parser.add_argument("--folder", type=Path, default=FOLDER, help="where it writes (default .playground)")
     args = parser.parse_args(argv)
+    FOLDER, STATE = args.folder.resolve(), args.folder.resolve() / "state.json"
     return stop() if args.stop else start(args.port)
 
 
