@@ -148,7 +148,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                 self.job_id,
                 message=f"Trigger for job {self.job_id} crashed: {type(exc).__name__}: {exc}",
             )
-        yield VoiceTrainingJobEvent(event)  # type: ignore[no-untyped-call]
+        yield VoiceTrainingJobEvent(payload=event)
 
     async def wait(self) -> dict[str, Any]:
         """Poll until there is something to report; return the event payload."""
