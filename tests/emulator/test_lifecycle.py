@@ -229,6 +229,15 @@ def test_segment_mode(api: Api) -> None:
     )
 
 
+def _held_in_processing(api: Api, voice_name: str) -> str:
+    """A committed job held in PROCESSING by the control API; its id."""
+    job_id = str(api.ready_job("basic", voice_name=voice_name)["job_id"])
+    api.emu.control.set_outcome(job_id, "PROCESSING")
+    api.commit(job_id)
+    api.wait_state(job_id, "PROCESSING")
+    return job_id
+
+
 def test_control_outcome_overrides_everything(api: Api) -> None:
     ctl = api.emu.control
     job_id = api.ready_job("basic", voice_name="fail-but-overridden")["job_id"]
@@ -236,10 +245,7 @@ def test_control_outcome_overrides_everything(api: Api) -> None:
     api.commit(job_id)
     api.wait_state(job_id, "SUCCEED")
 
-    held = api.ready_job("basic", voice_name="plain")["job_id"]
-    ctl.set_outcome(held, "PROCESSING")
-    api.commit(held)
-    api.wait_state(held, "PROCESSING")
+    held = _held_in_processing(api, "plain")
     time.sleep(0.2)
     assert api.show(held)["state"] == "PROCESSING"
     ctl.set_outcome(held, "fail", job_failed_code="MSS.29999999", job_failed_reason="GPU on fire")
@@ -268,19 +274,13 @@ def test_control_outcome_overrides_everything(api: Api) -> None:
 
 def test_control_outcome_at_once_skips_the_rest_of_the_timeline(api: Api) -> None:
     ctl = api.emu.control
-    held = api.ready_job("basic", voice_name="plain")["job_id"]
-    ctl.set_outcome(held, "PROCESSING")
-    api.commit(held)
-    api.wait_state(held, "PROCESSING")
+    held = _held_in_processing(api, "plain")
     record = ctl.set_outcome(held, "SUCCEED", at_once=True)
     assert api.show(held)["state"] == "SUCCEED"
     passed = [step["state"] for step in record["commits"][-1]["passed"]]
     assert passed[-2:] == ["PROCESSING", "SUCCEED"], passed
     # a failure moved at once carries its details like any other
-    failing = api.ready_job("basic", voice_name="plain-2")["job_id"]
-    ctl.set_outcome(failing, "PROCESSING")
-    api.commit(failing)
-    api.wait_state(failing, "PROCESSING")
+    failing = _held_in_processing(api, "plain-2")
     ctl.set_outcome(failing, "fail", at_once=True, job_failed_code="MSS.29999999")
     job = api.show(failing)
     assert (job["state"], job["job_failed_code"]) == ("FAILED", "MSS.29999999")
