@@ -1,5 +1,6 @@
 # Two commands set everything up on a fresh machine (Python >= 3.10 with venv):
 #   make demo   run the example pipeline with real Airflow against the local emulator
+#   make playground   the example DAGs in Airflow's UI against the emulator (Ctrl-C stops it)
 #   make test   ruff, mypy and the whole test suite on every supported Airflow release line
 #               (what CI runs: tools/test_matrix.sh)
 # Each creates its own virtual environments. For a quicker loop while you work:
@@ -30,7 +31,7 @@ RESOLVE_DATE_3.0.6 := 2025-09-20
 RESOLVE_DATE_3.3.2 := 2026-11-20
 RESOLVE_DATE ?= $(RESOLVE_DATE_$(AIRFLOW_VERSION))
 
-.PHONY: demo test test-version quick lint typecheck unit system bench clean venv chromium system-packages
+.PHONY: demo playground playground-stop test test-version quick lint typecheck unit system bench clean venv chromium system-packages
 
 # System packages the tests need, installed with apt-get when missing (root, or sudo). One
 # helper for every such package: $(call ensure_package,CHECK,DEBIAN PACKAGE,WHAT FOR).
@@ -65,6 +66,13 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m tools.demo
+
+# Airflow's UI, components and the emulator on loopback; everything it writes is in .playground/
+playground: $(STAMP)
+	$(BIN)/python -m tools.playground
+
+playground-stop:
+	@$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) -m tools.playground --stop
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(SOURCES)
@@ -111,4 +119,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf .venv-airflow-* .demo .test-artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv-airflow-* .demo .playground .test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -20,6 +20,7 @@ the real service would reject tones as training data).
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 
@@ -32,6 +33,9 @@ from airflow_provider_voicetraining.vocabulary import EDITIONS
 
 #: Training takes hours: poll every minute. The demo and tests set a short interval.
 POLL_INTERVAL = float(os.environ.get("VOICE_TRAINING_POLL_INTERVAL", "60"))
+
+#: task log lines (print() output would land in the log's collapsed "Post Execute" group)
+log = logging.getLogger(__name__)
 
 with DAG(
     dag_id="example_voice_training_pipeline",
@@ -88,7 +92,7 @@ with DAG(
     def use_voice(job: dict) -> str:  # type: ignore[type-arg]
         """Downstream use of the trained voice: here, log the asset id a TTS job would use."""
         asset_id = job["asset_id"]
-        print(f"Voice {job['voice_name']!r} is ready: asset_id={asset_id}")
+        log.info(f"Voice {job['voice_name']!r} is ready: asset_id={asset_id}")
         return str(asset_id)
 
     @task
@@ -106,7 +110,7 @@ with DAG(
             response.raise_for_status()  # the session does not retry or raise: the caller decides
             asset = response.json()
         summary = {key: asset.get(key) for key in ("asset_id", "asset_name", "asset_type", "asset_state")}
-        print(f"Voice asset: {summary}")
+        log.info(f"Voice asset: {summary}")
         return summary
 
     describe_voice_asset(use_voice(wait_for_voice.output))  # type: ignore[arg-type]

@@ -44,6 +44,18 @@ if TYPE_CHECKING:
 CLASSPATH = "airflow_provider_voicetraining.triggers.voice_training.VoiceTrainingJobTrigger"
 
 
+class VoiceTrainingJobEvent(TriggerEvent):
+    """The trigger's event (a ``TriggerEvent`` with a short ``repr``).
+
+    The triggerer's "Trigger fired event" log line shows the status, the job and the message,
+    not the whole job dict the payload carries.
+    """
+
+    def __repr__(self) -> str:
+        payload = self.payload if isinstance(self.payload, dict) else {}
+        return f"TriggerEvent<{payload.get('status')} {payload.get('job_id')}: {payload.get('message')}>"
+
+
 class VoiceTrainingJobTrigger(BaseTrigger):
     """Poll ``GET .../user/jobs/{job_id}`` until the job is terminal or ``end_time`` passes.
 
@@ -136,7 +148,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                 self.job_id,
                 message=f"Trigger for job {self.job_id} crashed: {type(exc).__name__}: {exc}",
             )
-        yield TriggerEvent(event)  # type: ignore[no-untyped-call]
+        yield VoiceTrainingJobEvent(payload=event)
 
     async def wait(self) -> dict[str, Any]:
         """Poll until there is something to report; return the event payload."""
