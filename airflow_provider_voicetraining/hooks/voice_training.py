@@ -45,7 +45,7 @@ from airflow_provider_voicetraining.wire.settings import (
     ConnectionSettings,
     parse_connection,
 )
-from airflow_provider_voicetraining.wire.states import COMMITTABLE_STATES, JobState
+from airflow_provider_voicetraining.wire.states import JobState
 from airflow_provider_voicetraining.wire.transports import AsyncTransport, SyncTransport
 from airflow_provider_voicetraining.wire.vocabulary import MAX_PAGE
 
@@ -58,8 +58,6 @@ BaseHook = compat.base_hook_class()
 
 #: How far the service's ``create_time`` may lag our clock when matching an unanswered create.
 CREATE_CLOCK_TOLERANCE = 300.0
-#: A short job can be committed only while it is new.
-SHORT_COMMITTABLE: frozenset[str] = frozenset({JobState.CREATING.value})
 
 
 def _mask(token: Secret) -> None:
@@ -476,8 +474,9 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
     ) -> None:
         """Commit the job for review and training (after its data was uploaded).
 
-        If a retried commit is refused because an earlier attempt already went through, the
-        job's state proves it and the call succeeds.
+        If a retried commit is refused and the job is no longer ``CREATING``, an earlier attempt
+        went through and the call succeeds (a job whose audit failed again shows
+        ``AUDIT_FAILED``, which the wait then reports).
 
         :param job_id: the job.
         :param overrides: metadata overrides sent in the body, any of
@@ -497,7 +496,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         try:
             self._transport.execute(call)
         except VoiceTrainingAPIError as exc:
-            self._check_retried_commit(exc, self.get_job, job_id, app_user_id, COMMITTABLE_STATES)
+            self._check_retried_commit(exc, self.get_job, job_id, app_user_id)
 
     def _check_retried_commit(
         self,
@@ -505,13 +504,17 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         fetch: Callable[..., VoiceTrainingJob],
         job_id: str,
         app_user_id: str | None,
-        committable: frozenset[str],
     ) -> None:
-        """Re-raise a commit error unless the commit was retried and the job shows it went through."""
+        """Re-raise a commit error unless the commit was retried and the job left ``CREATING``.
+
+        Any other state proves an earlier attempt went through: even ``AUDIT_FAILED``, which a
+        fast audit reaches before the retry arrives (a re-commit after a failed audit is refused
+        as this one only when the data was not uploaded again: the wait reports that too).
+        """
         if exc.status_code != 400 or exc.attempts < 2:
             raise exc
         job = fetch(job_id, app_user_id=app_user_id)
-        if job.state in committable:
+        if job.state == JobState.CREATING.value:
             raise exc
         self.log.info(
             "Commit of %s was retried; the job is %s, so an earlier attempt went through", job_id, job.state
@@ -547,7 +550,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         try:
             self._call(api.commit_short_job, job_id, app_user_id)
         except VoiceTrainingAPIError as exc:
-            self._check_retried_commit(exc, self.get_short_job, job_id, app_user_id, SHORT_COMMITTABLE)
+            self._check_retried_commit(exc, self.get_short_job, job_id, app_user_id)
 
     def get_short_job(
         self, job_id: str, *, app_user_id: str | None = None, deadline: float | None = None
