@@ -31,6 +31,7 @@ from airflow_provider_voicetraining.utils.wait_rules import (
     KIND_SHORT,
     KIND_VOICE,
     XCOM_CONSOLE_URL,
+    XCOM_DEFERRED_IN_TRY,
     XCOM_FAILURE,
     XCOM_JOB,
     ErrorBudget,
@@ -153,15 +154,13 @@ class JobWaitMixin:
         """The wait reached its deadline."""
         raise NotImplementedError
 
-    def execute_complete(
-        self, context: Context, event: dict[str, Any] | None = None, deferred_in_try: int | None = None
-    ) -> Any:
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Handle the trigger's event (after deferral, or from the inline wait).
 
         A retry that Airflow resumed with an earlier try's event (3.0.x) starts afresh instead
-        (:func:`.compat.stale_resume`; ``deferred_in_try``: the try that deferred).
+        (:func:`.compat.stale_resume`).
         """
-        if compat.stale_resume(context, deferred_in_try):
+        if compat.stale_resume(context, XCOM_DEFERRED_IN_TRY):
             self.log.warning(
                 "Airflow resumed try %s with an earlier try's trigger event; starting afresh",
                 context["ti"].try_number,
@@ -217,13 +216,9 @@ class JobWaitMixin:
             backstop = None
             if end_time is not None:
                 backstop = timedelta(seconds=max(0.0, end_time - time.time()) + DEFER_GRACE_SECONDS)
-            # the try rides along in the resume's kwargs (not an XCom: nothing for users to see)
-            self.defer(  # type: ignore[attr-defined]
-                trigger=trigger,
-                method_name="execute_complete",
-                kwargs={"deferred_in_try": int(context["ti"].try_number)},
-                timeout=backstop,
-            )
+            ti = context["ti"]
+            ti.xcom_push(key=XCOM_DEFERRED_IN_TRY, value=int(ti.try_number))
+            self.defer(trigger=trigger, method_name="execute_complete", timeout=backstop)  # type: ignore[attr-defined]
         event = asyncio.run(trigger.wait())
         return self.execute_complete(context, event)
 
