@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlunsplit
 
-from airflow_provider_voicetraining.wire import checks as check
-from airflow_provider_voicetraining.wire.errors import VoiceTrainingValidationError
+from airflow_provider_voicetraining._wire import checks as check
+from airflow_provider_voicetraining._wire.errors import VoiceTrainingValidationError
 
 if TYPE_CHECKING:
     from airflow.sdk import Asset, Context

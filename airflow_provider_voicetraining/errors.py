@@ -1,7 +1,7 @@
 """Public import path of every error this provider raises.
 
 The wire layer's errors (bad input, API errors, transport failures, garbled answers) are plain
-exceptions defined in :mod:`airflow_provider_voicetraining.wire.errors`; a task fails on them the
+exceptions defined in :mod:`airflow_provider_voicetraining._wire.errors`; a task fails on them the
 usual way, retries included. Some outcomes are different: retrying the task cannot change them,
 so these are ``AirflowFailException`` (never retried) and are defined here, in the Airflow layer:
 
@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_voicetraining.utils.compat import AirflowFailException
-from airflow_provider_voicetraining.wire.errors import (
+from airflow_provider_voicetraining._wire.errors import (
     VoiceTrainingAPIError,
     VoiceTrainingAuthError,
     VoiceTrainingConnectionError,
@@ -33,6 +32,7 @@ from airflow_provider_voicetraining.wire.errors import (
     VoiceTrainingValidationError,
     is_transient,
 )
+from airflow_provider_voicetraining.version_compat import AirflowFailException
 
 __all__ = [
     "VoiceRecordingsRejectedError",

@@ -44,9 +44,9 @@ TARGET_VS_SDK = 0.8
 def build_clients(emu: Any) -> dict[str, Callable[[], Any]]:
     import requests
 
+    from airflow_provider_voicetraining._wire import endpoints as api
+    from airflow_provider_voicetraining._wire.request_flow import build_request
     from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
-    from airflow_provider_voicetraining.wire import endpoints as api
-    from airflow_provider_voicetraining.wire.request_flow import build_request
 
     hook = VoiceTrainingHook()
 

@@ -230,7 +230,7 @@ def run_waits(scenario: str, variant: str) -> dict[str, Any]:
 def run_creates(_: str, __: str) -> dict[str, Any]:
     prepare_env()
     from airflow_provider_voicetraining.operators.voice_training import CreateVoiceTrainingJobOperator
-    from airflow_provider_voicetraining.package import make_synthetic_package
+    from airflow_provider_voicetraining.packages import make_synthetic_package
     from metastudio_emulator import EmulatorConfig, spawn_emulator_process
 
     class TI:

@@ -2,7 +2,7 @@
 
 Async methods (``aget_job``...) run on the caller's event loop (the triggerer's) and never
 block it; sync methods (``get_job``...) run the same coroutines on a private loop thread
-(:mod:`airflow_provider_voicetraining.wire.transports`). Both go through the same request flow:
+(:mod:`airflow_provider_voicetraining._wire.transports`). Both go through the same request flow:
 same signing, retries, time budgets, body caps and errors. This module adds what Airflow
 brings: the connection, secret masking and the connection form.
 """
@@ -16,10 +16,10 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from airflow_provider_voicetraining import CONN_TYPE, DEFAULT_CONN_ID
-from airflow_provider_voicetraining.utils import compat
-from airflow_provider_voicetraining.wire import checks as check
-from airflow_provider_voicetraining.wire import endpoints as api
-from airflow_provider_voicetraining.wire.errors import (
+from airflow_provider_voicetraining import version_compat as compat
+from airflow_provider_voicetraining._wire import checks as check
+from airflow_provider_voicetraining._wire import endpoints as api
+from airflow_provider_voicetraining._wire.errors import (
     VoiceTrainingAPIError,
     VoiceTrainingError,
     VoiceTrainingNotFoundError,
@@ -28,9 +28,9 @@ from airflow_provider_voicetraining.wire.errors import (
     VoiceTrainingTransportError,
     VoiceTrainingValidationError,
 )
-from airflow_provider_voicetraining.wire.exchange import ApiCall, FileBody
-from airflow_provider_voicetraining.wire.listing import JobFilters, Pager
-from airflow_provider_voicetraining.wire.models import (
+from airflow_provider_voicetraining._wire.exchange import ApiCall, FileBody
+from airflow_provider_voicetraining._wire.listing import JobFilters, Pager
+from airflow_provider_voicetraining._wire.models import (
     AuditResult,
     CreatedJob,
     FailureDetails,
@@ -38,17 +38,17 @@ from airflow_provider_voicetraining.wire.models import (
     UploadUrls,
     VoiceTrainingJob,
 )
-from airflow_provider_voicetraining.wire.retry import RetryPolicy
-from airflow_provider_voicetraining.wire.secrets import Redactor, Secret
-from airflow_provider_voicetraining.wire.settings import (
+from airflow_provider_voicetraining._wire.retry import RetryPolicy
+from airflow_provider_voicetraining._wire.secrets import Redactor, Secret
+from airflow_provider_voicetraining._wire.settings import (
     CONN_FIELDS,
     TUNABLES,
     ConnectionSettings,
     parse_connection,
 )
-from airflow_provider_voicetraining.wire.states import COMMITTABLE_STATES, JobState
-from airflow_provider_voicetraining.wire.transports import AsyncTransport, SyncTransport
-from airflow_provider_voicetraining.wire.vocabulary import MAX_PAGE
+from airflow_provider_voicetraining._wire.states import COMMITTABLE_STATES, JobState
+from airflow_provider_voicetraining._wire.transports import AsyncTransport, SyncTransport
+from airflow_provider_voicetraining._wire.vocabulary import MAX_PAGE
 
 T = TypeVar("T")
 
@@ -294,7 +294,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
 
         Arguments are checked when this is called, before the first page is requested.
 
-        :param filters: a :class:`~airflow_provider_voicetraining.wire.listing.JobFilters`.
+        :param filters: a :class:`~airflow_provider_voicetraining._wire.listing.JobFilters`.
         :param page_size: jobs per request (1..100).
         :param max_items: stop after this many jobs.
         :param app_user_id: list only this end user's jobs (``X-App-UserId``).
@@ -321,7 +321,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
     ) -> AsyncIterator[VoiceTrainingJob]:
         """Async :meth:`list_jobs` (same arguments).
 
-        :param filters: a :class:`~airflow_provider_voicetraining.wire.listing.JobFilters`.
+        :param filters: a :class:`~airflow_provider_voicetraining._wire.listing.JobFilters`.
         :param page_size: jobs per request (1..100).
         :param max_items: stop after this many jobs.
         :param app_user_id: list only this end user's jobs (``X-App-UserId``).

@@ -18,11 +18,11 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_voicetraining._wait_rules import KIND_SHORT, XCOM_ASSESSMENT, XCOM_JOB_ID
+from airflow_provider_voicetraining._wire import checks as check
+from airflow_provider_voicetraining._wire.vocabulary import LANGUAGES
 from airflow_provider_voicetraining.links.voice_training import VoiceTrainingJobLink
 from airflow_provider_voicetraining.operators.voice_training import _ResultHandling
-from airflow_provider_voicetraining.utils.wait_rules import KIND_SHORT, XCOM_ASSESSMENT, XCOM_JOB_ID
-from airflow_provider_voicetraining.wire import checks as check
-from airflow_provider_voicetraining.wire.vocabulary import LANGUAGES
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -73,8 +73,8 @@ class AssessVoiceRecordingsOperator(_ResultHandling):
 
     def execute(self, context: Context) -> Any:
         """Check the zip locally, create the check, upload, commit, then wait for the assessment."""
-        from airflow_provider_voicetraining.wire import endpoints as api
-        from airflow_provider_voicetraining.wire.packages import validate_recordings
+        from airflow_provider_voicetraining._wire import endpoints as api
+        from airflow_provider_voicetraining._wire.packages import validate_recordings
 
         started_at = time.time()
         hook = self.hook
@@ -95,8 +95,8 @@ class AssessVoiceRecordingsOperator(_ResultHandling):
 
     def succeeded(self, context: Context, job: dict[str, Any]) -> Any:
         """Push and return the assessment; fail on recordings out of range if asked to."""
+        from airflow_provider_voicetraining._wire.models import VoiceAssessment, VoiceTrainingJob
         from airflow_provider_voicetraining.errors import VoiceRecordingsRejectedError
-        from airflow_provider_voicetraining.wire.models import VoiceAssessment, VoiceTrainingJob
 
         self.push_job(context, job)
         assessment = VoiceAssessment.from_job(VoiceTrainingJob.from_dict(job))

@@ -26,18 +26,18 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_voicetraining import DEFAULT_CONN_ID
-from airflow_provider_voicetraining.assets import VOICE_ALIAS, declare_voice_alias, emit_voice_event
-from airflow_provider_voicetraining.lineage import VoiceLineageMixin
-from airflow_provider_voicetraining.links.voice_training import VoiceTrainingJobLink
-from airflow_provider_voicetraining.utils import compat
-from airflow_provider_voicetraining.utils.job_waiting import JobWaitMixin, render_job_id
-from airflow_provider_voicetraining.utils.wait_rules import XCOM_JOB_ID, Verdict
-from airflow_provider_voicetraining.wire import checks as check
-from airflow_provider_voicetraining.wire.errors import (
+from airflow_provider_voicetraining import version_compat as compat
+from airflow_provider_voicetraining._tasks.waiting import JobWaitMixin, render_job_id
+from airflow_provider_voicetraining._wait_rules import XCOM_JOB_ID, Verdict
+from airflow_provider_voicetraining._wire import checks as check
+from airflow_provider_voicetraining._wire.errors import (
     VoiceTrainingJobNotFinishedError,
     VoiceTrainingValidationError,
 )
-from airflow_provider_voicetraining.wire.states import JobState, normalize_failure_states
+from airflow_provider_voicetraining._wire.states import JobState, normalize_failure_states
+from airflow_provider_voicetraining.assets import VOICE_ALIAS, declare_voice_alias, emit_voice_event
+from airflow_provider_voicetraining.lineage import VoiceLineageMixin
+from airflow_provider_voicetraining.links.voice_training import VoiceTrainingJobLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -214,7 +214,7 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
     A task instance trains at most one voice: a retry, or a rerun after the task was cleared,
     reconnects to the job an earlier try created (waits for it, returns its ``asset_id``, or
     finishes its upload and commit) and creates a new one only if that job failed or is gone
-    (:mod:`airflow_provider_voicetraining.utils.reattach`). Unless ``batch_name`` is given, the
+    (:mod:`airflow_provider_voicetraining._tasks.reattach`). Unless ``batch_name`` is given, the
     job is filed under a batch named after the task instance (``af-`` + 24 hex digits), which
     is how retries on Airflow 3.0-3.2 find it; 3.3+ also records it in the task state store.
 
@@ -337,7 +337,7 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         self._released = False
 
     def _create_kwargs(self, batch_name: str | None = None) -> dict[str, Any]:
-        from airflow_provider_voicetraining.wire.vocabulary import CREATE_FIELDS
+        from airflow_provider_voicetraining._wire.vocabulary import CREATE_FIELDS
 
         fields = {name: getattr(self, name) for name in CREATE_FIELDS if name != "create_type"}
         if batch_name is not None:
@@ -351,8 +351,8 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
 
     def _spec(self, attempt: Any) -> Any:
         """Describe what this try would create (an earlier try's job must match it)."""
-        from airflow_provider_voicetraining.utils.reattach import JobSpec
-        from airflow_provider_voicetraining.wire.vocabulary import EDITIONS
+        from airflow_provider_voicetraining._tasks.reattach import JobSpec
+        from airflow_provider_voicetraining._wire.vocabulary import EDITIONS
 
         moved = self.commit_overrides.get("app_user_id")
         renamed = self.commit_overrides.get("voice_name")
@@ -370,9 +370,9 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         A new job is created, uploaded and committed; an earlier try's job is waited for,
         returned, or finished (upload and commit), as :mod:`.utils.reattach` decides.
         """
-        from airflow_provider_voicetraining.utils import reattach
-        from airflow_provider_voicetraining.wire import endpoints as api
-        from airflow_provider_voicetraining.wire.packages import validate_package
+        from airflow_provider_voicetraining._tasks import reattach
+        from airflow_provider_voicetraining._wire import endpoints as api
+        from airflow_provider_voicetraining._wire.packages import validate_package
 
         started_at = time.time()
         hook = self.hook
@@ -414,8 +414,8 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         return self._after_commit(context, job_id, started_at)
 
     def _require_quota(self) -> None:
-        from airflow_provider_voicetraining.utils.quota import require_quota
-        from airflow_provider_voicetraining.wire.vocabulary import EDITIONS
+        from airflow_provider_voicetraining._tasks.quota import require_quota
+        from airflow_provider_voicetraining._wire.vocabulary import EDITIONS
 
         if self.check_quota:
             require_quota(
@@ -435,7 +435,7 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         self.publish_console_url(context, job_id)
 
     def _upload_and_commit(self, job_id: str, url: str | None, path: str) -> None:
-        from airflow_provider_voicetraining.wire import endpoints as api
+        from airflow_provider_voicetraining._wire import endpoints as api
 
         hook = self.hook
         try:

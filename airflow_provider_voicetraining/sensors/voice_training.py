@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_voicetraining import DEFAULT_CONN_ID
+from airflow_provider_voicetraining import version_compat as compat
+from airflow_provider_voicetraining._tasks.waiting import JobWaitMixin
+from airflow_provider_voicetraining._wait_rules import Verdict
+from airflow_provider_voicetraining._wire import checks as check
+from airflow_provider_voicetraining._wire.states import normalize_failure_states
 from airflow_provider_voicetraining.assets import VOICE_ALIAS, declare_voice_alias, emit_voice_event
 from airflow_provider_voicetraining.errors import VoiceTrainingError, VoiceTrainingJobFailedError
 from airflow_provider_voicetraining.lineage import VoiceLineageMixin
 from airflow_provider_voicetraining.links.voice_training import VoiceTrainingJobLink
-from airflow_provider_voicetraining.utils import compat
-from airflow_provider_voicetraining.utils.job_waiting import JobWaitMixin
-from airflow_provider_voicetraining.utils.wait_rules import Verdict
-from airflow_provider_voicetraining.wire import checks as check
-from airflow_provider_voicetraining.wire.states import normalize_failure_states
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

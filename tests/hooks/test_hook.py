@@ -18,7 +18,7 @@ from airflow_provider_voicetraining.errors import (
 )
 from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
 from airflow_provider_voicetraining.models import VoiceTrainingJob
-from airflow_provider_voicetraining.package import make_synthetic_package
+from airflow_provider_voicetraining.packages import make_synthetic_package
 from airflow_provider_voicetraining.states import KNOWN_STATES, StateClass
 from tests.helpers import wait_for_state
 

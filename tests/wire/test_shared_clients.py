@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
+from airflow_provider_voicetraining._wire import transports
 from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
-from airflow_provider_voicetraining.wire import transports
 
 
 async def test_many_waiters_share_a_bounded_pool(emu, use_conn, monkeypatch) -> None:  # type: ignore[no-untyped-def]

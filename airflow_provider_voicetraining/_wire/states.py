@@ -97,7 +97,7 @@ def normalize_failure_states(failure_states: Iterable[str] | None) -> frozenset[
     would hang until the timeout) and may add the states that need a person. Leaving a
     needs-action state out means "keep waiting while a person acts".
     """
-    from airflow_provider_voicetraining.wire.errors import VoiceTrainingValidationError
+    from airflow_provider_voicetraining._wire.errors import VoiceTrainingValidationError
 
     if failure_states is None:
         return DEFAULT_FAILURE_STATES

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_voicetraining.errors import VoiceTrainingAmbiguousJobError
-from airflow_provider_voicetraining.utils.reattach import (
+from airflow_provider_voicetraining._tasks.reattach import (
     STORE_KEY,
     JobSpec,
     Reuse,
@@ -21,9 +20,10 @@ from airflow_provider_voicetraining.utils.reattach import (
     remember,
     reuse_of,
 )
-from airflow_provider_voicetraining.wire.models import VoiceTrainingJob
-from airflow_provider_voicetraining.wire.states import JobState
-from airflow_provider_voicetraining.wire.vocabulary import TEXT_LIMITS
+from airflow_provider_voicetraining._wire.models import VoiceTrainingJob
+from airflow_provider_voicetraining._wire.states import JobState
+from airflow_provider_voicetraining._wire.vocabulary import TEXT_LIMITS
+from airflow_provider_voicetraining.errors import VoiceTrainingAmbiguousJobError
 
 LOG = logging.getLogger("test_reattach")
 

@@ -18,16 +18,16 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_voicetraining.wire.errors import (
+from airflow_provider_voicetraining._wire.errors import (
     VoiceTrainingError,
     VoiceTrainingResponseError,
     is_transient,
 )
-from airflow_provider_voicetraining.wire.limits import MAX_MESSAGE
-from airflow_provider_voicetraining.wire.states import StateClass, classify
+from airflow_provider_voicetraining._wire.limits import MAX_MESSAGE
+from airflow_provider_voicetraining._wire.states import StateClass, classify
 
 if TYPE_CHECKING:  # models (dataclasses, pendulum) load with the hook, not with DAG files
-    from airflow_provider_voicetraining.wire.models import VoiceTrainingJob
+    from airflow_provider_voicetraining._wire.models import VoiceTrainingJob
 
 EVENT_SUCCESS = "success"
 EVENT_FAILED = "failed"

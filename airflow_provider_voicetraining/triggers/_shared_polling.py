@@ -46,13 +46,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_voicetraining.wire.errors import VoiceTrainingError
-from airflow_provider_voicetraining.wire.time_limits import within
+from airflow_provider_voicetraining._wire.errors import VoiceTrainingError
+from airflow_provider_voicetraining._wire.time_limits import within
 
 if TYPE_CHECKING:
+    from airflow_provider_voicetraining._wire.models import VoiceTrainingJob
+    from airflow_provider_voicetraining._wire.settings import ConnectionSettings
     from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
-    from airflow_provider_voicetraining.wire.models import VoiceTrainingJob
-    from airflow_provider_voicetraining.wire.settings import ConnectionSettings
 
 #: ``update_since`` reaches this far back before the previous cycle's start: clock skew between
 #: the triggerer and the service (NTP keeps both within a second or two), and the time the
@@ -197,7 +197,7 @@ class SharedPoller:
                     break
 
     async def _cycle(self, started: float) -> None:
-        from airflow_provider_voicetraining.wire.listing import JobFilters
+        from airflow_provider_voicetraining._wire.listing import JobFilters
 
         # the first looks this cycle answers: those subscribed before it started (a subscriber
         # arriving mid-listing may have missed its page and waits for the next cycle)

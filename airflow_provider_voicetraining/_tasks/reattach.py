@@ -46,12 +46,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_voicetraining.utils import compat
-from airflow_provider_voicetraining.wire.states import COMMITTABLE_STATES, StateClass, classify
+from airflow_provider_voicetraining import version_compat as compat
+from airflow_provider_voicetraining._wire.states import COMMITTABLE_STATES, StateClass, classify
 
 if TYPE_CHECKING:
+    from airflow_provider_voicetraining._wire.models import VoiceTrainingJob
     from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
-    from airflow_provider_voicetraining.wire.models import VoiceTrainingJob
 
 #: Key of the earlier job in the task state store. Renaming it breaks retries in flight.
 STORE_KEY = "metastudio_voice_training_job"
@@ -216,7 +216,7 @@ def find_earlier_job(
 
 
 def _from_store(hook: VoiceTrainingHook, attempt: TaskAttempt, spec: JobSpec, log: Any) -> EarlierJob | None:
-    from airflow_provider_voicetraining.wire.errors import VoiceTrainingNotFoundError
+    from airflow_provider_voicetraining._wire.errors import VoiceTrainingNotFoundError
 
     if attempt.store is None:
         return None

@@ -16,11 +16,10 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from airflow_provider_voicetraining import __version__
-from airflow_provider_voicetraining.wire import signing
-from airflow_provider_voicetraining.wire.bodies import ACCEPT_ENCODING
-from airflow_provider_voicetraining.wire.errors import VoiceTrainingThrottledError
-from airflow_provider_voicetraining.wire.exchange import (
+from airflow_provider_voicetraining._wire import signing
+from airflow_provider_voicetraining._wire.bodies import ACCEPT_ENCODING
+from airflow_provider_voicetraining._wire.errors import VoiceTrainingThrottledError
+from airflow_provider_voicetraining._wire.exchange import (
     ApiCall,
     FileBody,
     Flow,
@@ -29,9 +28,9 @@ from airflow_provider_voicetraining.wire.exchange import (
     Sleep,
     WireRequest,
 )
-from airflow_provider_voicetraining.wire.limits import MIN_UPLOAD_RATE
-from airflow_provider_voicetraining.wire.rate_limits import RATE_LIMITER
-from airflow_provider_voicetraining.wire.retry import (
+from airflow_provider_voicetraining._wire.limits import MIN_UPLOAD_RATE
+from airflow_provider_voicetraining._wire.rate_limits import RATE_LIMITER
+from airflow_provider_voicetraining._wire.retry import (
     Attempts,
     Done,
     Fail,
@@ -40,16 +39,17 @@ from airflow_provider_voicetraining.wire.retry import (
     RetryPolicy,
     decide,
 )
-from airflow_provider_voicetraining.wire.secrets import Redactor, Secret
-from airflow_provider_voicetraining.wire.settings import (
+from airflow_provider_voicetraining._wire.secrets import Redactor, Secret
+from airflow_provider_voicetraining._wire.settings import (
     AUTH_AKSK,
     AUTH_PASSWORD,
     AUTH_TOKEN,
     ConnectionSettings,
 )
-from airflow_provider_voicetraining.wire.tokens import TOKENS, IssuedToken, cache_key
+from airflow_provider_voicetraining._wire.tokens import TOKENS, IssuedToken, cache_key
+from airflow_provider_voicetraining._wire.version import __version__
 
-log = logging.getLogger("airflow_provider_voicetraining.wire")
+log = logging.getLogger("airflow_provider_voicetraining._wire")
 
 T = TypeVar("T")
 

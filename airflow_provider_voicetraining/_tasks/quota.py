@@ -14,11 +14,11 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_voicetraining.wire.errors import VoiceTrainingQuotaError
+from airflow_provider_voicetraining._wire.errors import VoiceTrainingQuotaError
 
 if TYPE_CHECKING:
+    from airflow_provider_voicetraining._wire.vocabulary import Edition
     from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
-    from airflow_provider_voicetraining.wire.vocabulary import Edition
 
 
 def require_quota(

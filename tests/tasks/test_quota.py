@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
+from airflow_provider_voicetraining._tasks.quota import require_quota
+from airflow_provider_voicetraining._wire.vocabulary import EDITIONS, QUOTA_KEYS
 from airflow_provider_voicetraining.errors import VoiceTrainingQuotaError
-from airflow_provider_voicetraining.utils.quota import require_quota
-from airflow_provider_voicetraining.wire.vocabulary import EDITIONS, QUOTA_KEYS
 
 LOG = logging.getLogger("test_quota")
 

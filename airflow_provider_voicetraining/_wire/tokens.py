@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import pendulum
 
-from airflow_provider_voicetraining.wire.exchange import ApiCall, WireResponse
-from airflow_provider_voicetraining.wire.secrets import Secret
-from airflow_provider_voicetraining.wire.settings import ConnectionSettings
+from airflow_provider_voicetraining._wire.exchange import ApiCall, WireResponse
+from airflow_provider_voicetraining._wire.secrets import Secret
+from airflow_provider_voicetraining._wire.settings import ConnectionSettings
 
 #: Refresh a token this long before it expires (tokens last 24 h).
 REFRESH_MARGIN = 300.0

@@ -14,13 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
-from airflow_provider_voicetraining.wire import checks as check
-from airflow_provider_voicetraining.wire.errors import (
+from airflow_provider_voicetraining._wire import checks as check
+from airflow_provider_voicetraining._wire.errors import (
     VoiceTrainingConnectionError,
     VoiceTrainingValidationError,
 )
-from airflow_provider_voicetraining.wire.secrets import Secret
-from airflow_provider_voicetraining.wire.vocabulary import rate_limits
+from airflow_provider_voicetraining._wire.secrets import Secret
+from airflow_provider_voicetraining._wire.vocabulary import rate_limits
 
 log = logging.getLogger(__name__)
 

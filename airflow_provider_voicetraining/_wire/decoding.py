@@ -13,7 +13,7 @@ import json
 import math
 from typing import Any
 
-from airflow_provider_voicetraining.wire.limits import MAX_JSON_DEPTH
+from airflow_provider_voicetraining._wire.limits import MAX_JSON_DEPTH
 
 
 def _finite(text: str) -> float:

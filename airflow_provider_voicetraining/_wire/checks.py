@@ -13,8 +13,8 @@ import os
 import re
 from urllib.parse import urlsplit
 
-from airflow_provider_voicetraining.wire.errors import VoiceTrainingValidationError
-from airflow_provider_voicetraining.wire.vocabulary import EDITIONS, TEXT_LIMITS
+from airflow_provider_voicetraining._wire.errors import VoiceTrainingValidationError
+from airflow_provider_voicetraining._wire.vocabulary import EDITIONS, TEXT_LIMITS
 
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")

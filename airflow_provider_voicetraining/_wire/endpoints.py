@@ -29,12 +29,12 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
-from airflow_provider_voicetraining.wire import checks as check
-from airflow_provider_voicetraining.wire.errors import VoiceTrainingValidationError
-from airflow_provider_voicetraining.wire.exchange import ApiCall, FileBody, WireResponse
-from airflow_provider_voicetraining.wire.limits import MAX_PAGE_BODY, MAX_SERVER_CODE
-from airflow_provider_voicetraining.wire.listing import JobFilters
-from airflow_provider_voicetraining.wire.models import (
+from airflow_provider_voicetraining._wire import checks as check
+from airflow_provider_voicetraining._wire.errors import VoiceTrainingValidationError
+from airflow_provider_voicetraining._wire.exchange import ApiCall, FileBody, WireResponse
+from airflow_provider_voicetraining._wire.limits import MAX_PAGE_BODY, MAX_SERVER_CODE
+from airflow_provider_voicetraining._wire.listing import JobFilters
+from airflow_provider_voicetraining._wire.models import (
     AuditResult,
     CreatedJob,
     JobPage,
@@ -42,8 +42,8 @@ from airflow_provider_voicetraining.wire.models import (
     UploadUrls,
     VoiceTrainingJob,
 )
-from airflow_provider_voicetraining.wire.settings import ConnectionSettings
-from airflow_provider_voicetraining.wire.vocabulary import (
+from airflow_provider_voicetraining._wire.settings import ConnectionSettings
+from airflow_provider_voicetraining._wire.vocabulary import (
     COMMIT_FIELDS,
     CREATE_FIELDS,
     CREATE_TYPES,

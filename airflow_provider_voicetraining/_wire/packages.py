@@ -20,9 +20,9 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from airflow_provider_voicetraining.wire.checks import edition as check_edition
-from airflow_provider_voicetraining.wire.errors import VoiceTrainingPackageError
-from airflow_provider_voicetraining.wire.vocabulary import EDITIONS, Edition
+from airflow_provider_voicetraining._wire.checks import edition as check_edition
+from airflow_provider_voicetraining._wire.errors import VoiceTrainingPackageError
+from airflow_provider_voicetraining._wire.vocabulary import EDITIONS, Edition
 
 __all__ = [
     "PackageInfo",

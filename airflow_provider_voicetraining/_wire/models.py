@@ -19,9 +19,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pendulum
 
-from airflow_provider_voicetraining.wire.limits import MAX_EXTRA_FIELDS
-from airflow_provider_voicetraining.wire.states import StateClass, classify
-from airflow_provider_voicetraining.wire.vocabulary import ASSESS_PROPERTIES
+from airflow_provider_voicetraining._wire.limits import MAX_EXTRA_FIELDS
+from airflow_provider_voicetraining._wire.states import StateClass, classify
+from airflow_provider_voicetraining._wire.vocabulary import ASSESS_PROPERTIES
 
 __all__ = [
     "AuditError",

@@ -12,8 +12,8 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from airflow_provider_voicetraining.wire.decoding import decode_object
-from airflow_provider_voicetraining.wire.limits import MAX_OBJECT_BODY, MAX_REQUEST_ID
+from airflow_provider_voicetraining._wire.decoding import decode_object
+from airflow_provider_voicetraining._wire.limits import MAX_OBJECT_BODY, MAX_REQUEST_ID
 
 T = TypeVar("T")
 

@@ -14,19 +14,19 @@ import contextlib
 import time
 from typing import TYPE_CHECKING
 
-from airflow_provider_voicetraining.triggers.shared_polling import (
+from airflow_provider_voicetraining._wait_rules import KIND_SHORT, KIND_VOICE
+from airflow_provider_voicetraining._wire.errors import VoiceTrainingError
+from airflow_provider_voicetraining._wire.time_limits import within
+from airflow_provider_voicetraining.triggers._shared_polling import (
     Observation,
     SharedPoller,
     Subscription,
     poller_for,
 )
-from airflow_provider_voicetraining.utils.wait_rules import KIND_SHORT, KIND_VOICE
-from airflow_provider_voicetraining.wire.errors import VoiceTrainingError
-from airflow_provider_voicetraining.wire.time_limits import within
 
 if TYPE_CHECKING:
+    from airflow_provider_voicetraining._wire.models import VoiceTrainingJob
     from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
-    from airflow_provider_voicetraining.wire.models import VoiceTrainingJob
 
 
 class DirectSource:

@@ -22,9 +22,8 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_voicetraining.errors import VoiceTrainingError, VoiceTrainingJobFailedError
-from airflow_provider_voicetraining.utils import compat
-from airflow_provider_voicetraining.utils.wait_rules import (
+from airflow_provider_voicetraining import version_compat as compat
+from airflow_provider_voicetraining._wait_rules import (
     EVENT_FAILED,
     EVENT_SUCCESS,
     EVENT_TIMEOUT,
@@ -41,14 +40,15 @@ from airflow_provider_voicetraining.utils.wait_rules import (
     decide,
     describe_history,
 )
-from airflow_provider_voicetraining.wire import checks as check
+from airflow_provider_voicetraining._wire import checks as check
+from airflow_provider_voicetraining.errors import VoiceTrainingError, VoiceTrainingJobFailedError
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_voicetraining._wire.models import VoiceTrainingJob
     from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
     from airflow_provider_voicetraining.triggers.voice_training import VoiceTrainingJobTrigger
-    from airflow_provider_voicetraining.wire.models import VoiceTrainingJob
 
 #: Extra time granted to ``defer(timeout=...)`` beyond the trigger's own deadline: the trigger
 #: reports the timeout itself (after a final poll); Airflow's deferral timeout is only the

@@ -31,8 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from airflow_provider_voicetraining.wire.decoding import extract_error
-from airflow_provider_voicetraining.wire.errors import (
+from airflow_provider_voicetraining._wire.decoding import extract_error
+from airflow_provider_voicetraining._wire.errors import (
     VoiceTrainingAPIError,
     VoiceTrainingAuthError,
     VoiceTrainingError,
@@ -42,10 +42,10 @@ from airflow_provider_voicetraining.wire.errors import (
     VoiceTrainingThrottledError,
     VoiceTrainingTransportError,
 )
-from airflow_provider_voicetraining.wire.exchange import ApiCall, TransportFailure, WireResponse
-from airflow_provider_voicetraining.wire.limits import MAX_REQUEST_ID, MAX_SERVER_CODE, MAX_SERVER_TEXT
-from airflow_provider_voicetraining.wire.secrets import Redactor
-from airflow_provider_voicetraining.wire.settings import (
+from airflow_provider_voicetraining._wire.exchange import ApiCall, TransportFailure, WireResponse
+from airflow_provider_voicetraining._wire.limits import MAX_REQUEST_ID, MAX_SERVER_CODE, MAX_SERVER_TEXT
+from airflow_provider_voicetraining._wire.secrets import Redactor
+from airflow_provider_voicetraining._wire.settings import (
     AUTH_AKSK,
     AUTH_PASSWORD,
     AUTH_TOKEN,

@@ -36,9 +36,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from airflow_provider_voicetraining.wire.bodies import CappedBody
-from airflow_provider_voicetraining.wire.event_loop import run_sync
-from airflow_provider_voicetraining.wire.exchange import (
+from airflow_provider_voicetraining._wire.bodies import CappedBody
+from airflow_provider_voicetraining._wire.event_loop import run_sync
+from airflow_provider_voicetraining._wire.exchange import (
     ApiCall,
     FileBody,
     Flow,
@@ -49,18 +49,18 @@ from airflow_provider_voicetraining.wire.exchange import (
     WireRequest,
     WireResponse,
 )
-from airflow_provider_voicetraining.wire.limits import (
+from airflow_provider_voicetraining._wire.limits import (
     MAX_CONNECT_TIMEOUT,
     MAX_ERROR_BODY,
     PARSE_IN_THREAD_ABOVE,
 )
-from airflow_provider_voicetraining.wire.log_scrub import scrub_http_library_logs
-from airflow_provider_voicetraining.wire.request_flow import TransportBase
-from airflow_provider_voicetraining.wire.retry import RetryPolicy
-from airflow_provider_voicetraining.wire.secrets import Redactor, Secret
-from airflow_provider_voicetraining.wire.settings import ConnectionSettings
-from airflow_provider_voicetraining.wire.time_limits import within
-from airflow_provider_voicetraining.wire.tokens import TOKENS, cache_key, token_call
+from airflow_provider_voicetraining._wire.log_scrub import scrub_http_library_logs
+from airflow_provider_voicetraining._wire.request_flow import TransportBase
+from airflow_provider_voicetraining._wire.retry import RetryPolicy
+from airflow_provider_voicetraining._wire.secrets import Redactor, Secret
+from airflow_provider_voicetraining._wire.settings import ConnectionSettings
+from airflow_provider_voicetraining._wire.time_limits import within
+from airflow_provider_voicetraining._wire.tokens import TOKENS, cache_key, token_call
 
 T = TypeVar("T")
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, NoReturn
 
-from airflow_provider_voicetraining.wire.limits import MAX_MESSAGE, MAX_SERVER_TEXT
+from airflow_provider_voicetraining._wire.limits import MAX_MESSAGE, MAX_SERVER_TEXT
 
 
 class Secret:
