@@ -23,9 +23,20 @@ from urllib.parse import SplitResult, urlunsplit
 
 from airflow_provider_voicetraining._wire import checks as check
 from airflow_provider_voicetraining._wire.errors import VoiceTrainingValidationError
+from airflow_provider_voicetraining.version_compat import triggering_alias_events
 
 if TYPE_CHECKING:
     from airflow.sdk import Asset, Context
+
+__all__ = [
+    "EVENT_EXTRA_KEYS",
+    "SCHEME",
+    "VOICE_ALIAS",
+    "create_asset",
+    "normalize_uri",
+    "triggering_alias_events",
+    "voice_uri",
+]
 
 SCHEME = "metastudio"
 #: the alias every voice is attached to unless a task names another one (or none)

@@ -24,6 +24,8 @@ from airflow_provider_voicetraining.assets import SCHEME, normalize_uri
 if TYPE_CHECKING:
     from airflow.sdk import Asset
 
+__all__ = ["FACET_NAME", "SOURCE", "convert_asset_to_openlineage"]
+
 #: ``source`` of the ``externalQuery`` run facet
 SOURCE = "metastudio"
 FACET_NAME = "metastudio_voice_job"

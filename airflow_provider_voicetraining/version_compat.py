@@ -1,29 +1,10 @@
-"""Everything that differs between the supported Airflow 3 release lines (3.0.x ... 3.3.x).
+"""Everything that differs between the supported Airflow lines (3.0.x ... 3.3.x), in one place.
 
-No other module of the provider branches on the Airflow version: they import from here.
-
-============================  ==============================  ==================================
-symbol                        3.0.x                           3.1+ (verified on 3.3.2)
-============================  ==============================  ==================================
-exceptions                    ``airflow.exceptions``          ``airflow.sdk.exceptions``
-``BaseHook``                  ``airflow.hooks.base``          ``airflow.sdk``
-``conf``                      ``airflow.configuration``       ``airflow.sdk``
-``mask_secret``               ``...execution_time.            ``airflow.sdk.log`` (+ async
-                              secrets_masker``                ``amask_secret``)
-async connection lookup       ``sync_to_async(get_connection)``  ``BaseHook.aget_connection``
-retry after a deferred try     resumed with the earlier try's  starts afresh (``next_method``
-failed                        trigger event: :func:`stale_    cleared when the try fails)
-                              resume` / :func:`rerun_execute`
-task state store (3.3+)       none: :func:`task_state_store`  ``context["task_state_store"]``
-                              is ``None``; retries find the    (survives retries and clears)
-                              earlier job by its batch name
-events of an alias-triggered  not in ``triggering_asset_       ``triggering_asset_events[alias]``
-run                           events``: the alias's inlet
-                              events since the last run
-============================  ==============================  ==================================
-
-Also here, because they read the Task SDK's run-time objects (the same on 3.0-3.3, private in
-part): :func:`retry_follows` and :func:`run_began`.
+No other module of the provider branches on the Airflow version: they import from here (as
+Airflow's own providers keep a root ``version_compat.py``). Public (``__all__``): the version
+flags and the Airflow exceptions whose import path differs per line. The helper functions
+serve the provider's own modules and may change; the table of what differs per line is in the
+README's Design section.
 """
 
 from __future__ import annotations
@@ -88,18 +69,6 @@ __all__ = [
     "AirflowTaskTimeout",
     "TaskDeferralTimeout",
     "TaskDeferred",
-    "aget_connection",
-    "amask_secret",
-    "base_hook_class",
-    "get_conf",
-    "mask_secret",
-    "rerun_execute",
-    "retry_follows",
-    "run_began",
-    "skips_failures",
-    "stale_resume",
-    "task_state_store",
-    "triggering_alias_events",
 ]
 
 

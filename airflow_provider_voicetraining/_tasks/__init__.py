@@ -1,6 +1,5 @@
-"""Internals of the Airflow layer: Airflow-version differences and the one definition of waiting.
+"""What the sensor and the operators share, above the hook and the trigger (internal).
 
-``compat`` holds everything that differs between Airflow 3.0 and 3.3; ``wait_rules`` decides what a
-polled job means and defines the trigger event; ``job_waiting`` is the mixin the sensor and the
-operators wait through. Nothing here is public API.
+``waiting``: :class:`~.waiting.JobWaitMixin`, how a task waits (through the trigger);
+``reattach``: never train twice (a retry finds its earlier try's job); ``quota``: quota first.
 """

@@ -50,6 +50,8 @@ from airflow_provider_voicetraining._wire.states import COMMITTABLE_STATES, JobS
 from airflow_provider_voicetraining._wire.transports import AsyncTransport, SyncTransport
 from airflow_provider_voicetraining._wire.vocabulary import MAX_PAGE
 
+__all__ = ["VoiceTrainingHook"]
+
 T = TypeVar("T")
 
 BaseHook = compat.base_hook_class()

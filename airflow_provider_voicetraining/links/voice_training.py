@@ -13,6 +13,8 @@ from airflow.sdk import BaseOperatorLink
 
 from airflow_provider_voicetraining._wait_rules import XCOM_CONSOLE_URL
 
+__all__ = ["VoiceTrainingJobLink"]
+
 
 class VoiceTrainingJobLink(BaseOperatorLink):
     """The "MetaStudio voice job" link: the ``console_url`` XCom of the task (empty before it)."""

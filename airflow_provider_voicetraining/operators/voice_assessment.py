@@ -27,6 +27,8 @@ from airflow_provider_voicetraining.operators.voice_training import _ResultHandl
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+__all__ = ["AssessVoiceRecordingsOperator"]
+
 #: A check takes minutes, not the days a training may take.
 DEFAULT_ASSESS_TIMEOUT = 3600.0
 

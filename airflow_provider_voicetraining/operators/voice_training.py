@@ -42,6 +42,8 @@ from airflow_provider_voicetraining.links.voice_training import VoiceTrainingJob
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+__all__ = ["CreateVoiceTrainingJobOperator", "VoiceTrainingJobResultOperator"]
+
 DEFAULT_WAIT_TIMEOUT = 7 * 24 * 3600.0
 ON_ABORT_CHOICES = ("leave", "delete")
 

@@ -29,6 +29,8 @@ from airflow_provider_voicetraining.links.voice_training import VoiceTrainingJob
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+__all__ = ["VoiceTrainingJobSensor"]
+
 DEFAULT_TIMEOUT = 7 * 24 * 3600.0
 
 

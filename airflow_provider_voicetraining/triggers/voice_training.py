@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from airflow_provider_voicetraining._wire.models import VoiceTrainingJob
     from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
 
+__all__ = ["VoiceTrainingJobTrigger"]
+
 CLASSPATH = "airflow_provider_voicetraining.triggers.voice_training.VoiceTrainingJobTrigger"
 
 
