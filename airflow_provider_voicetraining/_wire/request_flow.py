@@ -46,7 +46,7 @@ from airflow_provider_voicetraining._wire.settings import (
     AUTH_TOKEN,
     ConnectionSettings,
 )
-from airflow_provider_voicetraining._wire.tokens import TOKENS, IssuedToken, cache_key
+from airflow_provider_voicetraining._wire.tokens import TOKENS, cache_key
 from airflow_provider_voicetraining._wire.version import __version__
 
 log = logging.getLogger("airflow_provider_voicetraining._wire")
@@ -207,27 +207,3 @@ def call_flow(
             decision.after,
         )
         yield Sleep(decision.after)
-
-
-class TransportBase:
-    """What the sync and async transports share: what a call's flow needs, and token keeping.
-
-    :param settings: the validated connection.
-    :param policy: retry policy of every call.
-    :param redact: redactor of server text (minted tokens are added to it).
-    """
-
-    def __init__(self, settings: ConnectionSettings, policy: RetryPolicy, redact: Redactor) -> None:
-        self.settings = settings
-        self.policy = policy
-        self.redact = redact
-
-    def flow(self, call: ApiCall[T], deadline: float | None = None) -> Flow[T]:
-        """The request flow of ``call`` on this transport's connection."""
-        return call_flow(call, self.settings, self.policy, self.redact, deadline=deadline)
-
-    def keep_token(self, issued: IssuedToken) -> Secret:
-        """Remember a newly minted token for every caller of the process, and redact it."""
-        self.redact.add(issued.token)
-        TOKENS.store(cache_key(self.settings), issued)
-        return issued.token

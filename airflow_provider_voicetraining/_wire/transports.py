@@ -33,6 +33,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
+from urllib.request import getproxies
 
 import httpx
 
@@ -41,7 +42,6 @@ from airflow_provider_voicetraining._wire.event_loop import run_sync
 from airflow_provider_voicetraining._wire.exchange import (
     ApiCall,
     FileBody,
-    Flow,
     Headers,
     Send,
     Sleep,
@@ -55,12 +55,12 @@ from airflow_provider_voicetraining._wire.limits import (
     PARSE_IN_THREAD_ABOVE,
 )
 from airflow_provider_voicetraining._wire.log_scrub import scrub_http_library_logs
-from airflow_provider_voicetraining._wire.request_flow import TransportBase
+from airflow_provider_voicetraining._wire.request_flow import call_flow
 from airflow_provider_voicetraining._wire.retry import RetryPolicy
 from airflow_provider_voicetraining._wire.secrets import Redactor, Secret
 from airflow_provider_voicetraining._wire.settings import ConnectionSettings
 from airflow_provider_voicetraining._wire.time_limits import within
-from airflow_provider_voicetraining._wire.tokens import TOKENS, cache_key, token_call
+from airflow_provider_voicetraining._wire.tokens import TOKENS, IssuedToken, cache_key, token_call
 
 T = TypeVar("T")
 
@@ -95,23 +95,79 @@ def _ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cafile=verify)
 
 
-def _new_client(settings: ConnectionSettings) -> httpx.AsyncClient:
-    verify = _ssl_context(settings.verify)
-    return httpx.AsyncClient(
-        verify=verify,
-        timeout=httpx.Timeout(settings.timeout, connect=min(settings.timeout, MAX_CONNECT_TIMEOUT)),
-        # limits and verify also apply to proxies taken from the environment
-        limits=httpx.Limits(
-            max_connections=POOL_SIZE,
-            max_keepalive_connections=POOL_SIZE,
-            keepalive_expiry=KEEPALIVE_EXPIRY,
-        ),
-        follow_redirects=False,
-    )
+#: Headers httpx's client added to every request, kept so the bytes on the wire stay the same.
+_CLIENT_HEADERS = {"Accept": "*/*", "Connection": "keep-alive"}
+
+
+class HttpClient:
+    """The connection pools of one event loop and transport settings: httpx's own transports.
+
+    A request goes straight to the transport for its URL (direct, or the environment's proxy for
+    its scheme unless ``NO_PROXY`` names its host); httpx's ``AsyncClient`` on top added
+    cookies, redirects, auth hooks and URL merging the provider does not use, at about a third
+    of a call's CPU (BENCHMARKS.md). Proxies are read from the environment once, when the
+    client is built, as httpx's client did.
+    """
+
+    def __init__(self, settings: ConnectionSettings) -> None:
+        verify = _ssl_context(settings.verify)
+        limits = httpx.Limits(
+            max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE, keepalive_expiry=KEEPALIVE_EXPIRY
+        )
+        self._proxies = getproxies()
+        # limits and verify apply to the proxies' transports too; all are built here, off the loop
+        self._transports = {
+            scheme: httpx.AsyncHTTPTransport(verify=verify, limits=limits, trust_env=True, proxy=proxy)
+            for scheme, proxy in (("", None), *_proxy_urls(self._proxies))
+        }
+        self._routes: dict[tuple[str, str, int | None], httpx.AsyncHTTPTransport] = {}
+
+    def transport(self, url: httpx.URL) -> httpx.AsyncHTTPTransport:
+        """The transport for ``url`` (decided once per origin)."""
+        origin = (url.scheme, url.host, url.port)
+        route = self._routes.get(origin)
+        if route is None:
+            proxied = not _no_proxy(url.scheme, url.host, self._proxies.get("no", ""))
+            chosen = (self._transports.get(url.scheme) or self._transports.get("all")) if proxied else None
+            route = self._routes[origin] = chosen or self._transports[""]
+        return route
+
+    async def aclose(self) -> None:
+        for transport in self._transports.values():
+            await transport.aclose()
+
+
+def _no_proxy(scheme: str, host: str, no_proxy: str) -> bool:
+    """Whether ``NO_PROXY`` exempts ``host``, read as httpx's client read it: ``*``, a host (and
+    its subdomains), ``.domain`` (its subdomains), optionally ``scheme://``-prefixed."""
+    for raw in no_proxy.lower().split(","):
+        entry = raw.strip()
+        if entry == "*":
+            return True
+        if "://" in entry:
+            entry_scheme, entry = entry.split("://", 1)
+            if entry_scheme not in (scheme, "all"):
+                continue
+        entry = entry.lstrip("*")
+        if entry.startswith("."):
+            if host.endswith(entry):
+                return True
+        elif entry and (host == entry or host.endswith("." + entry)):
+            return True
+    return False
+
+
+def _proxy_urls(proxies: dict[str, str]) -> list[tuple[str, str]]:
+    """``(scheme, proxy URL)`` for the schemes httpx's client took from the environment."""
+    return [
+        (scheme, proxies[scheme] if "://" in proxies[scheme] else f"http://{proxies[scheme]}")
+        for scheme in ("http", "https", "all")
+        if proxies.get(scheme)
+    ]
 
 
 class _SharedClients:
-    """``httpx.AsyncClient`` objects shared per (event loop, verify, timeout), ref-counted."""
+    """:class:`HttpClient` objects shared per (event loop, verify, timeout), ref-counted."""
 
     def __init__(self) -> None:
         self._by_loop: weakref.WeakKeyDictionary[
@@ -123,7 +179,7 @@ class _SharedClients:
 
     async def acquire(
         self, settings: ConnectionSettings
-    ) -> tuple[tuple[Any, ...], httpx.AsyncClient, asyncio.Semaphore]:
+    ) -> tuple[tuple[Any, ...], HttpClient, asyncio.Semaphore]:
         """The loop's client for these settings and the gate of its pool; a new client is built in
         a worker thread (loading a CA bundle takes tens of milliseconds the loop must not wait)."""
         loop = asyncio.get_running_loop()
@@ -136,7 +192,7 @@ class _SharedClients:
             async with lock:
                 if key not in clients:
                     scrub_http_library_logs()
-                    client = await asyncio.to_thread(_new_client, settings)
+                    client = await asyncio.to_thread(HttpClient, settings)
                     clients[key] = [client, 0, asyncio.Semaphore(POOL_SIZE)]
         entry = clients[key]
         entry[1] += 1
@@ -199,7 +255,7 @@ async def _ignore_token(token: Secret) -> None:
     return None
 
 
-class AsyncTransport(TransportBase):
+class AsyncTransport:
     """Carries out a call's flow with ``httpx`` on the running loop; use as
     ``async with transport:`` or call :meth:`aclose` when done.
 
@@ -216,13 +272,15 @@ class AsyncTransport(TransportBase):
         redact: Redactor,
         on_token: Callable[[Secret], Awaitable[None]] = _ignore_token,
     ) -> None:
-        super().__init__(settings, policy, redact)
+        self.settings = settings
+        self.policy = policy
+        self.redact = redact
         self.on_token = on_token
-        self._client: httpx.AsyncClient | None = None
+        self._client: HttpClient | None = None
         self._gate = asyncio.Semaphore(POOL_SIZE)  # replaced by the shared client's own
         self._key: tuple[Any, ...] | None = None
 
-    async def client(self) -> httpx.AsyncClient:
+    async def client(self) -> HttpClient:
         """The shared client this transport holds (acquired on first use)."""
         if self._client is None:
             key, client, gate = await SHARED_CLIENTS.acquire(self.settings)
@@ -251,7 +309,7 @@ class AsyncTransport(TransportBase):
         :param deadline: wall-clock epoch the whole call must end by (besides ``call_timeout``).
         """
         await self.client()  # acquired before the flow reserves rate-limit slots
-        flow = self.flow(call, deadline)
+        flow = call_flow(call, self.settings, self.policy, self.redact, deadline=deadline)
         outcome: Any = None
         while True:
             try:
@@ -304,19 +362,27 @@ class AsyncTransport(TransportBase):
             return TransportFailure("protocol", str(exc), sent=True)
         return response
 
-    async def _exchange(self, client: httpx.AsyncClient, request: WireRequest, content: Any) -> WireResponse:
+    async def _exchange(self, client: HttpClient, request: WireRequest, content: Any) -> WireResponse:
         remaining = max(0.001, request.deadline - time.time())
         timeout = httpx.Timeout(
             min(self.settings.timeout, remaining),
             connect=min(self.settings.timeout, MAX_CONNECT_TIMEOUT, remaining),
         )
-        async with client.stream(
-            request.method, request.url, headers=request.headers, content=content, timeout=timeout
-        ) as response:
+        outgoing = httpx.Request(
+            request.method,
+            request.url,
+            headers={**_CLIENT_HEADERS, **request.headers},
+            content=content,
+            extensions={"timeout": timeout.as_dict()},
+        )
+        response = await client.transport(outgoing.url).handle_async_request(outgoing)
+        try:
             ok = 200 <= response.status_code < 300
             body, truncated = await _read_capped(
                 response, request.max_body if ok else MAX_ERROR_BODY, request.deadline
             )
+        finally:
+            await response.aclose()
         answer = WireResponse(response.status_code, Headers(response.headers.items()), body, truncated)
         if ok and len(body) > PARSE_IN_THREAD_ABOVE:
             await asyncio.to_thread(_parse_quietly, answer)
@@ -331,7 +397,13 @@ class AsyncTransport(TransportBase):
                 return token
             issued = await self.execute(token_call(self.settings))
             await self.on_token(issued.token)
-            return self.keep_token(issued)
+            return self._keep_token(issued)
+
+    def _keep_token(self, issued: IssuedToken) -> Secret:
+        """Remember a newly minted token for every caller of the process, and redact it."""
+        self.redact.add(issued.token)
+        TOKENS.store(cache_key(self.settings), issued)
+        return issued.token
 
 
 def _parse_quietly(response: WireResponse) -> None:
@@ -387,6 +459,3 @@ class SyncTransport:
     def close(self) -> None:
         """Give the shared connection pool of the private loop back."""
         run_sync(self._async.aclose())
-
-    def flow(self, call: ApiCall[T], deadline: float | None = None) -> Flow[T]:
-        return self._async.flow(call, deadline)
