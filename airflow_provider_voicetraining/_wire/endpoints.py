@@ -368,7 +368,7 @@ def presigned_url(value: object, field_name: str = "upload URL") -> str:
     return value
 
 
-def upload(url: str, body: FileBody | bytes, content_type: str) -> ApiCall[str | None]:
+def upload(url: str | None, body: FileBody | bytes, content_type: str) -> ApiCall[str | None]:
     """PUT a file to a presigned (OBS) URL; returns the ``ETag``. Idempotent: retried fully."""
     url = presigned_url(url)
     return ApiCall(

@@ -389,6 +389,29 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
                 attempt += 1
                 time.sleep(wait)
 
+    def check_create(
+        self,
+        edition: str,
+        *,
+        voice_name: str,
+        app_user_id: str | None = None,
+        commit_overrides: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> None:
+        """Check a create and its commit as :meth:`create_job` and :meth:`commit_job` would; send nothing.
+
+        Raises ``VoiceTrainingValidationError`` on bad input (``VoiceTrainingConnectionError``
+        on a bad connection, which this reads).
+
+        :param edition: as for :meth:`create_job`.
+        :param voice_name: as for :meth:`create_job`.
+        :param app_user_id: as for :meth:`create_job`.
+        :param commit_overrides: the commit's body fields (``overrides`` of :meth:`commit_job`).
+        :param fields: the optional create fields, as for :meth:`create_job`.
+        """
+        api.create_job(self.settings, edition, voice_name=voice_name, app_user_id=app_user_id, **fields)
+        api.commit_body(commit_overrides)
+
     def _adopt_unacknowledged(
         self,
         voice_name: str,
@@ -598,11 +621,12 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         return self._call(api.show_upload_urls, job_id, app_user_id)
 
     def upload_training_data(
-        self, url: str, path: str | os.PathLike[str], content_type: str = "application/zip"
+        self, url: str | None, path: str | os.PathLike[str], content_type: str = "application/zip"
     ) -> str | None:
         """Stream a local file to a presigned upload URL (``PUT``); returns the ETag.
 
-        :param url: the presigned URL from the create call or :meth:`get_upload_urls`.
+        :param url: the presigned URL from the create call or :meth:`get_upload_urls` (a
+            missing one, ``None``, is refused with the fix).
         :param path: the local file.
         :param content_type: ``application/zip`` for a package, ``audio/wav`` / ``text/plain``
             for SEGMENT uploads.

@@ -18,9 +18,8 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_voicetraining._tasks import arguments
 from airflow_provider_voicetraining._wait_rules import KIND_SHORT, XCOM_ASSESSMENT, XCOM_JOB_ID
-from airflow_provider_voicetraining._wire import checks as check
-from airflow_provider_voicetraining._wire.vocabulary import LANGUAGES
 from airflow_provider_voicetraining.links.voice_training import VoiceTrainingJobLink
 from airflow_provider_voicetraining.operators.voice_training import _ResultHandling
 
@@ -75,13 +74,12 @@ class AssessVoiceRecordingsOperator(_ResultHandling):
 
     def execute(self, context: Context) -> Any:
         """Check the zip locally, create the check, upload, commit, then wait for the assessment."""
-        from airflow_provider_voicetraining._wire import endpoints as api
-        from airflow_provider_voicetraining._wire.packages import validate_recordings
+        from airflow_provider_voicetraining.packages import validate_recordings
 
         started_at = time.time()
         hook = self.hook
         package = validate_recordings(self.package)
-        language = check.choice(self.language, "language", LANGUAGES)
+        language = arguments.language(self.language)
         created = hook.create_short_job(language=language, app_user_id=self.app_user_id)
         job_id = created.job_id
         context["ti"].xcom_push(key=XCOM_JOB_ID, value=job_id)
@@ -89,16 +87,14 @@ class AssessVoiceRecordingsOperator(_ResultHandling):
         self.log.info(
             "Created recording check %s; uploading %s (%d bytes)", job_id, package.path, package.size
         )
-        hook.upload_training_data(
-            api.presigned_url(created.upload_urls.training_data_uploading_url), package.path
-        )
+        hook.upload_training_data(created.upload_urls.training_data_uploading_url, package.path)
         hook.commit_short_job(job_id, app_user_id=self.app_user_id)
         return self._settle(context, job_id, started_at)
 
     def succeeded(self, context: Context, job: dict[str, Any]) -> Any:
         """Push and return the assessment; fail on recordings out of range if asked to."""
-        from airflow_provider_voicetraining._wire.models import VoiceAssessment, VoiceTrainingJob
         from airflow_provider_voicetraining.errors import VoiceRecordingsRejectedError
+        from airflow_provider_voicetraining.models import VoiceAssessment, VoiceTrainingJob
 
         self.push_job(context, job)
         assessment = VoiceAssessment.from_job(VoiceTrainingJob.from_dict(job))

@@ -27,17 +27,17 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_voicetraining import DEFAULT_CONN_ID
 from airflow_provider_voicetraining import version_compat as compat
+from airflow_provider_voicetraining._tasks import arguments
 from airflow_provider_voicetraining._tasks.waiting import JobWaitMixin, render_job_id
 from airflow_provider_voicetraining._wait_rules import XCOM_JOB_ID, Verdict
-from airflow_provider_voicetraining._wire import checks as check
-from airflow_provider_voicetraining._wire.errors import (
+from airflow_provider_voicetraining.assets import VOICE_ALIAS, declare_voice_alias, emit_voice_event
+from airflow_provider_voicetraining.errors import (
     VoiceTrainingJobNotFinishedError,
     VoiceTrainingValidationError,
 )
-from airflow_provider_voicetraining._wire.states import JobState, normalize_failure_states
-from airflow_provider_voicetraining.assets import VOICE_ALIAS, declare_voice_alias, emit_voice_event
 from airflow_provider_voicetraining.lineage import VoiceLineageMixin
 from airflow_provider_voicetraining.links.voice_training import VoiceTrainingJobLink
+from airflow_provider_voicetraining.states import JobState
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -75,18 +75,16 @@ class _ResultHandling(VoiceLineageMixin, JobWaitMixin, BaseOperator):
         super().__init__(**kwargs)
         self.metastudio_conn_id = metastudio_conn_id
         self.app_user_id = app_user_id
-        self.poll_interval = check.positive_number(poll_interval, "poll_interval", maximum=86400, default=60)
+        self.poll_interval = arguments.seconds(poll_interval, "poll_interval", maximum=86400, default=60)
         self.wait_timeout = (
             None
             if wait_timeout is None
-            else check.positive_number(wait_timeout, "wait_timeout", maximum=90 * 86400, default=0)
+            else arguments.seconds(wait_timeout, "wait_timeout", maximum=90 * 86400, default=0)
         )
-        self.failure_states = sorted(normalize_failure_states(failure_states))
+        self.failure_states = arguments.failure_states(failure_states)
         self.fail_on_job_failure = bool(fail_on_job_failure)
-        self.max_consecutive_errors = check.bounded_int(
-            max_consecutive_errors, "max_consecutive_errors", minimum=0, maximum=1000, default=5
-        )
-        self.deferrable = compat.default_deferrable() if deferrable is None else bool(deferrable)
+        self.max_consecutive_errors = arguments.max_consecutive_errors(max_consecutive_errors)
+        self.deferrable = arguments.deferrable(deferrable)
         self.asset_alias = asset_alias
         self.shared_polling = bool(shared_polling)
         declare_voice_alias(self, asset_alias)
@@ -304,7 +302,7 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.edition = edition if "{{" in str(edition) else check.edition(edition)
+        self.edition = edition if "{{" in str(edition) else arguments.edition(edition)
         self.voice_name = voice_name
         self.training_package = training_package
         self.sex = sex
@@ -329,7 +327,7 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         self.quota_wait_timeout = (
             None
             if quota_wait_timeout is None
-            else check.positive_number(quota_wait_timeout, "quota_wait_timeout", maximum=7 * 86400, default=0)
+            else arguments.seconds(quota_wait_timeout, "quota_wait_timeout", maximum=7 * 86400, default=0)
         )
         self._remote_job_id: str | None = None
         self._job_owner: str | None = None
@@ -339,7 +337,7 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         self._released = False
 
     def _create_kwargs(self, batch_name: str | None = None) -> dict[str, Any]:
-        from airflow_provider_voicetraining._wire.vocabulary import CREATE_FIELDS
+        from airflow_provider_voicetraining.vocabulary import CREATE_FIELDS
 
         fields = {name: getattr(self, name) for name in CREATE_FIELDS if name != "create_type"}
         if batch_name is not None:
@@ -354,7 +352,7 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
     def _spec(self, attempt: Any) -> Any:
         """Describe what this try would create (an earlier try's job must match it)."""
         from airflow_provider_voicetraining._tasks.reattach import JobSpec
-        from airflow_provider_voicetraining._wire.vocabulary import EDITIONS
+        from airflow_provider_voicetraining.vocabulary import EDITIONS
 
         moved = self.commit_overrides.get("app_user_id")
         renamed = self.commit_overrides.get("voice_name")
@@ -373,17 +371,15 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         returned, or finished (upload and commit), as :mod:`.utils.reattach` decides.
         """
         from airflow_provider_voicetraining._tasks import reattach
-        from airflow_provider_voicetraining._wire import endpoints as api
-        from airflow_provider_voicetraining._wire.packages import validate_package
+        from airflow_provider_voicetraining.packages import validate_package
 
         started_at = time.time()
         hook = self.hook
-        self.edition = check.edition(self.edition)
+        self.edition = arguments.edition(self.edition)
         # Everything is checked before the first request: the package, every create field,
         # the commit overrides and the connection itself.
         package = validate_package(self.training_package, self.edition)
-        api.create_job(hook.settings, self.edition, **self._create_kwargs())
-        api.commit_body(self.commit_overrides)
+        hook.check_create(self.edition, **self._create_kwargs(), commit_overrides=self.commit_overrides)
         attempt = reattach.TaskAttempt.from_context(context)
         spec = self._spec(attempt)
         self._retry_follows = attempt.retry_follows
@@ -417,7 +413,7 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
 
     def _require_quota(self) -> None:
         from airflow_provider_voicetraining._tasks.quota import require_quota
-        from airflow_provider_voicetraining._wire.vocabulary import EDITIONS
+        from airflow_provider_voicetraining.vocabulary import EDITIONS
 
         if self.check_quota:
             require_quota(
@@ -437,13 +433,11 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         self.publish_console_url(context, job_id)
 
     def _upload_and_commit(self, job_id: str, url: str | None, path: str) -> None:
-        from airflow_provider_voicetraining._wire import endpoints as api
-
         hook = self.hook
         try:
             if url is None:
                 url = hook.get_upload_urls(job_id, app_user_id=self.job_owner).training_data_uploading_url
-            hook.upload_training_data(api.presigned_url(url), path)
+            hook.upload_training_data(url, path)
             hook.commit_job(job_id, self.commit_overrides, app_user_id=self.job_owner)
         except BaseException as exc:
             self._give_up(job_id, f"its upload or commit failed ({type(exc).__name__}: {exc})")
