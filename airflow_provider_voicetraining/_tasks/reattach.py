@@ -1,40 +1,13 @@
-"""Never train twice: find the job an earlier try of this task instance created, and decide what
-to do with it. Used by ``CreateVoiceTrainingJobOperator`` before it creates anything.
+"""Never train twice: find the job an earlier try of this task instance created, and say what to do with it.
 
 A task instance (``dag_id``, ``task_id``, ``run_id``, ``map_index``) trains at most one voice.
-Airflow clears XCom before every retry, so the job id must be kept elsewhere:
-
-* **Airflow 3.3+**: in the task state store (``context["task_state_store"]``, key
-  :data:`STORE_KEY`), written right after the create call, as ``ResumableJobMixin`` does. It
-  survives retries and clears of the task instance and is deleted with the DAG run.
-* **Every version**: on the remote job itself. Unless the user sets ``batch_name``, the job is
-  created with ``batch_name`` = :attr:`TaskAttempt.identity` (``af-`` + 24 hex digits of a
-  SHA-256 over the four ids): an exact list filter of the API. On 3.0-3.2 that is the only
-  record; on 3.3+ it also covers a worker that died between the create call and the store write.
-
-An earlier job is adopted only if it really is this task instance's (:func:`belongs`): the same
-identity, the same app user (``X-App-UserId``, or the one the commit moved it to), the same
-edition and voice name, and created after the DAG run became due (``run_after``, minus the
-clock tolerance), so neither a sibling mapped instance, another end user's job nor a job of an
-earlier run that reused the run id can match. Then :func:`reuse_of` decides:
-
-====================================  =========================================================
-earlier job                           this try
-====================================  =========================================================
-none, or deleted                      creates a job
-``CREATING`` (never committed)        uploads the package and commits it (``FINISH``)
-``AUDIT_FAILED``                      uploads the package again and re-commits (``FINISH``)
-in progress, ``USER_RESULT_REVIEW``   waits for it (``WAIT``)
-``SUCCEED``                           returns its ``asset_id`` (``DONE``)
-``FAILED``/``SPLIT_FAILED``/          creates a new job (``REPLACE``)
-``USER_REVIEW_REJECT``
-====================================  =========================================================
-
-If the user set ``batch_name`` and there is no task state store (3.0-3.2), a job cannot carry
-the identity; a retry then refuses to create a job while a committed, unfailed job with the same
-batch name, voice name, edition and app user created since the run began exists
-(:class:`~airflow_provider_voicetraining.errors.VoiceTrainingAmbiguousJobError`): it cannot prove
-the job is its own, and guessing could either adopt someone else's voice or train a second time.
+Its job is found through the task state store (Airflow 3.3+, key :data:`STORE_KEY`) or by its
+batch name, :attr:`TaskAttempt.identity` (every version; unless the user sets ``batch_name``).
+A job is adopted only if :func:`belongs` says it is this task instance's; :func:`reuse_of` then
+decides (``WAIT``, ``DONE``, ``FINISH`` or ``REPLACE``). The one rule to know: when a try cannot
+prove a committed, unfailed lookalike is its own, it refuses to create another
+(:class:`~airflow_provider_voicetraining.errors.VoiceTrainingAmbiguousJobError`).
+The table of outcomes is in the README ("Retries and reruns"); the reasoning in its Design section.
 """
 
 from __future__ import annotations
@@ -164,7 +137,8 @@ class EarlierJob:
 
 
 def reuse_of(job: VoiceTrainingJob) -> Reuse:
-    """Decide what a try does with an earlier try's job (the table of the module docstring)."""
+    """Decide what a try does with an earlier try's job: finish it if uncommitted (or ``AUDIT_FAILED``),
+    return it if it succeeded, replace it if it failed, else wait for it."""
     if job.state in COMMITTABLE_STATES:
         return Reuse.FINISH
     state_class = classify(job.state)
@@ -178,7 +152,9 @@ def reuse_of(job: VoiceTrainingJob) -> Reuse:
 
 
 def belongs(job: VoiceTrainingJob, spec: JobSpec, attempt: TaskAttempt, owner: str | None) -> bool:
-    """Whether ``job`` can be this task instance's (the checks of the module docstring)."""
+    """Whether ``job`` can be this task instance's: the same edition, voice name and app user (or
+    those its commit moves it to), created after the DAG run became due (minus the clock
+    tolerance); so no sibling mapped instance, other end user or earlier run's job matches."""
     if job.job_type is not None and job.job_type != spec.job_type:
         return False
     if job.voice_name not in spec.voice_names:
@@ -200,8 +176,8 @@ def find_earlier_job(
     """Return the job an earlier try of this task instance created, or ``None``.
 
     Raises :class:`~airflow_provider_voicetraining.errors.VoiceTrainingAmbiguousJobError` in
-    the one case it cannot decide (see the module docstring); API errors propagate (a try that
-    cannot look must not create).
+    the one case it cannot decide (a user-set ``batch_name``, no task state store, a committed
+    lookalike); API errors propagate (a try that cannot look must not create).
     """
     found = _from_store(hook, attempt, spec, log)
     if found is not None:

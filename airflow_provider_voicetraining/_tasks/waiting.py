@@ -1,17 +1,10 @@
-"""``JobWaitMixin``: how a task waits for a job, shared by the sensor and both operators.
+"""``JobWaitMixin``: how a task waits for a job, shared by the sensor and the operators.
 
-* **deferrable**: one poll in the worker, then :meth:`defer` to
-  :class:`~airflow_provider_voicetraining.triggers.voice_training.VoiceTrainingJobTrigger`
-  with a wall-clock ``end_time``;
-* **not deferrable** (operators): the very same trigger logic runs inline in the worker
-  (``asyncio.run(trigger.wait())``), so there is one wait loop, not two;
-* either way the outcome arrives as a trigger event and is handled by the one
-  :meth:`execute_complete`, which calls the task's :meth:`succeeded`, :meth:`job_failed` or
-  :meth:`timed_out` (the sensor and the operators differ only there) and pushes the documented
-  XComs.
-
-The hook and the models are imported lazily: DAG files import operators on every parse, and
-the HTTP stack (``requests``) costs more to import than everything else here together.
+Deferrable, one poll in the worker then :meth:`~JobWaitMixin.defer` to the trigger; not
+deferrable, the trigger's own wait runs inline (``asyncio.run(trigger.wait())``): one wait loop
+either way. The outcome always arrives as a trigger event, handled by the one
+:meth:`~JobWaitMixin.execute_complete`, which calls the task's ``succeeded``, ``job_failed`` or
+``timed_out``. The hook and the trigger are imported on first use, not when a DAG file is parsed.
 """
 
 from __future__ import annotations

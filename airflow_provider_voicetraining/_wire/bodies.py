@@ -1,9 +1,8 @@
 """Reading a body with a cap that holds after decompression.
 
-httpx would decompress ``Content-Encoding`` for us, but one ``decompress()`` call of a gzip
-bomb (1 MB expanding to 1 GiB, or gzip-in-gzip from 2 KB) returns the whole expansion at
-once. The transport therefore reads the raw bytes and :class:`CappedBody` decodes them here,
-each layer with ``max_length``, so memory never exceeds the cap by more than one network chunk.
+The transport reads the raw bytes and :class:`CappedBody` decodes each ``Content-Encoding``
+layer with ``max_length``, so memory never exceeds the cap by more than one network chunk (a
+single ``decompress()`` of a gzip bomb would return the whole expansion at once).
 """
 
 from __future__ import annotations

@@ -1,24 +1,9 @@
 """The endpoint catalogue: each voice-training endpoint as an :class:`~.exchange.ApiCall` builder.
 
-Shared by the sync and async hook. Each builder validates its arguments (before anything is
-sent), builds the path from validated pieces only, and says how to decode the answer.
-
-=========================  ======  =================================================  ===================
-builder                    method  path (``P = /v1/{project_id}/voice-training-manage``)  returns
-=========================  ======  =================================================  ===================
-:func:`create_job`         POST    ``P/user/{basic,middle,advance,third-party}-jobs``  ``CreatedJob``
-:func:`commit_job`         POST    ``P/user/jobs/{job_id}``                            ``None``
-:func:`list_jobs_page`     GET     ``P/user/jobs``                                     ``JobPage``
-:func:`show_job`           GET     ``P/user/jobs/{job_id}``                            ``VoiceTrainingJob``
-:func:`delete_job`         DELETE  ``P/user/jobs/{job_id}``                            ``None``
-:func:`show_audit_result`  GET     ``P/user/jobs/{job_id}/audit-result``               ``AuditResult``
-:func:`show_upload_urls`   GET     ``P/user/jobs/{job_id}/uploading-address-url``      ``UploadUrls``
-:func:`show_quotas`        GET     ``P/quotas``                                        ``TrainingQuotas``
-:func:`create_short_job`   POST    ``P/user/short-jobs``                               ``CreatedJob``
-:func:`commit_short_job`   POST    ``P/user/short-jobs/{job_id}``                      ``None``
-:func:`show_short_job`     GET     ``P/user/short-jobs/{job_id}``                      ``VoiceTrainingJob``
-:func:`upload`             PUT     a presigned OBS URL                                  ETag
-=========================  ======  =================================================  ===================
+Each builder checks its arguments before anything is sent, builds the path from checked pieces
+only (each segment percent-encoded) and says how to decode the answer; the hook's methods map
+one to one onto them (the README's hook table lists the endpoints). ``P`` below is
+``/v1/{project_id}/voice-training-manage``.
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
 """Typed errors: what went wrong, where, and what to check.
 
 Every API error carries the HTTP status, the service's ``error_code`` / ``error_msg`` and the
-gateway's ``X-Request-Id`` (quote it to Huawei support). Messages never contain credentials:
-server text is passed through the hook's redactor before it lands here.
-
-These are plain exceptions (the wire layer imports no Airflow); a task fails on them the usual
-way, with retries. The one error that must *not* be retried, a failed job, is defined by the
-Airflow layer (:class:`airflow_provider_voicetraining.errors.VoiceTrainingJobFailedError`).
+gateway's ``X-Request-Id``; messages never contain credentials (server text is redacted first).
+Plain exceptions: a task fails on them the usual way, with retries. The outcomes a retry cannot
+change are defined above, in :mod:`airflow_provider_voicetraining.errors`.
 """
 
 from __future__ import annotations

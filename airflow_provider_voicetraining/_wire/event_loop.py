@@ -1,14 +1,9 @@
 """A private event loop in a background thread, where the sync hook's calls run.
 
-Why: ``requests`` cannot bound a request's total time (its timeouts apply to each socket read,
-so a server trickling a byte at a time holds a call forever), while an ``asyncio.timeout``
-around an ``httpx`` request bounds connect, headers and body together and closes the
-connection when it fires. Running sync calls on one loop per process gives the worker, the
-sensor and the triggerer the very same transport code and the same bounds.
-
-The loop thread is a daemon started on first use. After ``fork()`` (Celery prefork, the task
-supervisor) the child starts its own: a thread does not survive a fork. A call that the caller
-abandons (``KeyboardInterrupt``, Airflow's ``execution_timeout``) is cancelled on the loop.
+The loop thread is a daemon started on first use; after ``fork()`` (Celery prefork, the task
+supervisor) the child starts its own. A call the caller abandons (``KeyboardInterrupt``,
+Airflow's ``execution_timeout``) is cancelled on the loop. Why sync calls run on a loop at all:
+the README's Design section ("One transport").
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
-"""What the I/O-free request flow and its sync and async transports exchange.
+"""What the I/O-free request flow and the transport exchange.
 
 The flow (:mod:`.request_flow`) is a generator: it *yields* actions (send this request, sleep
-this long, mint a token) and receives their outcomes. A transport performs the actions with
-``requests`` + ``time.sleep`` or ``httpx`` + ``asyncio.sleep``. Building, signing, retrying and
-decoding therefore exist once, for both paths.
+this long, mint a token) and receives their outcomes; the transport (:mod:`.transports`)
+performs them. Building, signing, retrying and decoding live in the flow, I/O in the transport.
 """
 
 from __future__ import annotations

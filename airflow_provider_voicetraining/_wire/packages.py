@@ -1,12 +1,9 @@
 """Training packages: what a zip must hold for an edition, checked before any job is created.
 
-The rule comes from :data:`~.vocabulary.EDITIONS` (sentence editions need ``0.wav``/``0.txt`` up
-to ``N-1``; long-recording editions need one ``.wav``) and is applied by :func:`missing_files`,
-which the emulator's audit uses too, so a package the provider accepts is a package the emulator
-accepts. File names match by base name, case-insensitively (a zip may hold a folder, and
-``0.WAV`` is ``0.wav``).
-
-:func:`make_synthetic_package` writes a small valid package of tones (demo, tests, example DAG).
+The rule comes from :data:`~.vocabulary.EDITIONS` and is applied by :func:`missing_files`, which
+the emulator's audit uses too: a package the provider accepts is one the emulator accepts. File
+names match by base name, case-insensitively. :func:`make_synthetic_package` writes a small
+valid package of tones (demo, tests, example DAG).
 """
 
 from __future__ import annotations

@@ -1,19 +1,11 @@
 """Client-side rate limits: bursts queue in the process instead of drawing 429s.
 
-MetaStudio throttles per tenant, per API and per region (reference section 9: show and list
-20/10/10 requests per second in cn-north-4/cn-east-3/ap-southeast-3, create, commit and delete
-10/3/3). Every call to the service reserves a slot with :data:`RATE_LIMITER` for its (tenant,
-API) before it is sent, at the connection's ``query_rate`` (GET) or ``write_rate`` (anything
-else); the request flow sleeps until the slot is due. The limiter is per process and shared by
-every hook, trigger and thread in it (a reservation is a few arithmetic operations under a
-lock, so it serves the triggerer's loop and the sync hook's loop alike). Across workers, cap
-fan-out with an Airflow pool (see the README). A 429 that still comes is retried as always.
-
-The schedule is a sliding window: at most ``rate`` requests start in any window of one second
-plus :data:`GUARD` (for a fractional rate, one request per ``1 / rate`` seconds plus the guard),
-so a burst within the quota passes at once and the server's one-second throttling window does
-not see more than the quota even when the first requests of a burst arrive late (connection
-setup) and the next ones on time.
+Every call to the service reserves a slot with :data:`RATE_LIMITER` for its (tenant, API) at the
+connection's ``query_rate`` (GET) or ``write_rate`` (anything else), and the request flow sleeps
+until the slot is due. One limiter per process, shared by every hook, trigger and thread (a
+reservation is a few operations under a lock). The schedule: at most ``rate`` requests start in
+any window of one second plus :data:`GUARD`. The region's rates and the reasoning: the README's
+Design section.
 """
 
 from __future__ import annotations

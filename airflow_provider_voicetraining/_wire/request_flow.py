@@ -1,9 +1,9 @@
-"""The request flow: build and authenticate each attempt, hand it to a transport, act on
+"""The request flow: build and authenticate each attempt, hand it to the transport, act on
 :func:`~.retry.decide`.
 
-:func:`call_flow` is a generator shared by the sync and async transports (see :mod:`.exchange`):
-it yields actions (send, sleep, get or drop a token) and receives their outcomes, so building,
-signing, retrying and decoding exist once for both paths; the transports only perform I/O.
+:func:`call_flow` is a generator (see :mod:`.exchange`): it yields actions (send, sleep, get a
+token) and receives their outcomes. The whole call stays within its time budget
+(``call_timeout``, or the caller's deadline if sooner), each attempt within ``timeout``.
 """
 
 from __future__ import annotations

@@ -1,24 +1,12 @@
 """What to do after each attempt of a call: a pure decision, tested without any server.
 
 :func:`decide` takes what one attempt produced (an HTTP answer or a transport failure) and what
-the call has spent so far, and returns one of :class:`Done` (the decoded value),
-:class:`Retry` (after so many seconds), :class:`RefreshToken` (mint a new IAM token, then try
-again) or :class:`Fail` (raise this error). The request flow (:mod:`.request_flow`) only carries
-the decision out.
-
-The rule, as the README states it:
-
-* **retried**: connection errors, timeouts, 429 (waiting at least ``Retry-After``), 5xx and
-  garbled 2xx bodies, with exponential back-off and jitter, at most ``max_retries`` times per
-  call whatever the cause. Never other 4xx: repeating a rejected request cannot make it valid;
-* **calls that are not idempotent** (create) are retried only when the request surely never
-  reached the service (refused connection, connect timeout) or was throttled (429 means "not
-  processed");
-* **a refused token** (401 with ``auth_type=password``) is dropped and a new one minted. The first
-  re-mint of a call is free; each further one (the new token was refused too: revoked, or
-  expired again while a thousand calls shared it) counts as a retry and waits the back-off, so a
-  token that keeps being refused ends the call after ``max_retries``;
-* **certificate failures** are not retried: they fail the same way every time.
+the call has spent so far, and returns :class:`Done`, :class:`Retry`, :class:`RefreshToken` or
+:class:`Fail`; the request flow only carries it out. The rule (the README's "Retries"): transient
+failures are retried with back-off at most ``max_retries`` times per call, other 4xx never; a
+call that is not idempotent (create) only when the request surely never reached the service or
+was throttled; a refused IAM token is re-minted (the first time for free); certificate failures
+are final.
 """
 
 from __future__ import annotations

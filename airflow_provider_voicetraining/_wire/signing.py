@@ -1,22 +1,10 @@
 """Huawei Cloud AK/SK request signing, ``SDK-HMAC-SHA256``, both directions.
 
-Byte-identical to ``huaweicloudsdkcore.signer.Signer`` (3.1.219): the tests compare this module
-with the official signer on the published vectors and on generated requests. The verifying
-side (:func:`verify`) is what the emulator runs, from the received request alone, like API
-Gateway does.
-
-Rules that surprise (all from the official signer, ``huaweicloudsdkcore/signer/signer.py``):
-
-* the canonical URI is the path *decoded*, re-encoded per segment, and given a trailing ``/``
-  for signing only (the request keeps its own path);
-* query pairs are sorted by their raw (unencoded) key and value, encoded with
-  ``quote(..., safe="~")`` (space -> ``%20``, comma -> ``%2C``), and the same string is the
-  query sent on the wire;
-* header names containing ``_`` are never signed; ``Content-Type`` is signed on GET too;
-* a non-JSON ``Content-Type`` adds ``X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD``;
-* the key is the SK itself: one HMAC, no date/region derivation (unlike AWS SigV4).
-
-This module is pure: no I/O, no Airflow import (the emulator runs without Airflow).
+Byte-identical to ``huaweicloudsdkcore.signer.Signer`` (3.1.219): the tests compare it with the
+official signer on the published vectors and on generated requests. :func:`verify` is the
+emulator's side, from the received request alone, as API Gateway does. Pure: no I/O, no Airflow.
+The official signer's surprising rules (canonical URI, query encoding, which headers are signed)
+are listed in the README's Design section.
 """
 
 from __future__ import annotations

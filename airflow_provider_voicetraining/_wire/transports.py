@@ -1,26 +1,13 @@
-"""Carries out the request flow over HTTP: one ``httpx`` implementation for sync and async callers.
+"""Performs the request flow over HTTP: one ``httpx`` implementation for sync and async callers.
 
-:class:`AsyncTransport` performs a call's actions on the running event loop (the triggerer's).
-:class:`SyncTransport` runs the very same coroutine on a private loop thread
-(:mod:`.event_loop`), so workers and poking sensors get identical bounds and behaviour.
-
-Every attempt is bounded: its caller stops waiting at the deadline, whatever the phase
-(connect, headers or body; a server trickling a byte at a time cannot hold it longer), and the
-exchange itself, not cancelled at the deadline (see :meth:`AsyncTransport._send`), ends on its
-own per-phase timeouts or at the first body chunk after the deadline, closing its connection. The body is
-read raw and decoded by :class:`~.bodies.CappedBody` up to the call's cap (a 300 MB answer or a
-gzip bomb costs at most the cap), and a large body is parsed in a worker thread so the event
-loop never waits on it. Redirects are never followed.
-
-Clients are shared per event loop and per transport settings (TLS verification, timeout),
-reference-counted: a thousand triggers polling the same endpoint share one pool of at most
-:data:`POOL_SIZE` keep-alive connections. The pool is httpx's own (a custom O(1) pool measured
-no better under shared polling: BENCHMARKS.md); an ``asyncio.Semaphore`` of the same size in
-front of it keeps waiting requests out of httpcore's queue. httpcore's bookkeeping per request
-grows with the square of the connections and with the requests queued in it: at 64 connections
-10,000 triggers starting together spent their CPU there and fell ever further behind; at 16 a
-loop sends 200 requests per second (16 in flight at 250 ms round trips is still 64 per second,
-three times the largest documented quota).
+:class:`AsyncTransport` runs a call's flow on the running event loop (the triggerer's);
+:class:`SyncTransport` runs the very same coroutine on the process's private loop thread
+(:mod:`.event_loop`), so workers, poking sensors and triggers share bounds, retries and errors.
+Every attempt ends by its deadline whatever the phase; a body is read raw and decoded up to the
+call's cap (:class:`~.bodies.CappedBody`); redirects are never followed. Connections are pooled
+per event loop and transport settings (:class:`HttpClient`, at most :data:`POOL_SIZE`), shared
+by every transport of the loop. Why one transport, why exchanges are not cancelled at their
+deadline, why 16 connections: the README's Design section.
 """
 
 from __future__ import annotations

@@ -1,11 +1,9 @@
 """The API's vocabulary: editions, enumerations, field and numeric limits. One table of each fact.
 
-Both sides of the wire read these tables: the hook checks a request against them before sending,
-the package check tells a user what the zip lacks, and the emulator (``metastudio_emulator``)
-refuses what the service would refuse and audits uploads by the same rules. Values come from the
-official SDK models (``huaweicloudsdkmetastudio`` 3.1.219) and the reference's endpoint pages;
-text-length limits are not documented and are this project's (generous) choice. Pure data: no
-Airflow import.
+Both sides of the wire read these tables: the hook checks requests against them before sending,
+and the emulator refuses what the service would refuse. Values come from the official SDK
+models (``huaweicloudsdkmetastudio`` 3.1.219) and the reference; text-length limits are not
+documented and are this project's (generous) choice. Pure data.
 """
 
 from __future__ import annotations

@@ -167,7 +167,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         return self._settings
 
     async def aget_settings(self) -> ConnectionSettings:
-        """Like :attr:`settings`, without blocking the event loop."""
+        """Async :attr:`settings`."""
         if self._settings is None:
             conn = await compat.aget_connection(self.metastudio_conn_id)
             settings = await compat.arun_sync(parse_connection, conn)
@@ -251,12 +251,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
     async def aget_job(
         self, job_id: str, *, app_user_id: str | None = None, deadline: float | None = None
     ) -> VoiceTrainingJob:
-        """Async :meth:`get_job` (used by the trigger).
-
-        :param job_id: the job.
-        :param app_user_id: ``X-App-UserId`` the job was created with.
-        :param deadline: wall-clock epoch the call must end by, retries included.
-        """
+        """Async :meth:`get_job`."""
         return await self._acall(api.show_job, job_id, app_user_id, deadline=deadline)
 
     def _listing(
@@ -296,7 +291,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
 
         Arguments are checked when this is called, before the first page is requested.
 
-        :param filters: a :class:`~airflow_provider_voicetraining._wire.listing.JobFilters`.
+        :param filters: a :class:`~airflow_provider_voicetraining.listing.JobFilters`.
         :param page_size: jobs per request (1..100).
         :param max_items: stop after this many jobs.
         :param app_user_id: list only this end user's jobs (``X-App-UserId``).
@@ -321,14 +316,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         app_user_id: str | None = None,
         **criteria: Any,
     ) -> AsyncIterator[VoiceTrainingJob]:
-        """Async :meth:`list_jobs` (same arguments).
-
-        :param filters: a :class:`~airflow_provider_voicetraining._wire.listing.JobFilters`.
-        :param page_size: jobs per request (1..100).
-        :param max_items: stop after this many jobs.
-        :param app_user_id: list only this end user's jobs (``X-App-UserId``).
-        :param criteria: the :class:`JobFilters` fields as keywords instead of ``filters``.
-        """
+        """Async :meth:`list_jobs`."""
         pager, page_call = self._listing(filters, criteria, page_size, max_items, app_user_id)
         transport = await self._atransport()
         while not pager.done:
@@ -556,12 +544,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
     async def aget_short_job(
         self, job_id: str, *, app_user_id: str | None = None, deadline: float | None = None
     ) -> VoiceTrainingJob:
-        """Async :meth:`get_short_job` (used by the trigger).
-
-        :param job_id: the short job.
-        :param app_user_id: ``X-App-UserId`` it was created with.
-        :param deadline: wall-clock epoch the call must end by, retries included.
-        """
+        """Async :meth:`get_short_job`."""
         return await self._acall(api.show_short_job, job_id, app_user_id, deadline=deadline)
 
     @staticmethod
@@ -585,12 +568,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
     async def adelete_job(
         self, job_id: str, *, app_user_id: str | None = None, missing_ok: bool = False
     ) -> None:
-        """Async :meth:`delete_job`.
-
-        :param job_id: the job.
-        :param app_user_id: ``X-App-UserId`` the job was created with.
-        :param missing_ok: a job that does not exist (any more) is not an error.
-        """
+        """Async :meth:`delete_job`."""
         try:
             await self._acall(api.delete_job, job_id, app_user_id)
         except VoiceTrainingNotFoundError as exc:
@@ -605,11 +583,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         return self._call(api.show_audit_result, job_id, app_user_id)
 
     async def aget_audit_result(self, job_id: str, *, app_user_id: str | None = None) -> AuditResult:
-        """Async :meth:`get_audit_result`.
-
-        :param job_id: the job.
-        :param app_user_id: ``X-App-UserId`` the job was created with.
-        """
+        """Async :meth:`get_audit_result`."""
         return await self._acall(api.show_audit_result, job_id, app_user_id)
 
     def get_upload_urls(self, job_id: str, *, app_user_id: str | None = None) -> UploadUrls:
@@ -668,12 +642,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
     async def aget_failure_details(
         self, job: VoiceTrainingJob, *, app_user_id: str | None = None, deadline: float | None = None
     ) -> FailureDetails:
-        """Async :meth:`get_failure_details`.
-
-        :param job: the failed job.
-        :param app_user_id: ``X-App-UserId`` the job was created with.
-        :param deadline: wall-clock epoch the audit call must end by.
-        """
+        """Async :meth:`get_failure_details`."""
         await self.aget_settings()
         audit = None
         if job.state == JobState.AUDIT_FAILED.value:

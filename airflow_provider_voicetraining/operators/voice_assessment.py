@@ -1,15 +1,10 @@
 """``AssessVoiceRecordingsOperator``: MetaStudio's recording check, before paying for training.
 
-The check is a short job (``VOICE_ASSESS``): create, upload a zip of recordings, commit, wait
-(deferrable or inline, like any job), then read ``assess_result``: speed, loudness, SNR, reverb
-and two DNSMOS scores, each with its expected range. The assessment goes to XCom; recordings
-out of range fail the task (or, with ``fail_on_bad_recordings=False``, are reported for a
-branch), so a DAG can refuse bad recordings before ``CreateVoiceTrainingJobOperator`` runs.
-
-XCom: ``return_value`` and ``assessment`` = ``VoiceAssessment.to_dict()`` (``job_id``,
-``passed``, ``problems`` [{``property``, ``expected``, ``actual``, ``suggestion``}],
-``suggestion``, ``result``); ``job_id``, ``console_url``, ``job`` as for the other operators;
-``failure_details`` if the check itself failed (e.g. the zip held no audio the service accepts).
+The check is a short job (``VOICE_ASSESS``): create, upload a zip of recordings, commit, wait,
+then read ``assess_result`` into a ``VoiceAssessment``. Recordings out of range fail the task
+(or, with ``fail_on_bad_recordings=False``, are returned for a branch). XCom: ``return_value``
+and ``assessment`` (``VoiceAssessment.to_dict()``), plus ``job_id``, ``console_url``, ``job`` and
+``failure_details`` as for the other operators.
 """
 
 from __future__ import annotations

@@ -1,39 +1,13 @@
-"""Shared polling: all waits of one triggerer process on one tenant and app user share one poller.
+"""Shared polling: the waits of one event loop on one tenant and app user share one poller.
 
-A trigger that polls its own job sends one show-job per interval: a thousand waits at 60 s are
-17 requests per second, more than a region's show quota (10/s in cn-east-3). Instead, every
-:class:`~.voice_training.VoiceTrainingJobTrigger` of the event loop that waits on the same
-(endpoint, project, credentials, app user) subscribes to one :class:`SharedPoller`, which each
-cycle learns what changed for all of them with list calls (``update_since`` = the previous
-cycle's start minus :data:`SKEW_MARGIN`, ``sort_key=update_time``, ``limit=100``, as many pages
-as needed) and hands each subscriber its job. Failure details (the audit result) are fetched
-by the trigger itself, only for failures.
-
-Direct shows remain where a list cannot answer:
-
-* a newly subscribed job is shown once, by its trigger's first look (its current state, within
-  the trigger's own deadline), **unless** the task saw the job waiting before it deferred
-  (``seen_waiting_at``, within :data:`FIRST_LOOK_REACH`): then the next cycle's list reaches
-  back to that time and answers the first look (the job's news, or "unchanged since it was
-  seen waiting"). A triggerer restart or failover rebuilds every trigger from ``serialize()``
-  and each resubscribes: a thousand rebuilt triggers cost one list page per hundred jobs of
-  their app user changed since, not a thousand shows in the same second from a process that
-  shares the tenant's quota with every other one;
-* a list call that fails makes that cycle show each job directly (the errors count against
-  each trigger's error budget exactly as in per-job polling);
-* the **safety net**: every job is also shown directly once per :func:`safety_interval`, in
-  case the live service's ``update_since`` differs from the reference (it is not verified). The
-  rate is bounded: at least ten poll intervals apart, and the sweep over all jobs of a poller
-  uses at most 1 % of the connection's query rate, shared by the pollers of all the tenant's
-  app users on the loop (the quota is the tenant's): 1,000 waits at 20 requests per second,
-  and 10,000 at a raised 200 per second, are each shown every 5,000 s. Why so little: the net
-  only matters if the list misses a change, a training takes hours, and each show costs the
-  loop about 6 ms of CPU: at 2 % of 200/s the sweep alone took 2.4 % of a core for 10,000
-  waits (BENCHMARKS.md), more than the list cycles by a factor of six.
-
-The cycle runs at the shortest interval among the subscribers (triggers with longer intervals
-just learn sooner); a cancelled trigger unsubscribes; a poller without subscribers stops its
-cycle (and starts it again for the next subscriber).
+Each cycle, :class:`SharedPoller` learns what changed for all its subscribers with list calls
+(``update_since`` = the previous cycle's start minus :data:`SKEW_MARGIN`, sorted by
+``update_time``, all pages) and hands each subscriber its job. Direct shows remain where a list
+cannot answer: a subscriber's first look (unless the task saw the job waiting within
+:data:`FIRST_LOOK_REACH`), a cycle whose list call failed, and the safety net, once per
+:func:`safety_interval` per job. The cycle runs at the shortest interval among subscribers;
+a poller without subscribers stops. Why these numbers: the README's Design section and
+BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -73,7 +47,9 @@ FIRST_LOOK_REACH = 24 * 3600.0
 
 
 def safety_interval(jobs: int, poll_interval: float, query_rate: float) -> float:
-    """Seconds between two direct shows of one job (see the module docstring)."""
+    """Seconds between two direct shows of one job (the safety net): at least
+    :data:`SAFETY_INTERVALS` poll intervals, and slow enough that showing ``jobs`` jobs uses at
+    most :data:`SAFETY_RATE_SHARE` of ``query_rate``."""
     floor = SAFETY_INTERVALS * poll_interval
     if query_rate <= 0:
         return floor
