@@ -34,11 +34,11 @@ from airflow_provider_voicetraining._wait_rules import (
 )
 from airflow_provider_voicetraining._wire.errors import VoiceTrainingError
 from airflow_provider_voicetraining._wire.states import normalize_failure_states
-from airflow_provider_voicetraining.triggers._job_sources import DirectSource, open_source
 
 if TYPE_CHECKING:
     from airflow_provider_voicetraining._wire.models import VoiceTrainingJob
     from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+    from airflow_provider_voicetraining.triggers._job_sources import DirectSource
 
 __all__ = ["VoiceTrainingJobTrigger"]
 
@@ -142,6 +142,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
     async def wait(self) -> dict[str, Any]:
         """Poll until there is something to report; return the event payload."""
         from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+        from airflow_provider_voicetraining.triggers._job_sources import open_source
 
         async with VoiceTrainingHook(self.metastudio_conn_id, app_user_id=self.app_user_id) as hook:
             # A look never outlives end_time by more than one attempt's deadline.
