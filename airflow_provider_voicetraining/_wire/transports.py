@@ -1,7 +1,7 @@
 """Performs the request flow over HTTP: one ``httpx`` implementation for sync and async callers.
 
 :class:`AsyncTransport` runs a call's flow on the running event loop (the triggerer's);
-:class:`SyncTransport` runs the very same coroutine on the process's private loop thread
+:class:`SyncTransport` runs the very same coroutine on an event loop of the calling thread
 (:mod:`.event_loop`), so workers, poking sensors and triggers share bounds, retries and errors.
 Every attempt ends by its deadline whatever the phase; a body is read raw and decoded up to the
 call's cap (:class:`~.bodies.CappedBody`); redirects are never followed. Connections are pooled
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import ssl
 import time
@@ -25,7 +26,7 @@ from urllib.request import getproxies
 import httpx
 
 from airflow_provider_voicetraining._wire.bodies import CappedBody
-from airflow_provider_voicetraining._wire.event_loop import run_sync
+from airflow_provider_voicetraining._wire.event_loop import loop_for_this_thread, run_on, runs_here
 from airflow_provider_voicetraining._wire.exchange import (
     ApiCall,
     FileBody,
@@ -144,6 +145,17 @@ def _no_proxy(scheme: str, host: str, no_proxy: str) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=1024)
+def _parsed_once(url: str) -> httpx.URL:
+    return httpx.URL(url)
+
+
+def _parsed_url(url: str) -> httpx.URL:
+    """``url`` parsed; URLs without a query (a poller's shows) are parsed once. A query may be a
+    presigned URL's signature: those are not kept."""
+    return httpx.URL(url) if "?" in url else _parsed_once(url)
+
+
 def _proxy_urls(proxies: dict[str, str]) -> list[tuple[str, str]]:
     """``(scheme, proxy URL)`` for the schemes httpx's client took from the environment."""
     return [
@@ -214,11 +226,13 @@ async def _read_capped(response: httpx.Response, limit: int, deadline: float) ->
     """The decoded body up to ``limit`` bytes, and whether it went beyond; a body still
     arriving at ``deadline`` raises ``httpx.ReadTimeout`` (its connection is then closed)."""
     capped = CappedBody(response.headers.get("Content-Encoding"), limit)
-    async for chunk in response.aiter_raw():
-        if time.time() > deadline:
-            raise httpx.ReadTimeout("the body was still arriving at the call's deadline")
-        if not capped.feed(chunk):
-            break
+    # closed here, not by the garbage collector: a sync call's loop stops when the call returns
+    async with contextlib.aclosing(response.aiter_raw()) as chunks:  # type: ignore[type-var]
+        async for chunk in chunks:
+            if time.time() > deadline:
+                raise httpx.ReadTimeout("the body was still arriving at the call's deadline")
+            if not capped.feed(chunk):
+                break
     return capped.value(), capped.truncated
 
 
@@ -320,7 +334,7 @@ class AsyncTransport:
         gate = self._gate
         try:
             # waiting for a free connection may be cut short: nothing has been sent yet
-            await within(gate.acquire(), remaining)
+            await (gate.acquire() if not gate.locked() else within(gate.acquire(), remaining))
         except asyncio.TimeoutError:
             return TransportFailure("deadline", f"no free connection within {remaining:.1f}s", False)
         exchange = asyncio.ensure_future(self._exchange(client, request, content))
@@ -357,7 +371,7 @@ class AsyncTransport:
         )
         outgoing = httpx.Request(
             request.method,
-            request.url,
+            _parsed_url(request.url),
             headers={**_CLIENT_HEADERS, **request.headers},
             content=content,
             extensions={"timeout": timeout.as_dict()},
@@ -400,7 +414,8 @@ def _parse_quietly(response: WireResponse) -> None:
 
 
 class SyncTransport:
-    """The sync face of :class:`AsyncTransport`: each call runs on the private loop thread.
+    """The sync face of :class:`AsyncTransport`: each call runs on an event loop of the calling
+    thread (:mod:`.event_loop`), through one :class:`AsyncTransport` per loop.
 
     :param settings: the validated connection.
     :param policy: retry policy of every call.
@@ -416,20 +431,25 @@ class SyncTransport:
         redact: Redactor,
         on_token: Callable[[Secret], None] = lambda token: None,
     ) -> None:
-        self._minted: list[Secret] = []
-        self._async = AsyncTransport(settings, policy, redact, self._collect)
+        self.settings = settings
+        self.policy = policy
+        self.redact = redact
         self.on_token = on_token
+        self._minted: list[Secret] = []
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncTransport] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def _collect(self, token: Secret) -> None:
         self._minted.append(token)
 
-    @property
-    def settings(self) -> ConnectionSettings:
-        return self._async.settings
-
-    @property
-    def policy(self) -> RetryPolicy:
-        return self._async.policy
+    def _on(self, loop: asyncio.AbstractEventLoop) -> AsyncTransport:
+        transport = self._by_loop.get(loop)
+        if transport is None:
+            transport = self._by_loop[loop] = AsyncTransport(
+                self.settings, self.policy, self.redact, self._collect
+            )
+        return transport
 
     def execute(self, call: ApiCall[T], deadline: float | None = None) -> T:
         """Perform ``call`` (retries included) and return its decoded value.
@@ -437,12 +457,19 @@ class SyncTransport:
         :param call: the call.
         :param deadline: wall-clock epoch the whole call must end by (besides ``call_timeout``).
         """
+        loop = loop_for_this_thread()
         try:
-            return run_sync(self._async.execute(call, deadline))
+            return run_on(loop, self._on(loop).execute(call, deadline))
         finally:
             while self._minted:
                 self.on_token(self._minted.pop())
 
     def close(self) -> None:
-        """Give the shared connection pool of the private loop back."""
-        run_sync(self._async.aclose())
+        """Give back the shared connection pools this transport holds on this thread's loops.
+
+        (A pool taken on another thread's loop goes when that thread ends.)
+        """
+        for loop, transport in list(self._by_loop.items()):
+            if runs_here(loop):
+                run_on(loop, transport.aclose())
+                del self._by_loop[loop]
