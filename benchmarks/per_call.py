@@ -1,9 +1,11 @@
 """Per call: ``hook.get_job()`` vs a bare ``requests`` GET vs the official SDK, interleaved.
 
-Three clients fetch the same job from the emulator (its own process, plain HTTP, keep-alive):
+Three clients fetch the same job from the emulator (its own process, plain HTTP, keep-alive; the
+hook's client-side rate limit off: this measures a call, not the region's quota):
 
 * **hook**: ``VoiceTrainingHook.get_job(job_id)``: validation, signing with a fresh
-  ``X-Sdk-Date``, the request core, ``requests``, JSON decoding into a ``VoiceTrainingJob``;
+  ``X-Sdk-Date``, the request flow and its time bounds, ``httpx`` on the calling thread's event
+  loop, strict JSON decoding into a ``VoiceTrainingJob``;
 * **bare requests**: ``requests.Session().get(url, headers=...)`` with headers signed once in
   advance (fixed ``X-Sdk-Date``), body read, nothing decoded: the floor for a Python client;
 * **official SDK**: ``huaweicloudsdkmetastudio`` ``show_voice_training_job`` with

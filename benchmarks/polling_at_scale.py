@@ -149,7 +149,7 @@ async def drive(
         if shared:
             # The safety net's first sweep is due 5,000 s after start-up: back-date every
             # subscription's last direct show so that the sweep runs now, at its real pace.
-            from airflow_provider_voicetraining.triggers import shared_polling
+            from airflow_provider_voicetraining.triggers import _shared_polling as shared_polling
 
             for poller in shared_polling._POLLERS[asyncio.get_running_loop()].values():
                 for subscriptions in poller.subscriptions.values():
