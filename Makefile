@@ -1,7 +1,11 @@
 # Two commands set everything up on a fresh machine (Python >= 3.10 with venv):
 #   make demo   run the example pipeline with real Airflow against the local emulator
-#   make test   lint, type-check and run the whole test suite
-# Each creates its own virtual environment. AIRFLOW_VERSION picks the Airflow release.
+#   make playground   the example DAGs in Airflow's UI against the emulator (Ctrl-C stops it)
+#   make test   ruff, mypy and the whole test suite on every supported Airflow release line
+#               (what CI runs: tools/test_matrix.sh)
+# Each creates its own virtual environments. For a quicker loop while you work:
+#   make quick            ruff and the unit tests on one Airflow version (a couple of minutes)
+#   make test-version     everything on one version (AIRFLOW_VERSION, default 3.3.2)
 
 PYTHON ?= python3
 AIRFLOW_VERSION ?= 3.3.2
@@ -10,10 +14,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 # pytest-xdist workers for the tests that do not start Airflow components: most of them wait on
-# real time (emulated lifecycles, dag.test), so two workers halve their wall time even on two
-# cores. The system tests (real api-server, scheduler, triggerer, browser) then run alone,
-# sharing one set of components. Exit status 5 (nothing selected) is fine for either half.
-PYTEST_WORKERS ?= 2
+# emulated time (lifecycles, dag.test), so more workers than cores still shortens the run. The
+# system tests (real api-server, scheduler, triggerer, browser) run in one process, sharing
+# components. Exit status 5 (nothing selected) is fine for either.
+PYTEST_WORKERS ?= 3
+# Versions `make test` runs, lowest and newest supported release lines
+AIRFLOW_VERSIONS ?= 3.0.6 3.3.2
 SOURCES := airflow_provider_voicetraining metastudio_emulator dags tests benchmarks tools
 # Browser tests drive Debian's chromium through Playwright (its own browser downloads are not
 # reachable everywhere): `make` installs the package with apt-get when it is missing.
@@ -25,7 +31,7 @@ RESOLVE_DATE_3.0.6 := 2025-09-20
 RESOLVE_DATE_3.3.2 := 2026-11-20
 RESOLVE_DATE ?= $(RESOLVE_DATE_$(AIRFLOW_VERSION))
 
-.PHONY: demo test lint typecheck unit bench clean venv chromium system-packages
+.PHONY: demo playground playground-stop test test-version quick lint typecheck unit system bench clean venv chromium system-packages
 
 # System packages the tests need, installed with apt-get when missing (root, or sudo). One
 # helper for every such package: $(call ensure_package,CHECK,DEBIAN PACKAGE,WHAT FOR).
@@ -61,6 +67,13 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m tools.demo
 
+# Airflow's UI, components and the emulator on loopback; everything it writes is in .playground/
+playground: $(STAMP)
+	$(BIN)/python -m tools.playground
+
+playground-stop:
+	@$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) -m tools.playground --stop
+
 lint: $(STAMP)
 	$(BIN)/ruff check $(SOURCES)
 	$(BIN)/ruff format --check $(SOURCES)
@@ -83,15 +96,27 @@ ifneq ($(SKIP_SYSTEM_PACKAGES),1)
 	$(call ensure_package,ls /usr/lib/postgresql/*/bin/initdb,postgresql,metadata database of the production-shape test)
 endif
 
-test: lint typecheck chromium system-packages
-	@set -e; export CHROMIUM="$(or $(CHROMIUM),$$(command -v chromium || command -v chromium-browser))"; \
-	  rc=0; $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m "not system" $(PYTEST_ARGS) || rc=$$?; \
-	  [ $$rc -eq 0 ] || [ $$rc -eq 5 ] || exit $$rc; \
-	  rc=0; $(BIN)/python -m pytest -q -m system $(PYTEST_ARGS) || rc=$$?; \
-	  [ $$rc -eq 0 ] || [ $$rc -eq 5 ] || exit $$rc
+# Exit status 5 of pytest (no test selected, e.g. by PYTEST_ARGS) counts as success.
+define pytest_ok
+	@rc=0; $(1) || rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ] || exit $$rc
+endef
+
+unit: $(STAMP)
+	$(call pytest_ok,$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m "not system" $(PYTEST_ARGS))
+
+system: $(STAMP) chromium system-packages
+	$(call pytest_ok,CHROMIUM="$(or $(CHROMIUM),$$(command -v chromium || command -v chromium-browser))" \
+	  $(BIN)/python -m pytest -q -m system $(PYTEST_ARGS))
+
+test:
+	@AIRFLOW_VERSIONS="$(AIRFLOW_VERSIONS)" bash tools/test_matrix.sh
+
+test-version: lint typecheck unit system
+
+quick: lint unit
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf .venv-airflow-* .demo .test-artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv-airflow-* .demo .playground .test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -84,12 +84,16 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": "airflow_provider_voicetraining.hooks.voice_training.VoiceTrainingHook",
                 "hook-name": "Huawei Cloud MetaStudio",
                 "ui-field-behaviour": {
-                    "hidden-fields": ["host", "port", "schema"],
+                    # port stays visible only for Airflow 3.3's Test button, which sends port 0
+                    # for a connection stored without one and then refuses the difference
+                    "hidden-fields": ["host", "schema"],
                     "relabeling": {
                         "login": "Access Key (AK) or IAM user name",
                         "password": "Secret Key (SK), IAM password or X-Auth-Token",
+                        "port": "Port: not used; enter 0 so that the Test button works",
                     },
                     "placeholders": {
+                        "port": "0",
                         "login": "AK for auth_type=aksk; IAM user for auth_type=password; empty for token",
                         "password": "SK, IAM password, or a ready IAM token",
                     },

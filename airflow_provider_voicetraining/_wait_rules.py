@@ -47,14 +47,19 @@ XCOM_JOB = "job"
 XCOM_FAILURE = "failure_details"
 XCOM_CONSOLE_URL = "console_url"
 XCOM_ASSESSMENT = "assessment"
-#: The try that deferred (how a resume tells its own event from an earlier try's; see compat).
-XCOM_DEFERRED_IN_TRY = "deferred_in_try"
 
 
 class Verdict(str, enum.Enum):
     SUCCESS = "success"
     FAILED = "failed"
     WAIT = "wait"
+
+
+def look_deadline(end_time: float | None, attempt: float) -> float | None:
+    """When one look at a job must end: by ``end_time`` (the wait's deadline), but always with at
+    least one attempt's time (``attempt`` seconds), so the final look at or after the deadline is
+    a look, never outliving ``end_time`` by more than one attempt."""
+    return None if end_time is None else max(end_time, time.time() + attempt)
 
 
 def decide(job: VoiceTrainingJob, failure_states: frozenset[str], kind: str = KIND_VOICE) -> Verdict:

@@ -123,20 +123,19 @@ def retry_follows(context: Any) -> bool:
     return bool(retries) and int(ti.try_number) <= int(getattr(ti, "max_tries", 0) or 0)
 
 
-def stale_resume(context: Any, marker_key: str) -> bool:
+def stale_resume(context: Any, deferred_in_try: int | None) -> bool:
     """Whether Airflow resumed this try with an event meant for an earlier one.
 
     Airflow 3.0.x does not clear a task instance's ``next_method``/``next_kwargs`` when a try
     that resumed from deferral fails, so the retry is resumed again with the same trigger event
-    (and fails the same way) instead of running ``execute``; it does not clear XCom either,
-    taking the retry for a resume. 3.3 clears both. Before deferring, a task records its
-    ``try_number`` under the XCom ``marker_key``; a resume in another try is stale.
+    (and fails the same way) instead of running ``execute``. 3.3 clears them. A task defers
+    with its ``try_number`` in the resume's kwargs (``deferred_in_try``); a resume in another
+    try is stale.
     """
     ti = context.get("ti")
-    if ti is None:
+    if ti is None or deferred_in_try is None:
         return False
-    deferred_in = ti.xcom_pull(task_ids=ti.task_id, key=marker_key, map_indexes=ti.map_index)
-    return isinstance(deferred_in, int) and deferred_in != int(ti.try_number)
+    return int(deferred_in_try) != int(ti.try_number)
 
 
 def rerun_execute(task: Any, context: Any) -> Any:

@@ -18,6 +18,7 @@ from benchmarks._common import REPO, prepare_env, print_machine
 BENCHMARKS = {
     "import_cost": "import cost on top of airflow.sdk",
     "per_call": "hook.get_job() vs bare requests vs official SDK",
+    "session_call": "a GET through hook.get_conn() vs a bare requests GET",
     "requests_per_wait": "HTTP requests per sensor poke and trigger poll",
     "polling_at_scale": "1,000 and 10,000 waits, shared vs per-job polling; 500 creates under quota",
 }

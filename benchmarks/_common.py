@@ -14,7 +14,8 @@ import shutil
 import statistics
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,34 @@ def percentile(values: Sequence[float], p: float) -> float:
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def interleaved(
+    clients: dict[str, Callable[[], Any]],
+    iterations: int,
+    warmup: int,
+    after_warmup: Callable[[], None] = lambda: None,
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Call every client once per round, the starting client rotating every round, so drift of
+    the machine affects all alike; after ``warmup`` rounds (``after_warmup`` runs then) record
+    per call the wall time (``perf_counter``) and the calling thread's CPU (``thread_time``), µs."""
+    names = list(clients)
+    wall: dict[str, list[float]] = {n: [] for n in names}
+    cpu: dict[str, list[float]] = {n: [] for n in names}
+    perf, thread_time = time.perf_counter_ns, time.thread_time_ns
+    for i in range(warmup + iterations):
+        if i == warmup:
+            after_warmup()
+        start = i % len(names)
+        for name in names[start:] + names[:start]:
+            fn = clients[name]
+            c0, t0 = thread_time(), perf()
+            fn()
+            t1, c1 = perf(), thread_time()
+            if i >= warmup:
+                wall[name].append((t1 - t0) / 1000.0)
+                cpu[name].append((c1 - c0) / 1000.0)
+    return wall, cpu
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

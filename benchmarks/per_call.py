@@ -30,6 +30,7 @@ from typing import Any
 from benchmarks._common import (
     CONN_ENV,
     emit_json,
+    interleaved,
     median,
     percentile,
     prepare_env,
@@ -99,22 +100,8 @@ def run(iterations: int, warmup: int) -> dict[str, Any]:
         emu.control.seed_job(job_id=JOB_ID, state="SUCCEED", asset_id="asset-per-call")
         clients = build_clients(emu)
         names = list(clients)
-        wall: dict[str, list[float]] = {n: [] for n in names}
-        cpu: dict[str, list[float]] = {n: [] for n in names}
-        perf, thread_time = time.perf_counter_ns, time.thread_time_ns
         before: dict[str, Any] = {}
-        for i in range(warmup + iterations):
-            if i == warmup:
-                before = emu.control.stats()
-            start = i % len(names)
-            for name in names[start:] + names[:start]:
-                fn = clients[name]
-                c0, t0 = thread_time(), perf()
-                fn()
-                t1, c1 = perf(), thread_time()
-                if i >= warmup:
-                    wall[name].append((t1 - t0) / 1000.0)
-                    cpu[name].append((c1 - c0) / 1000.0)
+        wall, cpu = interleaved(clients, iterations, warmup, lambda: before.update(emu.control.stats()))
         after = emu.control.stats()
 
     shows = after["requests"]["show_job"].get("200", 0) - before["requests"]["show_job"].get("200", 0)

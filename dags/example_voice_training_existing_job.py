@@ -16,6 +16,7 @@ system or chat in production).
 
 from __future__ import annotations
 
+import logging
 import os
 
 import pendulum
@@ -24,6 +25,9 @@ from airflow.sdk import DAG, Param, task
 from airflow_provider_voicetraining.operators.voice_training import VoiceTrainingJobResultOperator
 
 POLL_INTERVAL = float(os.environ.get("VOICE_TRAINING_POLL_INTERVAL", "60"))
+
+#: task log lines (print() output would land in the log's collapsed "Post Execute" group)
+log = logging.getLogger(__name__)
 
 with DAG(
     dag_id="example_voice_training_existing_job",
@@ -50,7 +54,7 @@ with DAG(
             newest = next(iter(hook.list_jobs(sort_dir="desc", page_size=1, max_items=1)), None)
         if newest is None:
             raise ValueError("The project has no voice-training job yet: trigger with a job_id")
-        print(f"No job_id given: collecting the newest job {newest.job_id} ({newest.voice_name})")
+        log.info(f"No job_id given: collecting the newest job {newest.job_id} ({newest.voice_name})")
         return newest.job_id
 
     get_result = VoiceTrainingJobResultOperator(
@@ -70,7 +74,7 @@ with DAG(
     @task
     def use_voice(ti=None) -> str:  # type: ignore[no-untyped-def]
         asset_id = ti.xcom_pull(task_ids="get_result")
-        print(f"Voice ready: asset_id={asset_id}")
+        log.info(f"Voice ready: asset_id={asset_id}")
         return str(asset_id)
 
     @task
@@ -90,7 +94,7 @@ with DAG(
         if details.get("console_url"):
             lines.append(f"Console: {details['console_url']}")
         report = "\n".join(lines)
-        print(report)
+        log.info(report)
         return {"job_id": details["job_id"], "state": details["state"], "report": report}
 
     route_task = route()

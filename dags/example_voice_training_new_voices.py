@@ -9,12 +9,17 @@ real deployment would render a TTS sample with the voice or announce it to its u
 
 from __future__ import annotations
 
+import logging
+
 import pendulum
 from airflow.sdk import DAG, AssetAlias, task
 
 from airflow_provider_voicetraining.assets import VOICE_ALIAS
 
 voices = AssetAlias(VOICE_ALIAS)
+
+#: task log lines (print() output would land in the log's collapsed "Post Execute" group)
+log = logging.getLogger(__name__)
 
 with DAG(
     dag_id="example_voice_training_new_voices",
@@ -39,7 +44,7 @@ with DAG(
                     raise ValueError(
                         f"{event.asset.uri}: job {job.job_id} is {job.state}, asset {job.asset_id}"
                     )
-                print(f"New voice {job.voice_name!r}: {event.asset.uri} (job {job.job_id})")
+                log.info(f"New voice {job.voice_name!r}: {event.asset.uri} (job {job.job_id})")
                 entries.append(
                     {
                         "uri": event.asset.uri,

@@ -1,6 +1,11 @@
 """Create a custom voice, wait for its training in the triggerer, then use the voice.
 
 prepare_training_package -> create_voice_job -> wait_for_voice (deferrable) -> use_voice
+    -> describe_voice_asset
+
+The last task reads the trained voice from MetaStudio's asset library (``ShowAsset``), an API
+the provider has no typed method for, through the hook's signed ``requests`` session
+(``VoiceTrainingHook.get_conn()``).
 
 Runs unchanged against the local emulator (``make demo``) or the real MetaStudio: only the
 ``metastudio_default`` connection differs (see the README). Trigger it with a config to train
@@ -15,6 +20,7 @@ the real service would reject tones as training data).
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 
@@ -27,6 +33,9 @@ from airflow_provider_voicetraining.vocabulary import EDITIONS
 
 #: Training takes hours: poll every minute. The demo and tests set a short interval.
 POLL_INTERVAL = float(os.environ.get("VOICE_TRAINING_POLL_INTERVAL", "60"))
+
+#: task log lines (print() output would land in the log's collapsed "Post Execute" group)
+log = logging.getLogger(__name__)
 
 with DAG(
     dag_id="example_voice_training_pipeline",
@@ -83,7 +92,25 @@ with DAG(
     def use_voice(job: dict) -> str:  # type: ignore[type-arg]
         """Downstream use of the trained voice: here, log the asset id a TTS job would use."""
         asset_id = job["asset_id"]
-        print(f"Voice {job['voice_name']!r} is ready: asset_id={asset_id}")
+        log.info(f"Voice {job['voice_name']!r} is ready: asset_id={asset_id}")
         return str(asset_id)
 
-    use_voice(wait_for_voice.output)  # type: ignore[arg-type]
+    @task
+    def describe_voice_asset(asset_id: str) -> dict:  # type: ignore[type-arg]
+        """Read the voice's asset (ShowAsset) through the hook's authenticated requests session."""
+        from urllib.parse import quote
+
+        from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+
+        with VoiceTrainingHook() as hook:  # closing the hook closes its session
+            session = hook.get_conn()  # signed (or token) calls; paths relative to the endpoint
+            response = session.get(
+                f"/v1/{hook.settings.project_id}/digital-assets/{quote(asset_id, safe='')}"
+            )
+            response.raise_for_status()  # the session does not retry or raise: the caller decides
+            asset = response.json()
+        summary = {key: asset.get(key) for key in ("asset_id", "asset_name", "asset_type", "asset_state")}
+        log.info(f"Voice asset: {summary}")
+        return summary
+
+    describe_voice_asset(use_voice(wait_for_voice.output))  # type: ignore[arg-type]

@@ -27,6 +27,7 @@ on the emulator, to see the gate at work.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import zipfile
@@ -45,6 +46,9 @@ DEFAULT_USERS = [
     {"user_id": "user-2", "voice_name": "user-2-narrator"},
     {"user_id": "user-3", "voice_name": "user-3-narrator", "noisy": True},
 ]
+
+#: task log lines (print() output would land in the log's collapsed "Post Execute" group)
+log = logging.getLogger(__name__)
 
 with DAG(
     dag_id="example_voice_training_platform",
@@ -123,7 +127,7 @@ with DAG(
                     "failed": outcome[user]["state"],
                     "reason": outcome[user]["job_failed_reason"],
                 }
-            print(f"{user}: {report[user]}")
+            log.info(f"{user}: {report[user]}")
         return report
 
     requests = collect_requests()

@@ -55,12 +55,14 @@ commit ``POST P/user/jobs/{id}``; list ``GET P/user/jobs`` (offset, limit 1-100,
 RFC 3339 or epoch ms, sort_key, sort_dir (default create_time desc), is_ondemand_resource); show;
 delete; ``/audit-result``; ``/uploading-address-url``;
 ``/review-attachment-uploading-address-url``; ``/op-logs``; ``P/quotas``; short jobs
-``P/user/short-jobs`` (create, commit, show); IAM ``POST /v3/auth/tokens`` (password, project
-scope by id or name, ``?nocatalog=true``) and ``GET /v3/projects?name=`` (SDK project discovery);
-presigned uploads ``PUT /_obs/{job_id}/...`` (``data.zip`` needs ``application/zip``).
+``P/user/short-jobs`` (create, commit, show); the asset library's ShowAsset
+``GET /v1/{project_id}/digital-assets/{asset_id}`` for voices that reached ``SUCCEED``; IAM
+``POST /v3/auth/tokens`` (password, project scope by id or name, ``?nocatalog=true``) and
+``GET /v3/projects?name=`` (SDK project discovery); presigned uploads ``PUT /_obs/{job_id}/...``
+(``data.zip`` needs ``application/zip``).
 
 Success is 200 (IAM 201, uploads 200 + ``ETag``); bad parameters 400 ``MSS.00000003``; unknown
-job 404 ``MSS.00000001``; auth failures 401 ``APIG.0301`` (signature, unknown AK, locked AK,
+job or asset 404 ``MSS.00000001``; auth failures 401 ``APIG.0301`` (signature, unknown AK, locked AK,
 bad/expired token, ``signature expired`` beyond 15 min of skew); a token for another project
 or an ``X-Project-Id``/path mismatch 403 ``APIG.0302``; throttling 429 ``APIGW.0308``. Every
 response carries ``X-Request-Id`` (32 hex). A request with ``X-App-UserId`` sees only that app

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
+from metastudio_emulator.asset_routes import AssetApi
 from metastudio_emulator.config import EmulatorConfig
 from metastudio_emulator.control_routes import ControlApi
 from metastudio_emulator.gateway import (
@@ -70,6 +71,7 @@ def build_app(
     rt = runtime or EmulatorRuntime(config)
     routes = [
         *VoiceApi(rt).routes(),
+        *AssetApi(rt).routes(),
         *IamApi(rt).routes(),
         *ObsApi(rt).routes(),
         *ControlApi(rt).routes(),

@@ -62,10 +62,17 @@ class EmulatorControl:
         result: dict[str, Any] = self._call("POST", "/jobs", fields)
         return result
 
-    def set_outcome(self, job_id: str, outcome: str | None, **details: Any) -> dict[str, Any]:
-        """Force a job's outcome (``"SUCCEED"``, ``"fail"``, ``"PROCESSING"`` to hold ...)."""
+    def set_outcome(
+        self, job_id: str, outcome: str | None, at_once: bool = False, **details: Any
+    ) -> dict[str, Any]:
+        """Force a job's outcome (``"SUCCEED"``, ``"fail"``, ``"PROCESSING"`` to hold ...).
+
+        ``at_once=True`` moves a job in progress straight to the outcome now, through no other
+        state (what a test that asserts the states seen needs); otherwise the rest of the
+        timeline is re-planned and runs on.
+        """
         result: dict[str, Any] = self._call(
-            "POST", f"/jobs/{job_id}/outcome", {"outcome": outcome, **details}
+            "POST", f"/jobs/{job_id}/outcome", {"outcome": outcome, "at_once": at_once, **details}
         )
         return result
 

@@ -129,7 +129,8 @@ class ControlApi:
         rec = self._record(request.path_params["job_id"])
         body = await _json(request)
         outcome = body.pop("outcome", None)
-        self.rt.store.set_outcome(rec, outcome, body, self.rt.now())
+        at_once = bool(body.pop("at_once", False))
+        self.rt.store.set_outcome(rec, outcome, body, self.rt.now(), at_once=at_once)
         return json_response(views.internal_view(rec, self.rt.now(), base_url(request)))
 
     async def get_faults(self, request: Request) -> Response:

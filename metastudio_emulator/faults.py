@@ -32,6 +32,7 @@ API_ROUTES: tuple[str, ...] = (
     "create_short_job",
     "commit_short_job",
     "show_short_job",
+    "show_asset",
     "iam_tokens",
     "obs_upload",
 )

@@ -73,6 +73,10 @@ def not_found(job_id: str, status: int = 404) -> ApiError:
     return ApiError(status, NOT_FOUND, f"The job {job_id} does not exist.")
 
 
+def asset_not_found(asset_id: str) -> ApiError:
+    return ApiError(404, NOT_FOUND, f"The asset {asset_id} does not exist.")
+
+
 def auth_failed(message: str, detail: str | None = None) -> ApiError:
     return ApiError(401, AUTH_FAILED, message, style="apig", detail=detail)
 

@@ -368,18 +368,29 @@ class JobStore:
             return "The assessment data is not a zip archive holding .wav recordings."
         return lifecycle.DEFAULT_FAILED_REASON
 
-    def set_outcome(self, rec: JobRecord, outcome: str | None, details: dict[str, Any], now: float) -> None:
+    def set_outcome(
+        self, rec: JobRecord, outcome: str | None, details: dict[str, Any], now: float, at_once: bool = False
+    ) -> None:
         """Override the outcome of this and every later commit (``None`` clears the override).
 
         A commit still in progress is re-planned, keeping its start time (states already passed
         may change if the new path differs), and so is one held in an in-progress state by an
         earlier override. A commit that already ended (success, failure or needs-action state)
-        is left alone: the override applies from the next commit on.
+        is left alone: the override applies from the next commit on. ``at_once`` moves a commit
+        in progress (or a job seeded in a fixed in-progress state) straight from the state it
+        stands in to the outcome, now, with no state between (a test holds the job in what it
+        asserts instead of racing the timeline).
         """
         rec.outcome_override = lifecycle.normalize_outcome(outcome) if outcome else None
         rec.override_details = dict(details)
         if "asset_id" in details:
             rec.asset_id = str(details["asset_id"])
+        if at_once and rec.outcome_override and not rec.commits:
+            if classify(rec.base_state) is StateClass.IN_PROGRESS:
+                rec.base_state, rec.base_time = rec.outcome_override, now
+                rec.failed_code = details.get("job_failed_code", rec.failed_code)
+                rec.failed_reason = details.get("job_failed_reason", rec.failed_reason)
+            return
         if rec.commits:
             last = rec.commits[-1]
             reached = last.position(now).state
@@ -388,6 +399,8 @@ class JobStore:
             replanned = self._plan(rec, last.number, last.started_at)
             replanned.data_sequence = last.data_sequence
             replanned.time_scale = last.time_scale
+            if at_once and rec.outcome_override:
+                replanned.steps = _jump(last, replanned.steps[-1].state, now)
             rec.commits[-1] = replanned
 
     # -- seeding -----------------------------------------------------------------------------
@@ -484,6 +497,22 @@ class JobStore:
             commit.started_at = now - offset * self.time_scale
         rec.commits.append(commit)
 
+    # -- assets ------------------------------------------------------------------------------
+
+    def trained_voice(
+        self, asset_id: str, project_id: str, app_user_id: str | None, now: float
+    ) -> JobRecord | None:
+        """The voice job whose model is asset ``asset_id``: it exists once the job ``SUCCEED``s."""
+        for rec in self.jobs.values():
+            if (
+                rec.kind == "voice"
+                and rec.asset_id == asset_id
+                and visible(rec, project_id, app_user_id)
+                and rec.state(now) == S.SUCCEED.value
+            ):
+                return rec
+        return None
+
     # -- listing -----------------------------------------------------------------------------
 
     def query(
@@ -520,6 +549,19 @@ class JobStore:
             matched.sort(key=lambda m: (m[0].create_time, m[0].job_id), reverse=q.sort_dir == "desc")
         page = [m[0] for m in matched[q.offset : q.offset + q.limit]]
         return len(matched), page
+
+
+def _jump(commit: Commit, target: str, now: float) -> list[lifecycle.Step]:
+    """The steps of ``commit`` as passed until ``now``, then ``target`` as the last state."""
+    if commit.time_scale <= 0:  # every timeline has already ended
+        return [lifecycle.Step(target, None)]
+    passed = commit.position(now).passed
+    ends = [entered for _, entered in passed[1:]] + [now]
+    steps = [
+        lifecycle.Step(state, (end - entered) / commit.time_scale)
+        for (state, entered), end in zip(passed, ends, strict=True)
+    ]
+    return [*steps, lifecycle.Step(target, None)]
 
 
 def _within(value: float, since: float | None, until: float | None) -> bool:
@@ -648,6 +690,30 @@ def voice_view(rec: JobRecord, now: float, base_url: str) -> dict[str, Any]:
     for key in rec.omit_fields:
         view.pop(key, None)
     return view
+
+
+def asset_view(rec: JobRecord, now: float) -> dict[str, Any]:
+    """``ShowAssetResponse`` of a trained voice, the documented fields the emulator knows: an
+    ``ACTIVED`` ``VOICE_MODEL`` named after the voice, made when the job reached ``SUCCEED``
+    (RFC 3339). Its tags are the job's ``tag`` (an emulator choice). Unset fields are left out."""
+    made = rfc3339(rec.position(now).entered_at)
+    view: dict[str, Any] = {
+        "project_id": rec.project_id,
+        "asset_id": rec.asset_id,
+        "asset_name": rec.meta.get("voice_name"),
+        "asset_description": rec.meta.get("description"),
+        "app_user_id": rec.app_user_id,
+        "create_time": made,
+        "update_time": made,
+        "asset_type": "VOICE_MODEL",
+        "asset_state": "ACTIVED",
+        "tags": [rec.meta["tag"]] if rec.meta.get("tag") else [],
+        "asset_extra_meta": {
+            "voice_model_meta": {"sex": rec.meta.get("sex"), "language": rec.meta.get("language")}
+        },
+        "supported_service": rec.meta.get("supported_service"),
+    }
+    return {key: value for key, value in view.items() if value is not None}
 
 
 def short_view(rec: JobRecord, now: float) -> dict[str, Any]:

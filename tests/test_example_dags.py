@@ -29,6 +29,14 @@ def test_pipeline_trains_and_uses_the_voice(emu, use_conn, dagbag) -> None:  # t
     asset_id = result.xcom("use_voice")
     assert asset_id == result.xcom("wait_for_voice")["asset_id"]
     assert result.xcom("wait_for_voice")["job_id"] == job_id
+    # the asset library's ShowAsset, read through the hook's signed requests session
+    assert result.xcom("describe_voice_asset") == {
+        "asset_id": asset_id,
+        "asset_name": "example-voice",
+        "asset_type": "VOICE_MODEL",
+        "asset_state": "ACTIVED",
+    }
+    assert [(e["status"], e["auth"]) for e in emu.control.requests("show_asset")] == [(200, "aksk")]
 
 
 def test_pipeline_failure_stops_before_using_the_voice(emu, use_conn, dagbag) -> None:  # type: ignore[no-untyped-def]
@@ -37,6 +45,7 @@ def test_pipeline_failure_stops_before_using_the_voice(emu, use_conn, dagbag) ->
     assert result.state == "failed"
     assert result.tasks["wait_for_voice"] == "failed"
     assert result.tasks["use_voice"] == "upstream_failed"
+    assert result.tasks["describe_voice_asset"] == "upstream_failed"
     assert result.xcom("wait_for_voice", "failure_details")["state"] == "FAILED"
 
 

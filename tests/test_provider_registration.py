@@ -33,7 +33,8 @@ def test_provider_info_matches_airflows_schema() -> None:
     jsonschema.validate(get_provider_info(), schema)
     connection = get_provider_info()["connection-types"][0]
     assert connection["connection-type"] == VoiceTrainingHook.conn_type
-    assert set(connection["ui-field-behaviour"]["hidden-fields"]) == {"host", "port", "schema"}
+    # port shows (relabelled): Airflow 3.3's Test button needs 0 stored
+    assert set(connection["ui-field-behaviour"]["hidden-fields"]) == {"host", "schema"}
     fields = connection["conn-fields"]
     assert fields["security_token"]["schema"]["format"] == "password"
     assert {"auth_type", "project_id", "region", "endpoint", "verify", "app_user_id"} <= set(fields)
@@ -85,12 +86,19 @@ def test_connection_form_metadata_for_the_ui() -> None:
     assert meta.standard_fields.host.hidden and not meta.standard_fields.login.hidden
     assert meta.standard_fields.login.title.startswith("Access Key")
     assert meta.extra_fields["security_token"]["schema"]["format"] == "password"
-    # the form writes no defaults into the extras (Airflow warns "too short to mask" about
-    # values such as "aksk" in every task log); an unset field means the default
-    assert {name: f["value"] for name, f in meta.extra_fields.items() if f["value"] is not None} == {}
+    # no value the form writes or offers is under 5 characters (Airflow warns "too short to
+    # mask" about such extra values, e.g. "aksk", in every task and trigger log)
+    offered = {name: f["value"] for name, f in meta.extra_fields.items() if f["value"] is not None}
+    assert offered == {"auth_type": "AK/SK"}
+    choices = [c for f in meta.extra_fields.values() for c in f["schema"].get("enum", [])]
+    assert choices and all(isinstance(c, str) and len(c) >= 5 for c in choices), choices
+    # the project id is required: a plain string with a minimum length (Save stays disabled)
+    assert meta.extra_fields["project_id"]["schema"]["type"] == "string"
+    assert meta.extra_fields["project_id"]["schema"]["minLength"] == 1
     # one JSON type per field: a union with boolean renders as a multi-line JSON text area
     for name, field in meta.extra_fields.items():
-        types = [t for t in field["schema"]["type"] if t != "null"]
+        declared = field["schema"]["type"]
+        types = [t for t in ([declared] if isinstance(declared, str) else declared) if t != "null"]
         assert len(types) == 1, (name, types)
 
 

@@ -7,7 +7,8 @@
 4. prints each task's state and the resulting ``asset_id``, stops the emulator, exits 0 only if
    the run succeeded.
 
-Run it with ``python -m tools.demo [--keep-home]``.
+Run it with ``make demo``, or ``.venv-airflow-3.3.2/bin/python -m tools.demo [--keep-home]``
+(the project's virtual environment: it needs Airflow and the emulator's extra).
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     from metastudio_emulator import EmulatorConfig, spawn_emulator_process
 
     home = tempfile.mkdtemp(prefix="voicetraining-demo-")
+    # the training package and every other temporary file go into the home, removed at the end
+    os.environ["TMPDIR"] = tempfile.tempdir = os.path.join(home, "tmp")
+    os.mkdir(tempfile.tempdir)
     os.environ.update(
         {
             "AIRFLOW_HOME": home,
@@ -92,7 +96,8 @@ def _run_dag(voice_name: str) -> int:
             asset_id = _xcom(run, "use_voice")
     job_id = _xcom(run, "create_voice_job")
     if job_id:
-        print(f"\njob_id   = {job_id}\nconsole  = {_xcom(run, 'create_voice_job', 'console_url')}")
+        # no console link: the emulator serving it stops with the demo
+        print(f"\njob_id   = {job_id}")
     failure = _xcom(run, "wait_for_voice", "failure_details")
     if failure:
         print(f"failure  = {failure}")

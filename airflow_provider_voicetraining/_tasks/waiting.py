@@ -23,7 +23,6 @@ from airflow_provider_voicetraining._wait_rules import (
     KIND_SHORT,
     KIND_VOICE,
     XCOM_CONSOLE_URL,
-    XCOM_DEFERRED_IN_TRY,
     XCOM_FAILURE,
     XCOM_JOB,
     ErrorBudget,
@@ -32,6 +31,7 @@ from airflow_provider_voicetraining._wait_rules import (
     check_event,
     decide,
     describe_history,
+    look_deadline,
 )
 from airflow_provider_voicetraining._wire import checks as check
 from airflow_provider_voicetraining.errors import VoiceTrainingError, VoiceTrainingJobFailedError
@@ -96,7 +96,10 @@ class JobWaitMixin:
         """
         fetch = self.hook.get_short_job if self.job_kind == KIND_SHORT else self.hook.get_job
         asked = time.time()
-        job = fetch(job_id, app_user_id=self.job_owner, deadline=deadline)
+        # past the deadline (a slow create or upload) the look is the final one: a timeout
+        job = fetch(
+            job_id, app_user_id=self.job_owner, deadline=look_deadline(deadline, self.hook.settings.timeout)
+        )
         verdict = decide(job, frozenset(self.failure_states), self.job_kind)
         self._seen_waiting = (job_id, asked) if verdict is Verdict.WAIT else None
         return job, verdict
@@ -143,13 +146,15 @@ class JobWaitMixin:
         """The wait reached its deadline."""
         raise NotImplementedError
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, deferred_in_try: int | None = None
+    ) -> Any:
         """Handle the trigger's event (after deferral, or from the inline wait).
 
         A retry that Airflow resumed with an earlier try's event (3.0.x) starts afresh instead
-        (:func:`.compat.stale_resume`).
+        (:func:`.compat.stale_resume`; ``deferred_in_try``: the try that deferred).
         """
-        if compat.stale_resume(context, XCOM_DEFERRED_IN_TRY):
+        if compat.stale_resume(context, deferred_in_try):
             self.log.warning(
                 "Airflow resumed try %s with an earlier try's trigger event; starting afresh",
                 context["ti"].try_number,
@@ -205,9 +210,13 @@ class JobWaitMixin:
             backstop = None
             if end_time is not None:
                 backstop = timedelta(seconds=max(0.0, end_time - time.time()) + DEFER_GRACE_SECONDS)
-            ti = context["ti"]
-            ti.xcom_push(key=XCOM_DEFERRED_IN_TRY, value=int(ti.try_number))
-            self.defer(trigger=trigger, method_name="execute_complete", timeout=backstop)  # type: ignore[attr-defined]
+            # the try rides along in the resume's kwargs (not an XCom: nothing for users to see)
+            self.defer(  # type: ignore[attr-defined]
+                trigger=trigger,
+                method_name="execute_complete",
+                kwargs={"deferred_in_try": int(context["ti"].try_number)},
+                timeout=backstop,
+            )
         event = asyncio.run(trigger.wait())
         return self.execute_complete(context, event)
 

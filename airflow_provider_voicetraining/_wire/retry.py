@@ -70,6 +70,16 @@ class RetryPolicy:
     def can_retry(self, retries_done: int) -> bool:
         return retries_done < self.max_retries
 
+    @classmethod
+    def for_connection(cls, settings: ConnectionSettings) -> RetryPolicy:
+        """The policy of every call on ``settings`` (its ``max_retries`` and back-off)."""
+        return cls(
+            max_retries=settings.max_retries,
+            base_delay=settings.retry_delay,
+            max_delay=max(settings.retry_max_delay, settings.retry_delay),
+            rng=random.Random(),
+        )
+
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); None if absent or bad."""

@@ -28,6 +28,11 @@ AUTH_AKSK = "aksk"
 AUTH_PASSWORD = "password"  # noqa: S105 - the name of an auth mode, not a credential
 AUTH_TOKEN = "token"  # noqa: S105
 AUTH_TYPES = (AUTH_AKSK, AUTH_PASSWORD, AUTH_TOKEN)
+#: how the connection form spells aksk: Airflow's masker warns "too short to mask" in every task
+#: and trigger log about any extra value under 5 characters, and "aksk" has 4
+AUTH_AKSK_FORM = "AK/SK"
+#: every accepted spelling (lower-cased) -> the auth type
+AUTH_SPELLINGS = {**{t: t for t in AUTH_TYPES}, AUTH_AKSK_FORM.lower(): AUTH_AKSK}
 
 DEFAULT_REGION = "cn-north-4"
 
@@ -78,18 +83,25 @@ TUNABLES: dict[str, Tunable] = {
 #: The connection form's extra fields (``conn-fields`` in the provider info): every extra this
 #: connection type reads. Anything else in the extras is ignored with a warning.
 CONN_FIELDS: dict[str, Any] = {
-    # No form defaults are written into the extras (an unset field means the default): Airflow's
-    # masker warns "too short to mask" about any extra value under 5 characters, such as "aksk".
+    # Every choice is at least 5 characters long: Airflow's masker warns "too short to mask"
+    # about any shorter extra value in every task and trigger log (see AUTH_AKSK_FORM).
     "auth_type": {
         "label": "Auth type",
-        "description": "Empty or aksk: login=AK, password=SK. password: IAM user/password, the hook "
-        "gets a project-scoped token. token: password holds a ready X-Auth-Token.",
-        "schema": {"type": ["string", "null"], "enum": [AUTH_AKSK, AUTH_PASSWORD, AUTH_TOKEN, None]},
+        "description": f"{AUTH_AKSK_FORM} (the default): login=AK, password=SK, requests signed. password: "
+        "IAM user/password, the hook gets a project-scoped token. token: password holds a ready "
+        "X-Auth-Token.",
+        "schema": {
+            "type": "string",
+            "enum": [AUTH_AKSK_FORM, AUTH_PASSWORD, AUTH_TOKEN],
+            "default": AUTH_AKSK_FORM,
+        },
     },
+    # a plain "string" (not nullable) with minLength: the form marks it required and keeps Save
+    # disabled while it is empty
     "project_id": {
         "label": "Project ID",
         "description": "Required. The Huawei Cloud project id of the MetaStudio region.",
-        "schema": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9-]{1,64}$"},
+        "schema": {"type": "string", "minLength": 1, "pattern": "^[A-Za-z0-9-]{1,64}$"},
     },
     "region": {
         "label": "Region",
@@ -123,7 +135,7 @@ CONN_FIELDS: dict[str, Any] = {
     },
     "verify": {
         "label": "TLS verify",
-        "description": "Empty or true: verify certificates; false: do not; or the path of a CA bundle.",
+        "description": "Empty: verify certificates; false: do not; or the path of a CA bundle.",
         # one type: a union with boolean makes the 3.x form render a multi-line JSON text area
         "schema": {"type": ["string", "null"]},
     },
@@ -346,10 +358,12 @@ def _parse(conn: ConnectionLike, conn_id: str) -> ConnectionSettings:
             "is set, but this connection type takes its URL from the extras",
             "leave host empty and set extra endpoint (or region) instead",
         )
-    auth_type = str(extras.get("auth_type", AUTH_AKSK)).strip().lower()
-    if auth_type not in AUTH_TYPES:
+    auth_type = AUTH_SPELLINGS.get(str(extras.get("auth_type", AUTH_AKSK)).strip().lower(), "")
+    if not auth_type:
         raise VoiceTrainingValidationError(
-            "auth_type", f"{extras.get('auth_type')!r} is not supported", f"use one of {list(AUTH_TYPES)}"
+            "auth_type",
+            f"{extras.get('auth_type')!r} is not supported",
+            f"use one of {[*AUTH_TYPES, AUTH_AKSK_FORM]}",
         )
     project_id = check.project_id(extras.get("project_id"))
     region = check.region(extras.get("region", DEFAULT_REGION))

@@ -264,6 +264,8 @@ class AsyncTransport:
     :param policy: retry policy of every call.
     :param redact: redactor of server text (minted tokens are added to it).
     :param on_token: awaited with each newly minted IAM token (the hook masks it in Airflow).
+    :param sync_caller: runs for a sync caller (:class:`SyncTransport`), whose loop may block its
+        thread while another thread mints the connection's token.
     """
 
     def __init__(
@@ -272,11 +274,13 @@ class AsyncTransport:
         policy: RetryPolicy,
         redact: Redactor,
         on_token: Callable[[Secret], Awaitable[None]] = _ignore_token,
+        sync_caller: bool = False,
     ) -> None:
         self.settings = settings
         self.policy = policy
         self.redact = redact
         self.on_token = on_token
+        self._sync_caller = sync_caller
         self._client: HttpClient | None = None
         self._gate = asyncio.Semaphore(POOL_SIZE)  # replaced by the shared client's own
         self._key: tuple[Any, ...] | None = None
@@ -396,9 +400,16 @@ class AsyncTransport:
             token = TOKENS.valid(key)
             if token is not None:
                 return token
-            issued = await self.execute(token_call(self.settings))
-            await self.on_token(issued.token)
-            return self._keep_token(issued)
+            if not self._sync_caller:
+                return await self._mint(key)
+            # a sync caller's loop may block its thread: one mint for every thread's loop
+            with TOKENS.thread_lock(key):
+                return TOKENS.valid(key) or await self._mint(key)
+
+    async def _mint(self, key: str) -> Secret:
+        issued = await self.execute(token_call(self.settings))
+        await self.on_token(issued.token)
+        return self._keep_token(issued)
 
     def _keep_token(self, issued: IssuedToken) -> Secret:
         """Remember a newly minted token for every caller of the process, and redact it."""
@@ -447,7 +458,7 @@ class SyncTransport:
         transport = self._by_loop.get(loop)
         if transport is None:
             transport = self._by_loop[loop] = AsyncTransport(
-                self.settings, self.policy, self.redact, self._collect
+                self.settings, self.policy, self.redact, self._collect, sync_caller=True
             )
         return transport
 
@@ -461,8 +472,22 @@ class SyncTransport:
         try:
             return run_on(loop, self._on(loop).execute(call, deadline))
         finally:
-            while self._minted:
-                self.on_token(self._minted.pop())
+            self._hand_over_minted()
+
+    def token(self) -> Secret:
+        """The connection's IAM token (``auth_type=password``): the process's cached one, or one
+        minted now, once however many threads and calls ask together (the hook's rule and cache;
+        ``requests`` calls through :class:`~airflow_provider_voicetraining.auth.MetaStudioAuth`
+        get their tokens here)."""
+        loop = loop_for_this_thread()
+        try:
+            return run_on(loop, self._on(loop)._token())
+        finally:
+            self._hand_over_minted()
+
+    def _hand_over_minted(self) -> None:
+        while self._minted:
+            self.on_token(self._minted.pop())
 
     def close(self) -> None:
         """Give back the shared connection pools this transport holds on this thread's loops.

@@ -1,8 +1,8 @@
 """``VoiceTrainingHook``: authenticated calls to the MetaStudio voice-training API.
 
 Async methods (``aget_job``...) run on the caller's event loop (the triggerer's) and never
-block it; sync methods (``get_job``...) run the same coroutines on a private loop thread
-(:mod:`airflow_provider_voicetraining._wire.transports`). Both go through the same request flow:
+block it; sync methods (``get_job``...) run the same coroutines on an event loop of the calling
+thread (``_wire.transports``). Both go through the same request flow:
 same signing, retries, time budgets, body caps and errors. This module adds what Airflow
 brings: the connection, secret masking and the connection form.
 """
@@ -10,10 +10,9 @@ brings: the connection, secret masking and the connection form.
 from __future__ import annotations
 
 import os
-import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_voicetraining import CONN_TYPE, DEFAULT_CONN_ID
 from airflow_provider_voicetraining import version_compat as compat
@@ -46,11 +45,14 @@ from airflow_provider_voicetraining._wire.settings import (
     ConnectionSettings,
     parse_connection,
 )
-from airflow_provider_voicetraining._wire.states import COMMITTABLE_STATES, JobState
+from airflow_provider_voicetraining._wire.states import JobState
 from airflow_provider_voicetraining._wire.transports import AsyncTransport, SyncTransport
 from airflow_provider_voicetraining._wire.vocabulary import MAX_PAGE
 
 __all__ = ["VoiceTrainingHook"]
+
+if TYPE_CHECKING:
+    import requests
 
 T = TypeVar("T")
 
@@ -58,8 +60,6 @@ BaseHook = compat.base_hook_class()
 
 #: How far the service's ``create_time`` may lag our clock when matching an unanswered create.
 CREATE_CLOCK_TOLERANCE = 300.0
-#: A short job can be committed only while it is new.
-SHORT_COMMITTABLE: frozenset[str] = frozenset({JobState.CREATING.value})
 
 
 def _mask(token: Secret) -> None:
@@ -116,6 +116,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         self._named = True
         self._sync: SyncTransport | None = None
         self._async: AsyncTransport | None = None
+        self._session: requests.Session | None = None
         self._redact = Redactor()
 
     def __repr__(self) -> str:
@@ -179,12 +180,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
 
     @staticmethod
     def _policy(settings: ConnectionSettings) -> RetryPolicy:
-        return RetryPolicy(
-            max_retries=settings.max_retries,
-            base_delay=settings.retry_delay,
-            max_delay=max(settings.retry_max_delay, settings.retry_delay),
-            rng=random.Random(),
-        )
+        return RetryPolicy.for_connection(settings)
 
     @property
     def _transport(self) -> SyncTransport:
@@ -211,13 +207,47 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         transport = await self._atransport()
         return await transport.execute(build(transport.settings, *args, **kwargs), deadline)
 
+    def get_conn(self) -> requests.Session:
+        """Return a ``requests.Session`` that authenticates any MetaStudio call (one per hook).
+
+        For the APIs without a typed method (the asset library, TTS ...); the README's "Any other
+        MetaStudio API" says what it adds to plain ``requests`` and what it leaves to the caller.
+        Its auth is :class:`~airflow_provider_voicetraining.auth.MetaStudioAuth` (AK/SK signing,
+        or the hook's IAM tokens: same cache, same re-mint on 401); it sends the connection's
+        default ``X-App-UserId``, verifies TLS per the connection, gives every request without
+        a ``timeout`` the connection's ``timeout``, resolves a path starting with ``/`` against
+        the endpoint and sends no credential to another host, redirects included. Closing the
+        hook closes it.
+        """
+        if self._session is None:
+            from airflow_provider_voicetraining._wire.limits import MAX_CONNECT_TIMEOUT
+            from airflow_provider_voicetraining._wire.request_flow import USER_AGENT
+            from airflow_provider_voicetraining._wire.requests_session import EndpointSession
+            from airflow_provider_voicetraining.auth import MetaStudioAuth
+
+            settings = self.settings
+            self._session = EndpointSession(
+                settings.endpoint,
+                auth=MetaStudioAuth.from_settings(settings, self._transport),
+                verify=settings.verify,
+                timeout=(min(settings.timeout, MAX_CONNECT_TIMEOUT), settings.timeout),
+                user_agent=USER_AGENT,
+            )
+        return self._session
+
     def close(self) -> None:
-        """Close the sync HTTP session (the async side closes with :meth:`aclose`)."""
+        """Close the sync HTTP session and :meth:`get_conn`'s (the async side closes with :meth:`aclose`)."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
         if self._sync is not None:
             self._sync.close()
 
     async def aclose(self) -> None:
-        """Give the shared async connection pool back."""
+        """Give the shared async connection pool back (and close :meth:`get_conn`'s session)."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
         if self._async is not None:
             await self._async.aclose()
             self._async = None
@@ -457,8 +487,9 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
     ) -> None:
         """Commit the job for review and training (after its data was uploaded).
 
-        If a retried commit is refused because an earlier attempt already went through, the
-        job's state proves it and the call succeeds.
+        If a retried commit is refused and the job is no longer ``CREATING``, an earlier attempt
+        went through and the call succeeds (a job whose audit failed again shows
+        ``AUDIT_FAILED``, which the wait then reports).
 
         :param job_id: the job.
         :param overrides: metadata overrides sent in the body, any of
@@ -478,7 +509,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         try:
             self._transport.execute(call)
         except VoiceTrainingAPIError as exc:
-            self._check_retried_commit(exc, self.get_job, job_id, app_user_id, COMMITTABLE_STATES)
+            self._check_retried_commit(exc, self.get_job, job_id, app_user_id)
 
     def _check_retried_commit(
         self,
@@ -486,13 +517,17 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         fetch: Callable[..., VoiceTrainingJob],
         job_id: str,
         app_user_id: str | None,
-        committable: frozenset[str],
     ) -> None:
-        """Re-raise a commit error unless the commit was retried and the job shows it went through."""
+        """Re-raise a commit error unless the commit was retried and the job left ``CREATING``.
+
+        Any other state proves an earlier attempt went through: even ``AUDIT_FAILED``, which a
+        fast audit reaches before the retry arrives (a re-commit after a failed audit is refused
+        as this one only when the data was not uploaded again: the wait reports that too).
+        """
         if exc.status_code != 400 or exc.attempts < 2:
             raise exc
         job = fetch(job_id, app_user_id=app_user_id)
-        if job.state in committable:
+        if job.state == JobState.CREATING.value:
             raise exc
         self.log.info(
             "Commit of %s was retried; the job is %s, so an earlier attempt went through", job_id, job.state
@@ -528,7 +563,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         try:
             self._call(api.commit_short_job, job_id, app_user_id)
         except VoiceTrainingAPIError as exc:
-            self._check_retried_commit(exc, self.get_short_job, job_id, app_user_id, SHORT_COMMITTABLE)
+            self._check_retried_commit(exc, self.get_short_job, job_id, app_user_id)
 
     def get_short_job(
         self, job_id: str, *, app_user_id: str | None = None, deadline: float | None = None

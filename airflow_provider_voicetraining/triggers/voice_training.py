@@ -30,6 +30,7 @@ from airflow_provider_voicetraining._wait_rules import (
     StateLog,
     Verdict,
     decide,
+    look_deadline,
     make_event,
 )
 from airflow_provider_voicetraining._wire.errors import VoiceTrainingError
@@ -43,6 +44,18 @@ if TYPE_CHECKING:
 __all__ = ["VoiceTrainingJobTrigger"]
 
 CLASSPATH = "airflow_provider_voicetraining.triggers.voice_training.VoiceTrainingJobTrigger"
+
+
+class VoiceTrainingJobEvent(TriggerEvent):
+    """The trigger's event (a ``TriggerEvent`` with a short ``repr``).
+
+    The triggerer's "Trigger fired event" log line shows the status, the job and the message,
+    not the whole job dict the payload carries.
+    """
+
+    def __repr__(self) -> str:
+        payload = self.payload if isinstance(self.payload, dict) else {}
+        return f"TriggerEvent<{payload.get('status')} {payload.get('job_id')}: {payload.get('message')}>"
 
 
 class VoiceTrainingJobTrigger(BaseTrigger):
@@ -137,7 +150,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                 self.job_id,
                 message=f"Trigger for job {self.job_id} crashed: {type(exc).__name__}: {exc}",
             )
-        yield TriggerEvent(event)  # type: ignore[no-untyped-call]
+        yield VoiceTrainingJobEvent(payload=event)
 
     async def wait(self) -> dict[str, Any]:
         """Poll until there is something to report; return the event payload."""
@@ -173,9 +186,9 @@ class VoiceTrainingJobTrigger(BaseTrigger):
             await source.wait(0.0 if first else self.poll_interval, self._until_deadline())
             first = False
             deadline_passed = self.end_time is not None and time.time() >= self.end_time
-            look_deadline = None if self.end_time is None else max(self.end_time, time.time()) + attempt
+            deadline = look_deadline(self.end_time, attempt)
             try:
-                job = await source.look(look_deadline, final=deadline_passed)
+                job = await source.look(deadline, final=deadline_passed)
                 if job is None:  # unchanged since the task saw it waiting (never the final look)
                     continue
                 verdict = decide(job, failure_states, self.kind)
@@ -215,7 +228,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
                     states=states,
                 )
             if verdict is Verdict.FAILED:
-                details = await hook.aget_failure_details(job, deadline=look_deadline)
+                details = await hook.aget_failure_details(job, deadline=deadline)
                 return make_event(
                     EVENT_FAILED,
                     self.job_id,

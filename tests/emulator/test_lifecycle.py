@@ -229,6 +229,15 @@ def test_segment_mode(api: Api) -> None:
     )
 
 
+def _held_in_processing(api: Api, voice_name: str) -> str:
+    """A committed job held in PROCESSING by the control API; its id."""
+    job_id = str(api.ready_job("basic", voice_name=voice_name)["job_id"])
+    api.emu.control.set_outcome(job_id, "PROCESSING")
+    api.commit(job_id)
+    api.wait_state(job_id, "PROCESSING")
+    return job_id
+
+
 def test_control_outcome_overrides_everything(api: Api) -> None:
     ctl = api.emu.control
     job_id = api.ready_job("basic", voice_name="fail-but-overridden")["job_id"]
@@ -236,10 +245,7 @@ def test_control_outcome_overrides_everything(api: Api) -> None:
     api.commit(job_id)
     api.wait_state(job_id, "SUCCEED")
 
-    held = api.ready_job("basic", voice_name="plain")["job_id"]
-    ctl.set_outcome(held, "PROCESSING")
-    api.commit(held)
-    api.wait_state(held, "PROCESSING")
+    held = _held_in_processing(api, "plain")
     time.sleep(0.2)
     assert api.show(held)["state"] == "PROCESSING"
     ctl.set_outcome(held, "fail", job_failed_code="MSS.29999999", job_failed_reason="GPU on fire")
@@ -264,6 +270,27 @@ def test_control_outcome_overrides_everything(api: Api) -> None:
     ctl.set_outcome(bad_zip["job_id"], "review")
     api.commit(bad_zip["job_id"])
     api.wait_state(bad_zip["job_id"], "USER_RESULT_REVIEW")
+
+
+def test_control_outcome_at_once_skips_the_rest_of_the_timeline(api: Api) -> None:
+    ctl = api.emu.control
+    held = _held_in_processing(api, "plain")
+    record = ctl.set_outcome(held, "SUCCEED", at_once=True)
+    assert api.show(held)["state"] == "SUCCEED"
+    passed = [step["state"] for step in record["commits"][-1]["passed"]]
+    assert passed[-2:] == ["PROCESSING", "SUCCEED"], passed
+    # a failure moved at once carries its details like any other
+    failing = _held_in_processing(api, "plain-2")
+    ctl.set_outcome(failing, "fail", at_once=True, job_failed_code="MSS.29999999")
+    job = api.show(failing)
+    assert (job["state"], job["job_failed_code"]) == ("FAILED", "MSS.29999999")
+    # a job seeded in a fixed in-progress state moves too; one in a final state stays
+    pinned = ctl.seed_job(state="PROCESSING")["job_id"]
+    ctl.set_outcome(pinned, "SUCCEED", at_once=True, asset_id="asset-at-once")
+    assert (api.show(pinned)["state"], api.show(pinned)["asset_id"]) == ("SUCCEED", "asset-at-once")
+    ended = ctl.seed_job(state="FAILED")["job_id"]
+    ctl.set_outcome(ended, "SUCCEED", at_once=True)
+    assert api.show(ended)["state"] == "FAILED"
 
 
 def test_time_scale_stretches_the_timeline() -> None:

@@ -119,3 +119,22 @@ def test_official_client_via_region_env_and_errors(sdk: Any, emu: EmulatorServer
             m.CreateTrainingBasicJobRequest(body=m.CreateTrainingJobReq(voice_name="v", language="FR"))
         )
     assert (invalid.value.status_code, invalid.value.error_code) == (400, "MSS.00000003")
+
+
+def test_official_client_shows_a_trained_voice_asset(sdk: Any, emu: EmulatorServer) -> None:
+    """The emulator's ShowAsset answer parses into the SDK's ``ShowAssetResponse`` model."""
+    from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
+    from huaweicloudsdkmetastudio.v1 import model as m
+
+    emu.control.seed_job(state="SUCCEED", asset_id="sdk-asset", voice_name="sdk-voice", tag="LIVE")
+    shown = sdk().show_asset(m.ShowAssetRequest(asset_id="sdk-asset"))
+    assert (shown.asset_id, shown.asset_name, shown.asset_type, shown.asset_state) == (
+        "sdk-asset",
+        "sdk-voice",
+        "VOICE_MODEL",
+        "ACTIVED",
+    )
+    assert shown.tags == ["LIVE"] and shown.asset_extra_meta.voice_model_meta.sex == "FEMALE"
+    with pytest.raises(ClientRequestException) as missing:
+        sdk().show_asset(m.ShowAssetRequest(asset_id="no-such-asset"))
+    assert (missing.value.status_code, missing.value.error_code) == (404, "MSS.00000001")

@@ -42,6 +42,22 @@ def test_aksk_defaults() -> None:
     assert settings.host == "metastudio.cn-north-4.myhuaweicloud.com"
 
 
+@pytest.mark.parametrize("spelling", ["AK/SK", "ak/sk", " aksk ", None])
+def test_aksk_as_the_connection_form_spells_it(spelling: str | None) -> None:
+    """The form offers "AK/SK" (5 characters: "aksk" would make Airflow's masker warn), and
+    saves every field it shows, a port of 0 and nulls included."""
+    form = Connection(
+        conn_id="metastudio_form",
+        conn_type="huaweicloud_metastudio",
+        login=AK,
+        password=SK,
+        port=0,
+        extra=json.dumps({"auth_type": spelling, "project_id": PROJECT, "region": None, "verify": None}),
+    )
+    settings = parse_connection(form)
+    assert settings.auth_type == "aksk" and settings.secret_key is not None
+
+
 def test_region_endpoint_and_overrides() -> None:
     settings = parse_connection(
         conn(

@@ -155,6 +155,29 @@ def test_retried_commit_whose_first_attempt_went_through_succeeds(emu, use_conn,
     assert hook.get_job(created.job_id).state != "CREATING"
 
 
+def test_retried_commit_that_meets_the_failed_audit_of_its_first_attempt_succeeds(
+    emu, use_conn, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from airflow_provider_voicetraining.packages import make_synthetic_package
+
+    use_conn(emu)
+    hook = VoiceTrainingHook()
+    created = hook.create_job("basic", voice_name="auditfail-commit-once")
+    package = make_synthetic_package(tmp_path / "p.zip", "basic", seconds=0.01)
+    hook.upload_training_data(created.upload_urls.training_data_uploading_url, package)  # type: ignore[arg-type]
+    # attempt 1 commits, its answer is lost; the retry reaches the service a second later, when
+    # the emulated audit (a fraction of that at this time scale) has failed: AUDIT_FAILED again
+    emu.control.set_faults(
+        [
+            {"route": "commit_job", "kind": "latency", "after": 1, "min_delay": 1.0, "max_delay": 1.0},
+            {"route": "commit_job", "kind": "drop", "times": 1},
+        ]
+    )
+    hook.commit_job(created.job_id)
+    assert statuses(emu, "commit_job")[-1] == 400
+    assert hook.get_job(created.job_id).state == "AUDIT_FAILED"
+
+
 def test_retried_delete_that_finds_nothing_succeeds(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
     use_conn(emu)
     job_id = seeded_job(emu)

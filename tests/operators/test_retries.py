@@ -148,11 +148,19 @@ def test_a_failed_commit_is_settled_by_the_retry(
     assert _statuses(emu, "delete_job") == []
 
 
+#: each upload takes longer than the 1 s wait_timeout: the wait's deadline has passed before the
+#: first poll, which must still be a look (the final one), not a transport error that is retried
+SLOW_UPLOADS = [{"route": "obs_upload", "kind": "latency", "rate": 1.0, "min_delay": 1.2, "max_delay": 1.2}]
+
+
+@pytest.mark.parametrize("slow_upload", [False, True], ids=["", "upload-past-the-deadline"])
 @pytest.mark.parametrize("style", ["inline", "deferrable"])
 def test_a_wait_timeout_is_final_and_on_abort_applies_once(
-    emu, use_conn, dagbag, package, style: str
+    emu, use_conn, dagbag, package, style: str, slow_upload: bool
 ) -> None:  # type: ignore[no-untyped-def]
     use_conn(emu)
+    if slow_upload:
+        emu.control.set_faults(SLOW_UPLOADS)
     result = run_dag(dagbag, f"t_retry_{style}_timeout", {"package": package, "voice_name": "review-timeout"})
     # retries=2, but a timeout is not retried: one try each
     assert result.instances[("leave", -1)] == ("failed", 1)

@@ -34,7 +34,13 @@ SEEDED_CODE = "MSS.20009001"
 SEEDED_REASON = "The recordings are too noisy to train a voice."
 FAILOVER_CODE = "MSS.20009002"
 FAILOVER_REASON = "Training was interrupted by a resource failure."
-PIPELINE_TASKS = ("prepare_training_package", "create_voice_job", "wait_for_voice", "use_voice")
+PIPELINE_TASKS = (
+    "prepare_training_package",
+    "create_voice_job",
+    "wait_for_voice",
+    "use_voice",
+    "describe_voice_asset",
+)
 AUTH_MODES_TASKS = ("prepare_package", "create_and_wait", "create_only", "wait_for_voice", "collect_result")
 
 
@@ -123,6 +129,7 @@ def test_pipeline_failure_fails_the_sensor_with_failure_details(
         "create_voice_job": "success",
         "wait_for_voice": "failed",
         "use_voice": "upstream_failed",
+        "describe_voice_asset": "upstream_failed",
     }
     job_id = cluster.xcom(*run.key, "create_voice_job")
     details = cluster.xcom(*run.key, "wait_for_voice", "failure_details")

@@ -169,21 +169,31 @@ def test_the_same_events_under_faults(emu, use_conn, faults: list[dict[str, Any]
 
 def test_a_job_deleted_mid_wait_ends_with_the_same_error(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
     use_conn(emu)
-    victims: list[str] = []  # the first job of each run
+    batches: list[list[str]] = []  # each run's jobs; the first one is deleted mid-wait
 
     def scenario() -> list[str]:
-        ids = [emu.control.seed_job(state="PROCESSING")["job_id"] for _ in range(3)]
-        victims.append(ids[0])
-        return ids
+        batches.append([emu.control.seed_job(state="PROCESSING")["job_id"] for _ in range(3)])
+        return batches[-1]
 
     def delete() -> None:
         from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
 
-        once_all_seen(emu, [victims[-1]], lambda: VoiceTrainingHook().delete_job(victims[-1]))
+        victim, *others = batches[-1]
+        once_all_seen(emu, [victim], lambda: VoiceTrainingHook().delete_job(victim))
+        # once the source has been told the job is gone, the others succeed (no wait for a deadline)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+            r["route"] == "show_job" and r["status"] == 404 and r["path"].endswith(victim)
+            for r in emu.control.requests()
+        ):
+            time.sleep(0.05)
+        for position, job_id in enumerate(others):
+            emu.control.set_outcome(job_id, "SUCCEED", at_once=True, asset_id=f"asset-{position}")
 
-    per_job, result = both(emu, scenario, end_in=12.0, during=delete)
+    per_job, result = both(emu, scenario, end_in=30.0, during=delete)
     assert result["events"] == per_job
-    assert per_job[victims[0]]["status"] == "error" and "404" in per_job[victims[0]]["message"]
+    assert per_job[batches[0][0]]["status"] == "error" and "404" in per_job[batches[0][0]]["message"]
+    assert sorted(event["status"] for event in per_job.values()) == ["error", "success", "success"]
 
 
 def test_shared_polling_learns_from_list_calls_not_per_job_shows(emu, use_conn) -> None:  # type: ignore[no-untyped-def]

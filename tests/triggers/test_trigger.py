@@ -148,7 +148,7 @@ async def test_event_carries_the_state_history(emu, use_conn) -> None:  # type: 
         if len(emu.control.requests(route="show_job")) >= 3:
             break
         await asyncio.sleep(0.02)
-    emu.control.set_outcome(job_id, "SUCCEED")
+    emu.control.set_outcome(job_id, "SUCCEED", at_once=True)  # no state between the two
     events = await asyncio.wait_for(waiting, 30)
     # the state changes seen, in order, with seconds since waiting began; JSON-safe
     history = events[0]["history"]

@@ -79,6 +79,10 @@ with DAG(
         deferrable=True,
         poll_interval=POLL_INTERVAL,
         wait_timeout=600,
+        # wait_for_voice reports this voice's asset event; a second task reporting the same new
+        # asset at the same moment races in Airflow's dynamic asset creation (UNIQUE constraint
+        # on asset name/uri: the api-server fails one of the two tasks)
+        asset_alias=None,
     )
 
     create_only >> [wait_for_voice, collect_result]
