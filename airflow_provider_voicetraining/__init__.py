@@ -1,15 +1,17 @@
 """Apache Airflow 3 provider for Huawei Cloud MetaStudio voice training.
 
-This module stays import-light on purpose: Airflow's provider discovery calls
-:func:`get_provider_info` in every component (scheduler, triggerer, api-server,
-dag-processor), and DAG files import submodules on every parse.
+Import-light on purpose: Airflow's provider discovery calls :func:`get_provider_info` in
+every component, and DAG files import submodules on every parse. Public modules are the
+paths without a leading underscore; each lists its API in ``__all__``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from airflow_provider_voicetraining._wire.version import __version__
+
+__all__ = ["CONN_TYPE", "DEFAULT_CONN_ID", "__version__", "get_provider_info"]
 
 CONN_TYPE = "huaweicloud_metastudio"
 DEFAULT_CONN_ID = "metastudio_default"
@@ -22,7 +24,7 @@ def get_provider_info() -> dict[str, Any]:
     ``conn-fields`` declared here (it no longer imports the hook for widgets), and it refuses to
     load a provider whose ``package-name`` differs from the canonical distribution name.
     """
-    from airflow_provider_voicetraining.wire.settings import CONN_FIELDS
+    from airflow_provider_voicetraining._wire.settings import CONN_FIELDS
 
     return {
         "package-name": "airflow-provider-voicetraining",

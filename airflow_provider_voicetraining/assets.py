@@ -1,18 +1,9 @@
 """A trained voice is an Airflow asset: ``metastudio://<region>/<project_id>/voices/<asset_id>``.
 
-The ``asset_id`` exists only once training succeeded, so the tasks declare an
-:class:`~airflow.sdk.AssetAlias` (default ``metastudio_voices``) in their ``outlets`` and, on
-success, attach the voice's asset to it through ``context["outlet_events"][alias].add(...)``
-with ``extra`` = ``{asset_id, job_id, voice_name, app_user_id}``: the idiomatic Airflow 3 way to
-emit an event for an asset known only at run time. A DAG scheduled on the alias runs for every
-new voice (``dags/example_voice_training_new_voices.py``).
-
-The ``metastudio`` scheme is registered in the provider info (``asset-uris``) with
-:func:`normalize_uri` as its handler: Airflow calls it whenever an ``Asset`` with this scheme is
-built, so a malformed URI fails with the field and the fix at DAG parse or task run time.
-
-Import-light on purpose: Airflow's providers manager imports the handler in every component,
-and DAG files import the operators that use this module.
+The tasks declare an :class:`~airflow.sdk.AssetAlias` (default :data:`VOICE_ALIAS`) in their
+``outlets`` and, on success, attach the voice's asset to it with ``extra`` =
+:data:`EVENT_EXTRA_KEYS`. :func:`normalize_uri` is the scheme's ``asset-uris`` handler (a bad
+URI fails with the field and the fix). Import-light: every Airflow component imports the handler.
 """
 
 from __future__ import annotations
@@ -21,11 +12,22 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlunsplit
 
-from airflow_provider_voicetraining.wire import checks as check
-from airflow_provider_voicetraining.wire.errors import VoiceTrainingValidationError
+from airflow_provider_voicetraining._wire import checks as check
+from airflow_provider_voicetraining._wire.errors import VoiceTrainingValidationError
+from airflow_provider_voicetraining.version_compat import triggering_alias_events
 
 if TYPE_CHECKING:
     from airflow.sdk import Asset, Context
+
+__all__ = [
+    "EVENT_EXTRA_KEYS",
+    "SCHEME",
+    "VOICE_ALIAS",
+    "create_asset",
+    "normalize_uri",
+    "triggering_alias_events",
+    "voice_uri",
+]
 
 SCHEME = "metastudio"
 #: the alias every voice is attached to unless a task names another one (or none)

@@ -22,25 +22,25 @@ from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 import requests
 from requests.auth import AuthBase
 
-from airflow_provider_voicetraining.wire import signing
-from airflow_provider_voicetraining.wire.errors import VoiceTrainingValidationError
-from airflow_provider_voicetraining.wire.requests_session import (
+from airflow_provider_voicetraining._wire import signing
+from airflow_provider_voicetraining._wire.errors import VoiceTrainingValidationError
+from airflow_provider_voicetraining._wire.requests_session import (
     ENDPOINT_HEADERS,
     SIGNATURE_HEADERS,
     origin,
     strip_headers,
 )
-from airflow_provider_voicetraining.wire.retry import RetryPolicy
-from airflow_provider_voicetraining.wire.secrets import Redactor, Secret
-from airflow_provider_voicetraining.wire.settings import (
+from airflow_provider_voicetraining._wire.retry import RetryPolicy
+from airflow_provider_voicetraining._wire.secrets import Redactor, Secret
+from airflow_provider_voicetraining._wire.settings import (
     AUTH_AKSK,
     AUTH_PASSWORD,
     AUTH_TOKEN,
     ConnectionSettings,
     parse_connection,
 )
-from airflow_provider_voicetraining.wire.tokens import TOKENS, cache_key
-from airflow_provider_voicetraining.wire.transports import SyncTransport
+from airflow_provider_voicetraining._wire.tokens import TOKENS, cache_key
+from airflow_provider_voicetraining._wire.transports import SyncTransport
 
 __all__ = ["MetaStudioAuth"]
 

@@ -1,23 +1,16 @@
 """Public import path of every error this provider raises.
 
-The wire layer's errors (bad input, API errors, transport failures, garbled answers) are plain
-exceptions defined in :mod:`airflow_provider_voicetraining.wire.errors`; a task fails on them the
-usual way, retries included. Some outcomes are different: retrying the task cannot change them,
-so these are ``AirflowFailException`` (never retried) and are defined here, in the Airflow layer:
-
-* :class:`VoiceTrainingJobFailedError`: the job failed;
-* :class:`VoiceTrainingWaitTimeoutError`: the wait reached its deadline (a retry would only wait
-  on the same job again, or pay for a new one);
-* :class:`VoiceRecordingsRejectedError`: the recording check found recordings out of range;
-* :class:`VoiceTrainingAmbiguousJobError`: a retry cannot tell whether a job it sees is its own.
+Most are plain exceptions from the wire layer: a task fails on them the usual way, retries
+included. The outcomes a retry cannot change are ``AirflowFailException`` (never retried) and
+are defined here: :class:`VoiceTrainingJobFailedError`, :class:`VoiceTrainingWaitTimeoutError`,
+:class:`VoiceRecordingsRejectedError` and :class:`VoiceTrainingAmbiguousJobError`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_voicetraining.utils.compat import AirflowFailException
-from airflow_provider_voicetraining.wire.errors import (
+from airflow_provider_voicetraining._wire.errors import (
     VoiceTrainingAPIError,
     VoiceTrainingAuthError,
     VoiceTrainingConnectionError,
@@ -33,6 +26,7 @@ from airflow_provider_voicetraining.wire.errors import (
     VoiceTrainingValidationError,
     is_transient,
 )
+from airflow_provider_voicetraining.version_compat import AirflowFailException
 
 __all__ = [
     "VoiceRecordingsRejectedError",

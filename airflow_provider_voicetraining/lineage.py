@@ -1,16 +1,9 @@
-"""OpenLineage for the voice-training tasks (optional: only with ``apache-airflow-providers-openlineage``).
+"""OpenLineage for the voice-training tasks (only with ``apache-airflow-providers-openlineage``).
 
-What a training run reads and makes, for lineage tools (Marquez, DataHub, ...):
-
-* **input**: the training package (the create operator's local zip: namespace ``file``);
-* **output**: the voice (namespace ``metastudio://<region>``, name ``<project_id>/voices/<asset_id>``,
-  the same dataset as the ``metastudio://`` asset the task emits);
-* **run facets**: ``externalQuery`` (the MetaStudio job id, ``source`` ``metastudio``) and
-  ``metastudio_voice_job`` (job id, state, voice name, edition, console link).
-
-The OpenLineage listener calls :meth:`VoiceLineageMixin.get_openlineage_facets_on_complete` /
-``_on_failure`` in the worker after the task ran. Everything OpenLineage is imported inside
-those methods, so the provider neither needs nor loads it otherwise.
+Input: the create operator's training package (namespace ``file``). Output: the voice
+(namespace ``metastudio://<region>``, name ``<project_id>/voices/<asset_id>``). Run facets:
+``externalQuery`` and :data:`FACET_NAME`. OpenLineage is imported only inside the methods the
+listener calls, so the provider neither needs nor loads it otherwise.
 """
 
 from __future__ import annotations
@@ -23,6 +16,8 @@ from airflow_provider_voicetraining.assets import SCHEME, normalize_uri
 
 if TYPE_CHECKING:
     from airflow.sdk import Asset
+
+__all__ = ["FACET_NAME", "SOURCE", "convert_asset_to_openlineage"]
 
 #: ``source`` of the ``externalQuery`` run facet
 SOURCE = "metastudio"

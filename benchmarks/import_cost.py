@@ -39,10 +39,10 @@ DEFERRED = (
     "requests",
     "urllib3",
     "airflow_provider_voicetraining.hooks.voice_training",
-    "airflow_provider_voicetraining.wire.transports",
-    "airflow_provider_voicetraining.wire.request_flow",
-    "airflow_provider_voicetraining.wire.signing",
-    "airflow_provider_voicetraining.wire.settings",
+    "airflow_provider_voicetraining._wire.transports",
+    "airflow_provider_voicetraining._wire.request_flow",
+    "airflow_provider_voicetraining._wire.signing",
+    "airflow_provider_voicetraining._wire.settings",
 )
 TARGET_MS = 20.0
 

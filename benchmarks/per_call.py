@@ -1,9 +1,11 @@
 """Per call: ``hook.get_job()`` vs a bare ``requests`` GET vs the official SDK, interleaved.
 
-Three clients fetch the same job from the emulator (its own process, plain HTTP, keep-alive):
+Three clients fetch the same job from the emulator (its own process, plain HTTP, keep-alive; the
+hook's client-side rate limit off: this measures a call, not the region's quota):
 
 * **hook**: ``VoiceTrainingHook.get_job(job_id)``: validation, signing with a fresh
-  ``X-Sdk-Date``, the request core, ``requests``, JSON decoding into a ``VoiceTrainingJob``;
+  ``X-Sdk-Date``, the request flow and its time bounds, ``httpx`` on the calling thread's event
+  loop, strict JSON decoding into a ``VoiceTrainingJob``;
 * **bare requests**: ``requests.Session().get(url, headers=...)`` with headers signed once in
   advance (fixed ``X-Sdk-Date``), body read, nothing decoded: the floor for a Python client;
 * **official SDK**: ``huaweicloudsdkmetastudio`` ``show_voice_training_job`` with
@@ -45,9 +47,9 @@ TARGET_VS_SDK = 0.8
 def build_clients(emu: Any) -> dict[str, Callable[[], Any]]:
     import requests
 
+    from airflow_provider_voicetraining._wire import endpoints as api
+    from airflow_provider_voicetraining._wire.request_flow import build_request
     from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
-    from airflow_provider_voicetraining.wire import endpoints as api
-    from airflow_provider_voicetraining.wire.request_flow import build_request
 
     hook = VoiceTrainingHook()
 
@@ -93,7 +95,8 @@ def run(iterations: int, warmup: int) -> dict[str, Any]:
     from metastudio_emulator import EmulatorConfig, spawn_emulator_process
 
     with spawn_emulator_process(EmulatorConfig(seed=1)) as emu:
-        os.environ[CONN_ENV] = emu.connection_json()
+        # the client-side rate limit off: this measures a call, not the region's quota
+        os.environ[CONN_ENV] = emu.connection_json(rate_limit_queries=0)
         emu.control.seed_job(job_id=JOB_ID, state="SUCCEED", asset_id="asset-per-call")
         clients = build_clients(emu)
         names = list(clients)

@@ -149,7 +149,7 @@ async def drive(
         if shared:
             # The safety net's first sweep is due 5,000 s after start-up: back-date every
             # subscription's last direct show so that the sweep runs now, at its real pace.
-            from airflow_provider_voicetraining.triggers import shared_polling
+            from airflow_provider_voicetraining.triggers import _shared_polling as shared_polling
 
             for poller in shared_polling._POLLERS[asyncio.get_running_loop()].values():
                 for subscriptions in poller.subscriptions.values():
@@ -230,7 +230,7 @@ def run_waits(scenario: str, variant: str) -> dict[str, Any]:
 def run_creates(_: str, __: str) -> dict[str, Any]:
     prepare_env()
     from airflow_provider_voicetraining.operators.voice_training import CreateVoiceTrainingJobOperator
-    from airflow_provider_voicetraining.package import make_synthetic_package
+    from airflow_provider_voicetraining.packages import make_synthetic_package
     from metastudio_emulator import EmulatorConfig, spawn_emulator_process
 
     class TI:

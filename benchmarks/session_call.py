@@ -46,10 +46,10 @@ BARE = "bare requests (pre-signed)"
 def build_clients(emu: Any) -> tuple[dict[str, Callable[[], Any]], list[Any]]:
     import requests
 
+    from airflow_provider_voicetraining._wire import signing
+    from airflow_provider_voicetraining._wire.request_flow import USER_AGENT
     from airflow_provider_voicetraining.auth import MetaStudioAuth
     from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
-    from airflow_provider_voicetraining.wire import signing
-    from airflow_provider_voicetraining.wire.request_flow import USER_AGENT
 
     cfg = emu.config
     path = f"/v1/{cfg.project_id}/digital-assets/{ASSET_ID}"

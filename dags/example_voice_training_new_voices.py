@@ -32,8 +32,8 @@ with DAG(
     @task(inlets=[voices])
     def catalogue_new_voices(**context) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
         """One catalogue entry per new voice, each confirmed with the service."""
+        from airflow_provider_voicetraining.assets import triggering_alias_events
         from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
-        from airflow_provider_voicetraining.utils.compat import triggering_alias_events
 
         entries = []
         with VoiceTrainingHook() as hook:

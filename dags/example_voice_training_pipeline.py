@@ -57,7 +57,7 @@ with DAG(
     @task
     def prepare_training_package(params: dict | None = None) -> str:  # type: ignore[type-arg]
         """Return the package path: the given one, or a freshly generated synthetic package."""
-        from airflow_provider_voicetraining.package import make_synthetic_package, validate_package
+        from airflow_provider_voicetraining.packages import make_synthetic_package, validate_package
 
         assert params is not None
         given = params["training_package"]

@@ -65,7 +65,7 @@ with DAG(
     @task
     def collect_requests(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Each user's request with local package paths (generated when none is given)."""
-        from airflow_provider_voicetraining.package import make_synthetic_package
+        from airflow_provider_voicetraining.packages import make_synthetic_package
 
         assert params is not None
         folder = tempfile.mkdtemp(prefix="voice-platform-")

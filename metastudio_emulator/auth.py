@@ -1,7 +1,7 @@
 """What API Gateway and IAM check before a request reaches MetaStudio (reference section 4).
 
 * AK/SK: the signature is recomputed from the request *as received* (raw wire path, raw query,
-  received header values, raw body) with :func:`airflow_provider_voicetraining.wire.signing.verify`,
+  received header values, raw body) with :func:`airflow_provider_voicetraining._wire.signing.verify`,
   which compares in constant time. ``X-Sdk-Date`` and ``host`` must be signed and the date must
   be within 15 minutes of the gateway clock. Five consecutive signature failures lock the AK
   for five minutes (both configurable); the sixth and later requests are refused even when
@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from airflow_provider_voicetraining.wire import signing
+from airflow_provider_voicetraining._wire import signing
 from metastudio_emulator.responses import (
     MSG_EXPIRED,
     MSG_LOCKED,

@@ -16,7 +16,7 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from airflow_provider_voicetraining.wire.vocabulary import EDITIONS
+from airflow_provider_voicetraining._wire.vocabulary import EDITIONS
 
 API_ROUTES: tuple[str, ...] = (
     *(edition.operation for edition in EDITIONS.values()),

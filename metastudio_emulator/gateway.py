@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from airflow_provider_voicetraining.wire.signing import parse_query
+from airflow_provider_voicetraining._wire.signing import parse_query
 from metastudio_emulator.auth import (
     Identity,
     SignedRequest,

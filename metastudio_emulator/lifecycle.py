@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from airflow_provider_voicetraining.wire.packages import missing_files, normalized_names
-from airflow_provider_voicetraining.wire.states import JobState
-from airflow_provider_voicetraining.wire.vocabulary import Edition, edition_by_job_type
+from airflow_provider_voicetraining._wire.packages import missing_files, normalized_names
+from airflow_provider_voicetraining._wire.states import JobState
+from airflow_provider_voicetraining._wire.vocabulary import Edition, edition_by_job_type
 
 S = JobState
 
@@ -217,7 +217,7 @@ def _audit_error(audio: str | None, text: str | None, code: str, message: str) -
 
 def audit_names(job_type: str, names: set[str]) -> list[dict[str, str | None]]:
     """Audit errors for the training files present (normalized names), by the provider's own
-    package rule (:func:`airflow_provider_voicetraining.wire.packages.missing_files`)."""
+    package rule (:func:`airflow_provider_voicetraining._wire.packages.missing_files`)."""
     errors = []
     for audio, text, missing in missing_files(edition_of(job_type), names):
         if not audio:

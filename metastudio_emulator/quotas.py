@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_voicetraining.wire.vocabulary import EDITIONS, QUOTA_KEYS
+from airflow_provider_voicetraining._wire.vocabulary import EDITIONS, QUOTA_KEYS
 from metastudio_emulator.config import EmulatorConfig
 from metastudio_emulator.responses import ApiError
 from metastudio_emulator.store import JobRecord, JobStore

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_provider_voicetraining.wire.states import KNOWN_STATES
-from airflow_provider_voicetraining.wire.vocabulary import (
+from airflow_provider_voicetraining._wire.states import KNOWN_STATES
+from airflow_provider_voicetraining._wire.vocabulary import (
     CREATE_TYPES,
     JOB_TYPES,
     LANGUAGES,

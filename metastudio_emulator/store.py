@@ -21,15 +21,15 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from airflow_provider_voicetraining.wire.packages import required_files
-from airflow_provider_voicetraining.wire.states import (
+from airflow_provider_voicetraining._wire.packages import required_files
+from airflow_provider_voicetraining._wire.states import (
     COMMITTABLE_STATES,
     KNOWN_STATES,
     JobState,
     StateClass,
     classify,
 )
-from airflow_provider_voicetraining.wire.vocabulary import CREATE_FIELDS
+from airflow_provider_voicetraining._wire.vocabulary import CREATE_FIELDS
 from metastudio_emulator import lifecycle
 from metastudio_emulator.lifecycle import Position, Step
 from metastudio_emulator.request_checks import ListQuery

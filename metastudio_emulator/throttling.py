@@ -3,7 +3,7 @@
 With ``EmulatorConfig.api_rate_limits`` on, each voice API route admits at most its region's
 documented rate per tenant (the signing AK, or the token's user) in any one-second window:
 queries (GET) at ``queries``, writes at ``writes`` of
-:func:`airflow_provider_voicetraining.wire.vocabulary.rate_limits` for the emulator's region,
+:func:`airflow_provider_voicetraining._wire.vocabulary.rate_limits` for the emulator's region,
 or a per-route figure from ``api_rate_overrides``. Beyond it: 429 ``APIGW.0308`` "policy user
 over ratelimit", without ``Retry-After`` (the service documents none).
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from airflow_provider_voicetraining.wire.vocabulary import rate_limits
+from airflow_provider_voicetraining._wire.vocabulary import rate_limits
 from metastudio_emulator.responses import ApiError, throttled
 
 

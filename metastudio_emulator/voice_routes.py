@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from airflow_provider_voicetraining.wire.vocabulary import EDITIONS, MAX_INT, MAX_PAGE, MAX_SEGMENT_INDEX
+from airflow_provider_voicetraining._wire.vocabulary import EDITIONS, MAX_INT, MAX_PAGE, MAX_SEGMENT_INDEX
 from metastudio_emulator import lifecycle
 from metastudio_emulator import store as views
 from metastudio_emulator.gateway import (

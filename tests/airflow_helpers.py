@@ -66,7 +66,7 @@ class RunResult:
 
 
 def load_dagbag() -> Any:
-    from airflow_provider_voicetraining.utils.compat import load_dagbag
+    from airflow_provider_voicetraining.version_compat import load_dagbag
 
     return load_dagbag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
 

@@ -127,8 +127,8 @@ def use_conn(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
 @pytest.fixture(autouse=True)
 def _fresh_token_cache() -> Iterator[None]:
     """Each test starts with no cached IAM token and an idle client-side rate limiter."""
-    from airflow_provider_voicetraining.wire.rate_limits import RATE_LIMITER
-    from airflow_provider_voicetraining.wire.tokens import TOKENS
+    from airflow_provider_voicetraining._wire.rate_limits import RATE_LIMITER
+    from airflow_provider_voicetraining._wire.tokens import TOKENS
 
     TOKENS.clear()
     RATE_LIMITER.clear()

@@ -57,7 +57,7 @@ def test_a_failed_job_emits_nothing(emu, use_conn, dagbag, dag_id: str) -> None:
 
 
 def test_create_operator_emits_the_voice_it_trained(emu, use_conn, dagbag, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from airflow_provider_voicetraining.package import make_synthetic_package
+    from airflow_provider_voicetraining.packages import make_synthetic_package
 
     use_conn(emu)
     package = make_synthetic_package(tmp_path / "p.zip", "basic", seconds=0.01)

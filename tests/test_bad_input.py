@@ -75,7 +75,7 @@ def _package(tmp: Path, wav: bool = True) -> str:
         with zipfile.ZipFile(tmp / "texts.zip", "w") as archive:
             archive.writestr("0.txt", "only a transcript")
         return str(tmp / "texts.zip")
-    from airflow_provider_voicetraining.package import make_synthetic_package
+    from airflow_provider_voicetraining.packages import make_synthetic_package
 
     return make_synthetic_package(tmp / "good.zip", "basic", seconds=0.01)
 

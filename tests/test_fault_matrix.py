@@ -31,9 +31,9 @@ from airflow_provider_voicetraining.operators.voice_training import (
     CreateVoiceTrainingJobOperator,
     VoiceTrainingJobResultOperator,
 )
-from airflow_provider_voicetraining.package import make_synthetic_package
+from airflow_provider_voicetraining.packages import make_synthetic_package
 from airflow_provider_voicetraining.sensors.voice_training import VoiceTrainingJobSensor
-from airflow_provider_voicetraining.utils.compat import TaskDeferred
+from airflow_provider_voicetraining.version_compat import TaskDeferred
 from metastudio_emulator import EmulatorConfig, EmulatorServer
 
 pytestmark = pytest.mark.faults

@@ -78,7 +78,7 @@ def test_connection_form_metadata_for_the_ui() -> None:
     meta = next(
         m for m in services.HookMetaService.hook_meta_data() if m.connection_type == "huaweicloud_metastudio"
     )
-    from airflow_provider_voicetraining.utils.compat import AIRFLOW_VERSION
+    from airflow_provider_voicetraining.version_compat import AIRFLOW_VERSION
 
     if tuple(int(p) for p in AIRFLOW_VERSION.split(".")[:2]) < (3, 2):
         pytest.skip("Airflow 3.0/3.1 build connection forms from the hook's widget methods")

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_voicetraining import version_compat as compat
+from airflow_provider_voicetraining._wire.tokens import TOKENS
 from airflow_provider_voicetraining.errors import VoiceTrainingError
 from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
 from airflow_provider_voicetraining.triggers.voice_training import VoiceTrainingJobTrigger
-from airflow_provider_voicetraining.utils import compat
-from airflow_provider_voicetraining.wire.tokens import TOKENS
 
 
 def _secrets(emu, conn: dict[str, Any]) -> list[str]:  # type: ignore[no-untyped-def]
@@ -113,7 +113,7 @@ def test_airflow_masker_knows_every_credential(emu, use_conn) -> None:  # type: 
 def test_secret_objects_refuse_serialization() -> None:
     import pickle
 
-    from airflow_provider_voicetraining.wire.secrets import Secret
+    from airflow_provider_voicetraining._wire.secrets import Secret
 
     secret = Secret("s3cr3t-value")
     assert "s3cr3t" not in repr(secret) + str(secret) + f"{secret}" + f"{secret!r}"
@@ -127,7 +127,7 @@ def test_minted_tokens_never_reach_any_log_at_debug(emu, use_conn, caplog) -> No
     """httpcore logs response headers at DEBUG: the X-Subject-Token of a minted token must not show."""
     import asyncio
 
-    from airflow_provider_voicetraining.wire.tokens import cache_key
+    from airflow_provider_voicetraining._wire.tokens import cache_key
 
     caplog.set_level(logging.DEBUG)
     for name in ("httpx", "httpcore", "httpcore.http11", "httpcore.connection"):

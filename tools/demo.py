@@ -75,7 +75,7 @@ def _run_dag(voice_name: str) -> int:
     # Airflow reads its configuration at import: import it only now that the env is set.
     from airflow.utils.db import initdb
 
-    from airflow_provider_voicetraining.utils.compat import load_dagbag
+    from airflow_provider_voicetraining.version_compat import load_dagbag
 
     print("Migrating the Airflow database (SQLite) ...")
     initdb()

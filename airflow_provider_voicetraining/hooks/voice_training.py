@@ -1,8 +1,8 @@
 """``VoiceTrainingHook``: authenticated calls to the MetaStudio voice-training API.
 
 Async methods (``aget_job``...) run on the caller's event loop (the triggerer's) and never
-block it; sync methods (``get_job``...) run the same coroutines on a private loop thread
-(:mod:`airflow_provider_voicetraining.wire.transports`). Both go through the same request flow:
+block it; sync methods (``get_job``...) run the same coroutines on an event loop of the calling
+thread (``_wire.transports``). Both go through the same request flow:
 same signing, retries, time budgets, body caps and errors. This module adds what Airflow
 brings: the connection, secret masking and the connection form.
 """
@@ -15,10 +15,10 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_voicetraining import CONN_TYPE, DEFAULT_CONN_ID
-from airflow_provider_voicetraining.utils import compat
-from airflow_provider_voicetraining.wire import checks as check
-from airflow_provider_voicetraining.wire import endpoints as api
-from airflow_provider_voicetraining.wire.errors import (
+from airflow_provider_voicetraining import version_compat as compat
+from airflow_provider_voicetraining._wire import checks as check
+from airflow_provider_voicetraining._wire import endpoints as api
+from airflow_provider_voicetraining._wire.errors import (
     VoiceTrainingAPIError,
     VoiceTrainingError,
     VoiceTrainingNotFoundError,
@@ -27,9 +27,9 @@ from airflow_provider_voicetraining.wire.errors import (
     VoiceTrainingTransportError,
     VoiceTrainingValidationError,
 )
-from airflow_provider_voicetraining.wire.exchange import ApiCall, FileBody
-from airflow_provider_voicetraining.wire.listing import JobFilters, Pager
-from airflow_provider_voicetraining.wire.models import (
+from airflow_provider_voicetraining._wire.exchange import ApiCall, FileBody
+from airflow_provider_voicetraining._wire.listing import JobFilters, Pager
+from airflow_provider_voicetraining._wire.models import (
     AuditResult,
     CreatedJob,
     FailureDetails,
@@ -37,17 +37,19 @@ from airflow_provider_voicetraining.wire.models import (
     UploadUrls,
     VoiceTrainingJob,
 )
-from airflow_provider_voicetraining.wire.retry import RetryPolicy
-from airflow_provider_voicetraining.wire.secrets import Redactor, Secret
-from airflow_provider_voicetraining.wire.settings import (
+from airflow_provider_voicetraining._wire.retry import RetryPolicy
+from airflow_provider_voicetraining._wire.secrets import Redactor, Secret
+from airflow_provider_voicetraining._wire.settings import (
     CONN_FIELDS,
     TUNABLES,
     ConnectionSettings,
     parse_connection,
 )
-from airflow_provider_voicetraining.wire.states import JobState
-from airflow_provider_voicetraining.wire.transports import AsyncTransport, SyncTransport
-from airflow_provider_voicetraining.wire.vocabulary import MAX_PAGE
+from airflow_provider_voicetraining._wire.states import JobState
+from airflow_provider_voicetraining._wire.transports import AsyncTransport, SyncTransport
+from airflow_provider_voicetraining._wire.vocabulary import MAX_PAGE
+
+__all__ = ["VoiceTrainingHook"]
 
 if TYPE_CHECKING:
     import requests
@@ -166,7 +168,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         return self._settings
 
     async def aget_settings(self) -> ConnectionSettings:
-        """Like :attr:`settings`, without blocking the event loop."""
+        """Async :attr:`settings`."""
         if self._settings is None:
             conn = await compat.aget_connection(self.metastudio_conn_id)
             settings = await compat.arun_sync(parse_connection, conn)
@@ -218,10 +220,10 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         hook closes it.
         """
         if self._session is None:
+            from airflow_provider_voicetraining._wire.limits import MAX_CONNECT_TIMEOUT
+            from airflow_provider_voicetraining._wire.request_flow import USER_AGENT
+            from airflow_provider_voicetraining._wire.requests_session import EndpointSession
             from airflow_provider_voicetraining.auth import MetaStudioAuth
-            from airflow_provider_voicetraining.wire.limits import MAX_CONNECT_TIMEOUT
-            from airflow_provider_voicetraining.wire.request_flow import USER_AGENT
-            from airflow_provider_voicetraining.wire.requests_session import EndpointSession
 
             settings = self.settings
             self._session = EndpointSession(
@@ -279,12 +281,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
     async def aget_job(
         self, job_id: str, *, app_user_id: str | None = None, deadline: float | None = None
     ) -> VoiceTrainingJob:
-        """Async :meth:`get_job` (used by the trigger).
-
-        :param job_id: the job.
-        :param app_user_id: ``X-App-UserId`` the job was created with.
-        :param deadline: wall-clock epoch the call must end by, retries included.
-        """
+        """Async :meth:`get_job`."""
         return await self._acall(api.show_job, job_id, app_user_id, deadline=deadline)
 
     def _listing(
@@ -324,7 +321,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
 
         Arguments are checked when this is called, before the first page is requested.
 
-        :param filters: a :class:`~airflow_provider_voicetraining.wire.listing.JobFilters`.
+        :param filters: a :class:`~airflow_provider_voicetraining.listing.JobFilters`.
         :param page_size: jobs per request (1..100).
         :param max_items: stop after this many jobs.
         :param app_user_id: list only this end user's jobs (``X-App-UserId``).
@@ -349,14 +346,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         app_user_id: str | None = None,
         **criteria: Any,
     ) -> AsyncIterator[VoiceTrainingJob]:
-        """Async :meth:`list_jobs` (same arguments).
-
-        :param filters: a :class:`~airflow_provider_voicetraining.wire.listing.JobFilters`.
-        :param page_size: jobs per request (1..100).
-        :param max_items: stop after this many jobs.
-        :param app_user_id: list only this end user's jobs (``X-App-UserId``).
-        :param criteria: the :class:`JobFilters` fields as keywords instead of ``filters``.
-        """
+        """Async :meth:`list_jobs`."""
         pager, page_call = self._listing(filters, criteria, page_size, max_items, app_user_id)
         transport = await self._atransport()
         while not pager.done:
@@ -416,6 +406,29 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
                 )
                 attempt += 1
                 time.sleep(wait)
+
+    def check_create(
+        self,
+        edition: str,
+        *,
+        voice_name: str,
+        app_user_id: str | None = None,
+        commit_overrides: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> None:
+        """Check a create and its commit as :meth:`create_job` and :meth:`commit_job` would; send nothing.
+
+        Raises ``VoiceTrainingValidationError`` on bad input (``VoiceTrainingConnectionError``
+        on a bad connection, which this reads).
+
+        :param edition: as for :meth:`create_job`.
+        :param voice_name: as for :meth:`create_job`.
+        :param app_user_id: as for :meth:`create_job`.
+        :param commit_overrides: the commit's body fields (``overrides`` of :meth:`commit_job`).
+        :param fields: the optional create fields, as for :meth:`create_job`.
+        """
+        api.create_job(self.settings, edition, voice_name=voice_name, app_user_id=app_user_id, **fields)
+        api.commit_body(commit_overrides)
 
     def _adopt_unacknowledged(
         self,
@@ -566,12 +579,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
     async def aget_short_job(
         self, job_id: str, *, app_user_id: str | None = None, deadline: float | None = None
     ) -> VoiceTrainingJob:
-        """Async :meth:`get_short_job` (used by the trigger).
-
-        :param job_id: the short job.
-        :param app_user_id: ``X-App-UserId`` it was created with.
-        :param deadline: wall-clock epoch the call must end by, retries included.
-        """
+        """Async :meth:`get_short_job`."""
         return await self._acall(api.show_short_job, job_id, app_user_id, deadline=deadline)
 
     @staticmethod
@@ -595,12 +603,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
     async def adelete_job(
         self, job_id: str, *, app_user_id: str | None = None, missing_ok: bool = False
     ) -> None:
-        """Async :meth:`delete_job`.
-
-        :param job_id: the job.
-        :param app_user_id: ``X-App-UserId`` the job was created with.
-        :param missing_ok: a job that does not exist (any more) is not an error.
-        """
+        """Async :meth:`delete_job`."""
         try:
             await self._acall(api.delete_job, job_id, app_user_id)
         except VoiceTrainingNotFoundError as exc:
@@ -615,11 +618,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         return self._call(api.show_audit_result, job_id, app_user_id)
 
     async def aget_audit_result(self, job_id: str, *, app_user_id: str | None = None) -> AuditResult:
-        """Async :meth:`get_audit_result`.
-
-        :param job_id: the job.
-        :param app_user_id: ``X-App-UserId`` the job was created with.
-        """
+        """Async :meth:`get_audit_result`."""
         return await self._acall(api.show_audit_result, job_id, app_user_id)
 
     def get_upload_urls(self, job_id: str, *, app_user_id: str | None = None) -> UploadUrls:
@@ -631,11 +630,12 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         return self._call(api.show_upload_urls, job_id, app_user_id)
 
     def upload_training_data(
-        self, url: str, path: str | os.PathLike[str], content_type: str = "application/zip"
+        self, url: str | None, path: str | os.PathLike[str], content_type: str = "application/zip"
     ) -> str | None:
         """Stream a local file to a presigned upload URL (``PUT``); returns the ETag.
 
-        :param url: the presigned URL from the create call or :meth:`get_upload_urls`.
+        :param url: the presigned URL from the create call or :meth:`get_upload_urls` (a
+            missing one, ``None``, is refused with the fix).
         :param path: the local file.
         :param content_type: ``application/zip`` for a package, ``audio/wav`` / ``text/plain``
             for SEGMENT uploads.
@@ -677,12 +677,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
     async def aget_failure_details(
         self, job: VoiceTrainingJob, *, app_user_id: str | None = None, deadline: float | None = None
     ) -> FailureDetails:
-        """Async :meth:`get_failure_details`.
-
-        :param job: the failed job.
-        :param app_user_id: ``X-App-UserId`` the job was created with.
-        :param deadline: wall-clock epoch the audit call must end by.
-        """
+        """Async :meth:`get_failure_details`."""
         await self.aget_settings()
         audit = None
         if job.state == JobState.AUDIT_FAILED.value:

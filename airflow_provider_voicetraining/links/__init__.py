@@ -1,1 +1,3 @@
 """The extra link to a job in the MetaStudio console."""
+
+__all__: list[str] = []

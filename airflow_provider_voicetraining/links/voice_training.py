@@ -11,7 +11,9 @@ from typing import Any
 
 from airflow.sdk import BaseOperatorLink
 
-from airflow_provider_voicetraining.utils.wait_rules import XCOM_CONSOLE_URL
+from airflow_provider_voicetraining._wait_rules import XCOM_CONSOLE_URL
+
+__all__ = ["VoiceTrainingJobLink"]
 
 
 class VoiceTrainingJobLink(BaseOperatorLink):

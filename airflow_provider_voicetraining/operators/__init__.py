@@ -1,1 +1,3 @@
 """Operators that create voice-training jobs and collect their results."""
+
+__all__: list[str] = []

@@ -1,15 +1,10 @@
 """``AssessVoiceRecordingsOperator``: MetaStudio's recording check, before paying for training.
 
-The check is a short job (``VOICE_ASSESS``): create, upload a zip of recordings, commit, wait
-(deferrable or inline, like any job), then read ``assess_result``: speed, loudness, SNR, reverb
-and two DNSMOS scores, each with its expected range. The assessment goes to XCom; recordings
-out of range fail the task (or, with ``fail_on_bad_recordings=False``, are reported for a
-branch), so a DAG can refuse bad recordings before ``CreateVoiceTrainingJobOperator`` runs.
-
-XCom: ``return_value`` and ``assessment`` = ``VoiceAssessment.to_dict()`` (``job_id``,
-``passed``, ``problems`` [{``property``, ``expected``, ``actual``, ``suggestion``}],
-``suggestion``, ``result``); ``job_id``, ``console_url``, ``job`` as for the other operators;
-``failure_details`` if the check itself failed (e.g. the zip held no audio the service accepts).
+The check is a short job (``VOICE_ASSESS``): create, upload a zip of recordings, commit, wait,
+then read ``assess_result`` into a ``VoiceAssessment``. Recordings out of range fail the task
+(or, with ``fail_on_bad_recordings=False``, are returned for a branch). XCom: ``return_value``
+and ``assessment`` (``VoiceAssessment.to_dict()``), plus ``job_id``, ``console_url``, ``job`` and
+``failure_details`` as for the other operators.
 """
 
 from __future__ import annotations
@@ -18,14 +13,15 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_voicetraining._tasks import arguments
+from airflow_provider_voicetraining._wait_rules import KIND_SHORT, XCOM_ASSESSMENT, XCOM_JOB_ID
 from airflow_provider_voicetraining.links.voice_training import VoiceTrainingJobLink
 from airflow_provider_voicetraining.operators.voice_training import _ResultHandling
-from airflow_provider_voicetraining.utils.wait_rules import KIND_SHORT, XCOM_ASSESSMENT, XCOM_JOB_ID
-from airflow_provider_voicetraining.wire import checks as check
-from airflow_provider_voicetraining.wire.vocabulary import LANGUAGES
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+__all__ = ["AssessVoiceRecordingsOperator"]
 
 #: A check takes minutes, not the days a training may take.
 DEFAULT_ASSESS_TIMEOUT = 3600.0
@@ -73,13 +69,12 @@ class AssessVoiceRecordingsOperator(_ResultHandling):
 
     def execute(self, context: Context) -> Any:
         """Check the zip locally, create the check, upload, commit, then wait for the assessment."""
-        from airflow_provider_voicetraining.wire import endpoints as api
-        from airflow_provider_voicetraining.wire.packages import validate_recordings
+        from airflow_provider_voicetraining.packages import validate_recordings
 
         started_at = time.time()
         hook = self.hook
         package = validate_recordings(self.package)
-        language = check.choice(self.language, "language", LANGUAGES)
+        language = arguments.language(self.language)
         created = hook.create_short_job(language=language, app_user_id=self.app_user_id)
         job_id = created.job_id
         context["ti"].xcom_push(key=XCOM_JOB_ID, value=job_id)
@@ -87,16 +82,14 @@ class AssessVoiceRecordingsOperator(_ResultHandling):
         self.log.info(
             "Created recording check %s; uploading %s (%d bytes)", job_id, package.path, package.size
         )
-        hook.upload_training_data(
-            api.presigned_url(created.upload_urls.training_data_uploading_url), package.path
-        )
+        hook.upload_training_data(created.upload_urls.training_data_uploading_url, package.path)
         hook.commit_short_job(job_id, app_user_id=self.app_user_id)
         return self._settle(context, job_id, started_at)
 
     def succeeded(self, context: Context, job: dict[str, Any]) -> Any:
         """Push and return the assessment; fail on recordings out of range if asked to."""
         from airflow_provider_voicetraining.errors import VoiceRecordingsRejectedError
-        from airflow_provider_voicetraining.wire.models import VoiceAssessment, VoiceTrainingJob
+        from airflow_provider_voicetraining.models import VoiceAssessment, VoiceTrainingJob
 
         self.push_job(context, job)
         assessment = VoiceAssessment.from_job(VoiceTrainingJob.from_dict(job))

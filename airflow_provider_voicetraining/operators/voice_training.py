@@ -1,20 +1,8 @@
-"""Operators: get a job's result into XCom, and create + upload + commit a job.
+"""Operators: get a job's result into XCom, and create + upload + commit (+ wait for) a job.
 
-XCom contract of both operators (the sensor returns the job dict and pushes only
-``console_url`` and, on failure, ``job`` and ``failure_details``):
-
-================== ===========================================================================
-key                value
-================== ===========================================================================
-``return_value``   the ``asset_id`` (str) on success; the failure-details dict when the job
-                   failed and ``fail_on_job_failure=False``; for the create operator without
-                   ``wait_for_completion``, the ``job_id``
-``job``            the job as a JSON-safe dict (``VoiceTrainingJob.to_dict()``)
-``failure_details`` ``{job_id, state, state_class, job_failed_code, job_failed_reason,
-                   audit_errors[], admin_audit_message, console_url}`` when the job failed
-``job_id``         the created job's id, pushed right after creation (before upload/waiting)
-``console_url``    where a person can look at the job (also the task's extra link)
-================== ===========================================================================
+Both return the ``asset_id`` on success (the create operator without waiting: the ``job_id``)
+and push ``job``, ``job_id``, ``console_url`` and, when the job failed, ``failure_details``: the
+XCom contract is the README's table ("Job states, XCom and payload shapes").
 """
 
 from __future__ import annotations
@@ -26,21 +14,23 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_voicetraining import DEFAULT_CONN_ID
+from airflow_provider_voicetraining import version_compat as compat
+from airflow_provider_voicetraining._tasks import arguments
+from airflow_provider_voicetraining._tasks.waiting import JobWaitMixin, render_job_id
+from airflow_provider_voicetraining._wait_rules import XCOM_JOB_ID, Verdict
 from airflow_provider_voicetraining.assets import VOICE_ALIAS, declare_voice_alias, emit_voice_event
-from airflow_provider_voicetraining.lineage import VoiceLineageMixin
-from airflow_provider_voicetraining.links.voice_training import VoiceTrainingJobLink
-from airflow_provider_voicetraining.utils import compat
-from airflow_provider_voicetraining.utils.job_waiting import JobWaitMixin, render_job_id
-from airflow_provider_voicetraining.utils.wait_rules import XCOM_JOB_ID, Verdict
-from airflow_provider_voicetraining.wire import checks as check
-from airflow_provider_voicetraining.wire.errors import (
+from airflow_provider_voicetraining.errors import (
     VoiceTrainingJobNotFinishedError,
     VoiceTrainingValidationError,
 )
-from airflow_provider_voicetraining.wire.states import JobState, normalize_failure_states
+from airflow_provider_voicetraining.lineage import VoiceLineageMixin
+from airflow_provider_voicetraining.links.voice_training import VoiceTrainingJobLink
+from airflow_provider_voicetraining.states import JobState
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+__all__ = ["CreateVoiceTrainingJobOperator", "VoiceTrainingJobResultOperator"]
 
 DEFAULT_WAIT_TIMEOUT = 7 * 24 * 3600.0
 ON_ABORT_CHOICES = ("leave", "delete")
@@ -73,18 +63,16 @@ class _ResultHandling(VoiceLineageMixin, JobWaitMixin, BaseOperator):
         super().__init__(**kwargs)
         self.metastudio_conn_id = metastudio_conn_id
         self.app_user_id = app_user_id
-        self.poll_interval = check.positive_number(poll_interval, "poll_interval", maximum=86400, default=60)
+        self.poll_interval = arguments.seconds(poll_interval, "poll_interval", maximum=86400, default=60)
         self.wait_timeout = (
             None
             if wait_timeout is None
-            else check.positive_number(wait_timeout, "wait_timeout", maximum=90 * 86400, default=0)
+            else arguments.seconds(wait_timeout, "wait_timeout", maximum=90 * 86400, default=0)
         )
-        self.failure_states = sorted(normalize_failure_states(failure_states))
+        self.failure_states = arguments.failure_states(failure_states)
         self.fail_on_job_failure = bool(fail_on_job_failure)
-        self.max_consecutive_errors = check.bounded_int(
-            max_consecutive_errors, "max_consecutive_errors", minimum=0, maximum=1000, default=5
-        )
-        self.deferrable = compat.default_deferrable() if deferrable is None else bool(deferrable)
+        self.max_consecutive_errors = arguments.max_consecutive_errors(max_consecutive_errors)
+        self.deferrable = arguments.deferrable(deferrable)
         self.asset_alias = asset_alias
         self.shared_polling = bool(shared_polling)
         declare_voice_alias(self, asset_alias)
@@ -206,61 +194,47 @@ class VoiceTrainingJobResultOperator(_ResultHandling):
 class CreateVoiceTrainingJobOperator(_ResultHandling):
     """Create a voice-training job, upload its training package, commit it, optionally wait.
 
-    The package is checked locally first (exists, is a zip, holds what the edition needs), and
-    every argument is validated, before the job is created: bad input leaves no remote job. So
-    is the tenant's quota for the edition (``check_quota``). ``job_id`` is pushed to XCom right
-    after creation.
-
-    A task instance trains at most one voice: a retry, or a rerun after the task was cleared,
-    reconnects to the job an earlier try created (waits for it, returns its ``asset_id``, or
-    finishes its upload and commit) and creates a new one only if that job failed or is gone
-    (:mod:`airflow_provider_voicetraining.utils.reattach`). Unless ``batch_name`` is given, the
-    job is filed under a batch named after the task instance (``af-`` + 24 hex digits), which
-    is how retries on Airflow 3.0-3.2 find it; 3.3+ also records it in the task state store.
+    Everything is checked before the job is created (the package, every field, the connection,
+    and with ``check_quota`` the edition's quota): bad input leaves no remote job. A task
+    instance trains at most one voice: a retry or rerun reconnects to its earlier try's job
+    (README, "Retries and reruns"). ``job_id`` is pushed to XCom right after creation.
 
     :param edition: ``basic`` (20 sentences), ``middle`` (100), ``advance`` (one long
         recording) or ``third_party``.
     :param voice_name: name of the voice (asset) to train (templated).
-    :param training_package: local path of the training zip (templated, e.g. from an upstream
-        task's XCom).
-    :param sex: ``FEMALE`` or ``MALE`` (the service defaults to ``FEMALE``).
+    :param training_package: local path of the training zip (templated).
+    :param sex: ``FEMALE`` or ``MALE``.
     :param language: ``CN`` or ``EN``.
-    :param tag: the job's tag (``vocabulary.TAGS``: ``ECOMMERCE``, ``NEWS`` ...).
+    :param tag: the job's tag (``vocabulary.TAGS``).
     :param description: shown in the asset library (templated).
     :param phone: contact phone number of the voice's owner.
     :param dhtms_job_id: an avatar (image modeling) job to associate.
-    :param batch_name: batch to file the job under (templated). Default: the task instance's
-        identity (see above); setting it on Airflow < 3.3 leaves retries unable to tell the
-        job apart from lookalikes (they then refuse to create a second one).
+    :param batch_name: batch to file the job under (templated); default: the task instance's
+        identity, by which retries find the job (set it on Airflow < 3.3 and a retry that
+        cannot tell its job from a lookalike refuses to create another).
     :param output_language: output language of the voice model.
     :param custom_text: audition text for the preview (templated).
     :param is_ondemand_resource: use pay-per-use resources.
     :param supported_service: services the voice is for (``VIDEO_2D``, ``LIVE_2D``, ``CHAT_2D``).
     :param app_user_id: ``X-App-UserId`` to create the job for (templated).
-    :param commit_overrides: body fields sent with the commit (``vocabulary.COMMIT_FIELDS``),
-        including ``app_user_id``, the end user the commit files the job under (the task then
-        follows the job to that user).
+    :param commit_overrides: body fields sent with the commit (``vocabulary.COMMIT_FIELDS``;
+        its ``app_user_id`` files the job under that end user, and the task follows it).
     :param metastudio_conn_id: connection id (templated).
-    :param wait_for_completion: wait for the job to finish and return its ``asset_id``
-        (default False: return the ``job_id`` right after the commit).
+    :param wait_for_completion: wait and return the ``asset_id`` (default False: return the
+        ``job_id`` after the commit).
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
     :param poll_interval: seconds between polls while waiting (and while waiting for quota).
-    :param wait_timeout: give up waiting after this many seconds (default 7 days; also capped
-        by ``execution_timeout``); a timeout fails the task without retry.
-    :param failure_states: as for the sensor (``VoiceTrainingJobSensor``).
-    :param fail_on_job_failure: if False, a failed job does not fail the task: the failure
-        details are returned (and pushed as ``failure_details``).
+    :param wait_timeout: give up waiting after this many seconds (default 7 days, capped by
+        ``execution_timeout``); a timeout fails the task without retry.
+    :param failure_states: as for the sensor.
+    :param fail_on_job_failure: if False, a failed job returns its failure details instead.
     :param max_consecutive_errors: transient API errors tolerated in a row while waiting.
-    :param on_abort: what happens to the remote job when this task gives up on it for good
-        (the wait timed out; the task was killed; the last try failed while waiting):
-        ``"leave"`` (default; training continues and can be collected later with the result
-        operator) or ``"delete"``. While a retry will follow, the job is kept for it.
-    :param check_quota: check ``GET P/quotas`` before creating (or committing) a job; none left
-        fails the task before anything is created (default True).
+    :param on_abort: the remote job when the task gives up on it for good: ``"leave"`` (default)
+        or ``"delete"``; while a retry will follow, it is kept for that retry.
+    :param check_quota: check the edition's quota before creating (default True).
     :param quota_wait_timeout: seconds to wait for a training to become available instead of
-        failing at once (default None: do not wait; the worker slot is held meanwhile).
-    :param asset_alias: as for the result operator (the event is emitted when the task waited
-        for the voice: ``wait_for_completion=True``).
+        failing at once (default None).
+    :param asset_alias: as for the result operator (the event needs ``wait_for_completion``).
     :param shared_polling: as for the sensor (deferred waits only).
     """
 
@@ -302,7 +276,7 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.edition = edition if "{{" in str(edition) else check.edition(edition)
+        self.edition = edition if "{{" in str(edition) else arguments.edition(edition)
         self.voice_name = voice_name
         self.training_package = training_package
         self.sex = sex
@@ -327,7 +301,7 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         self.quota_wait_timeout = (
             None
             if quota_wait_timeout is None
-            else check.positive_number(quota_wait_timeout, "quota_wait_timeout", maximum=7 * 86400, default=0)
+            else arguments.seconds(quota_wait_timeout, "quota_wait_timeout", maximum=7 * 86400, default=0)
         )
         self._remote_job_id: str | None = None
         self._job_owner: str | None = None
@@ -337,7 +311,7 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         self._released = False
 
     def _create_kwargs(self, batch_name: str | None = None) -> dict[str, Any]:
-        from airflow_provider_voicetraining.wire.vocabulary import CREATE_FIELDS
+        from airflow_provider_voicetraining.vocabulary import CREATE_FIELDS
 
         fields = {name: getattr(self, name) for name in CREATE_FIELDS if name != "create_type"}
         if batch_name is not None:
@@ -351,8 +325,8 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
 
     def _spec(self, attempt: Any) -> Any:
         """Describe what this try would create (an earlier try's job must match it)."""
-        from airflow_provider_voicetraining.utils.reattach import JobSpec
-        from airflow_provider_voicetraining.wire.vocabulary import EDITIONS
+        from airflow_provider_voicetraining._tasks.reattach import JobSpec
+        from airflow_provider_voicetraining.vocabulary import EDITIONS
 
         moved = self.commit_overrides.get("app_user_id")
         renamed = self.commit_overrides.get("voice_name")
@@ -368,20 +342,18 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         """Check everything; reconnect to an earlier try's job or create one; return or wait.
 
         A new job is created, uploaded and committed; an earlier try's job is waited for,
-        returned, or finished (upload and commit), as :mod:`.utils.reattach` decides.
+        returned, or finished (upload and commit), as ``_tasks.reattach`` decides.
         """
-        from airflow_provider_voicetraining.utils import reattach
-        from airflow_provider_voicetraining.wire import endpoints as api
-        from airflow_provider_voicetraining.wire.packages import validate_package
+        from airflow_provider_voicetraining._tasks import reattach
+        from airflow_provider_voicetraining.packages import validate_package
 
         started_at = time.time()
         hook = self.hook
-        self.edition = check.edition(self.edition)
+        self.edition = arguments.edition(self.edition)
         # Everything is checked before the first request: the package, every create field,
         # the commit overrides and the connection itself.
         package = validate_package(self.training_package, self.edition)
-        api.create_job(hook.settings, self.edition, **self._create_kwargs())
-        api.commit_body(self.commit_overrides)
+        hook.check_create(self.edition, **self._create_kwargs(), commit_overrides=self.commit_overrides)
         attempt = reattach.TaskAttempt.from_context(context)
         spec = self._spec(attempt)
         self._retry_follows = attempt.retry_follows
@@ -414,8 +386,8 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         return self._after_commit(context, job_id, started_at)
 
     def _require_quota(self) -> None:
-        from airflow_provider_voicetraining.utils.quota import require_quota
-        from airflow_provider_voicetraining.wire.vocabulary import EDITIONS
+        from airflow_provider_voicetraining._tasks.quota import require_quota
+        from airflow_provider_voicetraining.vocabulary import EDITIONS
 
         if self.check_quota:
             require_quota(
@@ -435,13 +407,11 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
         self.publish_console_url(context, job_id)
 
     def _upload_and_commit(self, job_id: str, url: str | None, path: str) -> None:
-        from airflow_provider_voicetraining.wire import endpoints as api
-
         hook = self.hook
         try:
             if url is None:
                 url = hook.get_upload_urls(job_id, app_user_id=self.job_owner).training_data_uploading_url
-            hook.upload_training_data(api.presigned_url(url), path)
+            hook.upload_training_data(url, path)
             hook.commit_job(job_id, self.commit_overrides, app_user_id=self.job_owner)
         except BaseException as exc:
             self._give_up(job_id, f"its upload or commit failed ({type(exc).__name__}: {exc})")

@@ -16,18 +16,19 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_voicetraining import DEFAULT_CONN_ID
+from airflow_provider_voicetraining import version_compat as compat
+from airflow_provider_voicetraining._tasks import arguments
+from airflow_provider_voicetraining._tasks.waiting import JobWaitMixin
+from airflow_provider_voicetraining._wait_rules import Verdict
 from airflow_provider_voicetraining.assets import VOICE_ALIAS, declare_voice_alias, emit_voice_event
 from airflow_provider_voicetraining.errors import VoiceTrainingError, VoiceTrainingJobFailedError
 from airflow_provider_voicetraining.lineage import VoiceLineageMixin
 from airflow_provider_voicetraining.links.voice_training import VoiceTrainingJobLink
-from airflow_provider_voicetraining.utils import compat
-from airflow_provider_voicetraining.utils.job_waiting import JobWaitMixin
-from airflow_provider_voicetraining.utils.wait_rules import Verdict
-from airflow_provider_voicetraining.wire import checks as check
-from airflow_provider_voicetraining.wire.states import normalize_failure_states
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+__all__ = ["VoiceTrainingJobSensor"]
 
 DEFAULT_TIMEOUT = 7 * 24 * 3600.0
 
@@ -83,11 +84,9 @@ class VoiceTrainingJobSensor(VoiceLineageMixin, JobWaitMixin, BaseSensorOperator
         self.job_id = job_id
         self.metastudio_conn_id = metastudio_conn_id
         self.app_user_id = app_user_id
-        self.failure_states = sorted(normalize_failure_states(failure_states))
-        self.max_consecutive_errors = check.bounded_int(
-            max_consecutive_errors, "max_consecutive_errors", minimum=0, maximum=1000, default=5
-        )
-        self.deferrable = compat.default_deferrable() if deferrable is None else bool(deferrable)
+        self.failure_states = arguments.failure_states(failure_states)
+        self.max_consecutive_errors = arguments.max_consecutive_errors(max_consecutive_errors)
+        self.deferrable = arguments.deferrable(deferrable)
         self._budget = self.new_budget()
         self._states: Any = None
         self.asset_alias = asset_alias

@@ -6,7 +6,7 @@
 * ``end_time`` is a wall-clock epoch (a monotonic clock means nothing in another process:
   apache/airflow#67616). At the deadline it polls once more, then reports ``timeout``.
 * Yields exactly one event (``success``, ``failed``, ``timeout``, ``error``; see
-  :func:`airflow_provider_voicetraining.utils.wait_rules.make_event`) and sleeps on every other path.
+  :func:`airflow_provider_voicetraining._wait_rules.make_event`) and sleeps on every other path.
 * Rebuilt from :meth:`serialize` (triggerer restart or failover) it simply resumes polling.
 """
 
@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_voicetraining import DEFAULT_CONN_ID
-from airflow_provider_voicetraining.triggers.job_sources import DirectSource, open_source
-from airflow_provider_voicetraining.utils.wait_rules import (
+from airflow_provider_voicetraining._wait_rules import (
     EVENT_ERROR,
     EVENT_FAILED,
     EVENT_SUCCESS,
@@ -34,12 +33,15 @@ from airflow_provider_voicetraining.utils.wait_rules import (
     look_deadline,
     make_event,
 )
-from airflow_provider_voicetraining.wire.errors import VoiceTrainingError
-from airflow_provider_voicetraining.wire.states import normalize_failure_states
+from airflow_provider_voicetraining._wire.errors import VoiceTrainingError
+from airflow_provider_voicetraining._wire.states import normalize_failure_states
 
 if TYPE_CHECKING:
+    from airflow_provider_voicetraining._wire.models import VoiceTrainingJob
     from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
-    from airflow_provider_voicetraining.wire.models import VoiceTrainingJob
+    from airflow_provider_voicetraining.triggers._job_sources import DirectSource
+
+__all__ = ["VoiceTrainingJobTrigger"]
 
 CLASSPATH = "airflow_provider_voicetraining.triggers.voice_training.VoiceTrainingJobTrigger"
 
@@ -64,7 +66,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
     :param poll_interval: seconds between polls.
     :param end_time: wall-clock epoch seconds after which a ``timeout`` event is sent (None: no limit).
     :param failure_states: states that end the wait as ``failed`` (default: failure and
-        needs-action states; see :func:`~.wire.states.normalize_failure_states`).
+        needs-action states; see :func:`~airflow_provider_voicetraining.states.normalize_failure_states`).
     :param app_user_id: ``X-App-UserId`` of the job, if it was created for an end user.
     :param max_consecutive_errors: transient API errors tolerated in a row before an ``error`` event.
     :param started_at: epoch when waiting began (for elapsed times in logs).
@@ -153,6 +155,7 @@ class VoiceTrainingJobTrigger(BaseTrigger):
     async def wait(self) -> dict[str, Any]:
         """Poll until there is something to report; return the event payload."""
         from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+        from airflow_provider_voicetraining.triggers._job_sources import open_source
 
         async with VoiceTrainingHook(self.metastudio_conn_id, app_user_id=self.app_user_id) as hook:
             # A look never outlives end_time by more than one attempt's deadline.

@@ -1,5 +1,5 @@
 """Shared helpers of the emulator suite: zip builders and a client that signs requests with the
-provider's own signer (``airflow_provider_voicetraining.wire.signing``)."""
+provider's own signer (``airflow_provider_voicetraining._wire.signing``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from airflow_provider_voicetraining.wire import signing
+from airflow_provider_voicetraining._wire import signing
 from metastudio_emulator import EmulatorServer
 
 OTHER_PROJECT = "fedcba9876543210fedcba9876543210"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_voicetraining.wire import signing
+from airflow_provider_voicetraining._wire import signing
 from metastudio_emulator import EmulatorConfig, EmulatorServer
 from metastudio_emulator.auth import AkSkVerifier, KeyPair, SignedRequest
 from metastudio_emulator.responses import ApiError

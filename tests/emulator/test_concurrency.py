@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from airflow_provider_voicetraining.wire import signing
+from airflow_provider_voicetraining._wire import signing
 from metastudio_emulator import EmulatorServer
 
 from .helpers import Api

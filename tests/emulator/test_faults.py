@@ -10,7 +10,7 @@ import httpx
 import pytest
 import requests
 
-from airflow_provider_voicetraining.wire import signing
+from airflow_provider_voicetraining._wire import signing
 from metastudio_emulator import EmulatorConfig, EmulatorControlError, EmulatorServer
 
 from .helpers import Api

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from airflow_provider_voicetraining.wire.vocabulary import EDITIONS, QUOTA_KEYS
+from airflow_provider_voicetraining._wire.vocabulary import EDITIONS, QUOTA_KEYS
 from metastudio_emulator import EmulatorConfig, EmulatorServer
 from metastudio_emulator.control import EmulatorControlError
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_voicetraining._wire.vocabulary import COMMIT_FIELDS, QUOTA_KEYS
 from airflow_provider_voicetraining.errors import VoiceTrainingValidationError
 from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
-from airflow_provider_voicetraining.package import make_synthetic_package
-from airflow_provider_voicetraining.wire.vocabulary import COMMIT_FIELDS, QUOTA_KEYS
+from airflow_provider_voicetraining.packages import make_synthetic_package
 
 EVERY_COMMIT_FIELD = {
     "tag": "STORYTELLING",

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from airflow.sdk import Connection
 
+from airflow_provider_voicetraining._wire.settings import ConnectionSettings, parse_connection
 from airflow_provider_voicetraining.errors import VoiceTrainingConnectionError
-from airflow_provider_voicetraining.utils.compat import base_hook_class
-from airflow_provider_voicetraining.wire.settings import ConnectionSettings, parse_connection
+from airflow_provider_voicetraining.version_compat import base_hook_class
 
 AK = "HPUAEXAMPLEAK0000001"
 SK = "exampleSecretKey0000000000000000000000001"

@@ -16,11 +16,11 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import pytest
 import requests
 
+from airflow_provider_voicetraining._wire import signing
+from airflow_provider_voicetraining._wire.errors import VoiceTrainingValidationError
+from airflow_provider_voicetraining._wire.tokens import TOKENS, cache_key
 from airflow_provider_voicetraining.auth import MetaStudioAuth
 from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
-from airflow_provider_voicetraining.wire import signing
-from airflow_provider_voicetraining.wire.errors import VoiceTrainingValidationError
-from airflow_provider_voicetraining.wire.tokens import TOKENS, cache_key
 from metastudio_emulator import EmulatorServer
 from tests.hostile_server import Connection, HostileServer
 from tests.wire.test_signing import official_sign
@@ -373,7 +373,7 @@ def test_the_auth_module_imports_no_airflow() -> None:
     from tests.wire.test_layers import _loaded_after
 
     loaded = _loaded_after("", ["airflow_provider_voicetraining.auth"])
-    assert "requests" in loaded and "airflow_provider_voicetraining.wire.signing" in loaded
+    assert "requests" in loaded and "airflow_provider_voicetraining._wire.signing" in loaded
     assert [m for m in loaded if m == "airflow" or m.startswith("airflow.")] == []
 
 

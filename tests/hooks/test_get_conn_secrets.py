@@ -13,10 +13,10 @@ from urllib.parse import quote, quote_plus
 import pytest
 import requests
 
+from airflow_provider_voicetraining import version_compat as compat
+from airflow_provider_voicetraining._wire.tokens import TOKENS, cache_key
 from airflow_provider_voicetraining.errors import VoiceTrainingError
 from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
-from airflow_provider_voicetraining.utils import compat
-from airflow_provider_voicetraining.wire.tokens import TOKENS, cache_key
 from metastudio_emulator import EmulatorConfig, EmulatorServer
 from tests.hostile_server import Connection, HostileServer
 

@@ -18,7 +18,7 @@ from airflow_provider_voicetraining.errors import (
 )
 from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
 from airflow_provider_voicetraining.models import VoiceTrainingJob
-from airflow_provider_voicetraining.package import make_synthetic_package
+from airflow_provider_voicetraining.packages import make_synthetic_package
 from airflow_provider_voicetraining.states import KNOWN_STATES, StateClass
 from tests.helpers import wait_for_state
 
@@ -311,3 +311,27 @@ def test_default_conn_id_and_keyword(emu, use_conn) -> None:  # type: ignore[no-
     assert VoiceTrainingHook.default_conn_name == "metastudio_default"
     assert VoiceTrainingHook.conn_name_attr == "metastudio_conn_id"
     assert os.environ.get("AIRFLOW_CONN_OTHER_METASTUDIO")
+
+
+@pytest.mark.parametrize(
+    ("edition", "fields", "overrides", "field"),
+    [
+        ("basic", {"tag": "WEATHER"}, None, "tag"),
+        ("premium", {}, None, "edition"),
+        ("basic", {"voice_name": "x" * 257}, None, "voice_name"),
+        ("basic", {"colour": "red"}, None, "create fields"),
+        ("basic", {}, {"sex": "ROBOT"}, "sex"),
+        ("basic", {}, {"create_type": "PACKAGE"}, "commit overrides"),
+    ],
+)
+def test_check_create_refuses_what_create_or_commit_would_and_sends_nothing(  # type: ignore[no-untyped-def]
+    emu, use_conn, edition: str, fields: dict[str, Any], overrides: dict[str, Any] | None, field: str
+) -> None:
+    use_conn(emu)
+    hook = VoiceTrainingHook()
+    good: dict[str, Any] = {"voice_name": "checked", "tag": "NEWS", "batch_name": "b-1"}
+    hook.check_create("middle", **good, commit_overrides={"sex": "MALE"})  # nothing wrong: no error
+    with pytest.raises(VoiceTrainingValidationError) as caught:
+        hook.check_create(edition, **{**good, **fields}, commit_overrides=overrides)
+    assert caught.value.field == field
+    assert emu.control.requests() == []

@@ -96,7 +96,7 @@ def test_unanswered_create_that_made_no_job_is_sent_again(emu, use_conn) -> None
 
 
 def test_unanswered_create_that_made_a_job_adopts_it(emu, use_conn, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from airflow_provider_voicetraining.package import make_synthetic_package
+    from airflow_provider_voicetraining.packages import make_synthetic_package
 
     use_conn(emu)
     emu.control.set_faults([{"route": "create_basic_job", "kind": "drop", "times": 1}])
@@ -142,7 +142,7 @@ def test_create_is_retried_when_throttled(emu, use_conn) -> None:  # type: ignor
 
 
 def test_retried_commit_whose_first_attempt_went_through_succeeds(emu, use_conn, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from airflow_provider_voicetraining.package import make_synthetic_package
+    from airflow_provider_voicetraining.packages import make_synthetic_package
 
     use_conn(emu)
     hook = VoiceTrainingHook()
@@ -158,7 +158,7 @@ def test_retried_commit_whose_first_attempt_went_through_succeeds(emu, use_conn,
 def test_retried_commit_that_meets_the_failed_audit_of_its_first_attempt_succeeds(
     emu, use_conn, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    from airflow_provider_voicetraining.package import make_synthetic_package
+    from airflow_provider_voicetraining.packages import make_synthetic_package
 
     use_conn(emu)
     hook = VoiceTrainingHook()

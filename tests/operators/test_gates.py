@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_voicetraining.package import make_synthetic_package
+from airflow_provider_voicetraining.packages import make_synthetic_package
 from tests.airflow_helpers import run_dag
 
 

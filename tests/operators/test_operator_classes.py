@@ -59,7 +59,7 @@ def _provider_operator_classes() -> set[type[Any]]:
     for info in pkgutil.walk_packages(
         airflow_provider_voicetraining.__path__, "airflow_provider_voicetraining."
     ):
-        if ".wire" in info.name:
+        if "._wire" in info.name or ".wire" in info.name:
             continue
         module = importlib.import_module(info.name)
         for _, obj in inspect.getmembers(module, inspect.isclass):

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_voicetraining.package import make_synthetic_package
-from airflow_provider_voicetraining.utils import compat
+from airflow_provider_voicetraining import version_compat as compat
+from airflow_provider_voicetraining.packages import make_synthetic_package
 from metastudio_emulator import EmulatorServer
 from tests.airflow_helpers import RunResult, run_dag
 

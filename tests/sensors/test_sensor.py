@@ -16,7 +16,7 @@ def skip_reschedule_timeout_on_3_0(mode: str) -> None:
     """Airflow 3.0's in-process dag.test() supervisor hands the sensor its first reschedule date
     as a string (``model_construct`` without validation), so a reschedule-mode sensor crashes
     with a TypeError when it checks its timeout. Real runs validate the message; 3.1 fixed it."""
-    from airflow_provider_voicetraining.utils.compat import AIRFLOW_V_3_1_PLUS
+    from airflow_provider_voicetraining.version_compat import AIRFLOW_V_3_1_PLUS
 
     if mode == "reschedule" and not AIRFLOW_V_3_1_PLUS:
         pytest.skip("Airflow 3.0 dag.test(): reschedule-mode sensor timeouts crash inside Airflow")
@@ -36,7 +36,7 @@ def test_success_returns_the_job(emu, use_conn, dagbag, mode: str) -> None:  # t
 @pytest.mark.parametrize("mode", MODES)
 def test_waits_through_the_lifecycle(emu, use_conn, dagbag, tmp_path, mode: str) -> None:  # type: ignore[no-untyped-def]
     from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
-    from airflow_provider_voicetraining.package import make_synthetic_package
+    from airflow_provider_voicetraining.packages import make_synthetic_package
 
     use_conn(emu)
     hook = VoiceTrainingHook()
@@ -121,7 +121,7 @@ def test_bad_job_id_fails_before_any_request(emu, use_conn, dagbag) -> None:  # 
 def test_state_changes_are_logged_once_each(emu, use_conn, caplog, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import logging
 
-    from airflow_provider_voicetraining.utils.wait_rules import StateLog
+    from airflow_provider_voicetraining._wait_rules import StateLog
 
     log = logging.getLogger("state-log-test")
     states = StateLog(log, "job-1", started_at=0)
@@ -136,7 +136,7 @@ def test_state_changes_are_logged_once_each(emu, use_conn, caplog, tmp_path) -> 
 def test_state_history_is_bounded_and_described_in_one_line() -> None:
     import logging
 
-    from airflow_provider_voicetraining.utils.wait_rules import (
+    from airflow_provider_voicetraining._wait_rules import (
         MAX_HISTORY,
         StateLog,
         describe_history,
@@ -193,7 +193,7 @@ def test_the_deferred_trigger_knows_when_the_job_was_seen_waiting(emu, use_conn)
     shared poller's list (not a show) answers its first look, also after a failover."""
     import time
 
-    from airflow_provider_voicetraining.utils.compat import TaskDeferred
+    from airflow_provider_voicetraining.version_compat import TaskDeferred
     from tests.test_fault_matrix import RecordingTI
 
     use_conn(emu)

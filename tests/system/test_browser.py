@@ -36,7 +36,7 @@ from urllib.parse import quote
 import pytest
 
 from airflow_provider_voicetraining.assets import VOICE_ALIAS, voice_uri
-from airflow_provider_voicetraining.utils.compat import AIRFLOW_V_3_1_PLUS, AIRFLOW_VERSION
+from airflow_provider_voicetraining.version_compat import AIRFLOW_V_3_1_PLUS, AIRFLOW_VERSION
 from metastudio_emulator import EmulatorConfig, EmulatorProcess, spawn_emulator_process
 from tests.system.cluster import ARTIFACTS, AirflowCluster, wait_until
 from tests.system.conftest import EXISTING, PIPELINE, running_cluster

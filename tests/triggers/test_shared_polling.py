@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_voicetraining.triggers import shared_polling
+from airflow_provider_voicetraining.triggers import _shared_polling as shared_polling
 from airflow_provider_voicetraining.triggers.voice_training import VoiceTrainingJobTrigger
 
 INTERVAL = 0.1

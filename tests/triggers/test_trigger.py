@@ -108,7 +108,7 @@ async def test_terminal_states_give_one_event(emu, use_conn, seed, status, failu
 
 async def test_audit_failure_carries_the_audit_errors(emu, use_conn, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
-    from airflow_provider_voicetraining.package import make_synthetic_package
+    from airflow_provider_voicetraining.packages import make_synthetic_package
 
     use_conn(emu)
     hook = VoiceTrainingHook()
@@ -125,7 +125,7 @@ async def test_audit_failure_carries_the_audit_errors(emu, use_conn, tmp_path) -
 
 async def test_progresses_through_states_to_success(emu, use_conn, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
-    from airflow_provider_voicetraining.package import make_synthetic_package
+    from airflow_provider_voicetraining.packages import make_synthetic_package
 
     use_conn(emu)
     hook = VoiceTrainingHook()

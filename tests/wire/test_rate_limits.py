@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from airflow_provider_voicetraining._wire.rate_limits import RATE_LIMITER, RateLimiter
+from airflow_provider_voicetraining._wire.vocabulary import rate_limits
 from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
-from airflow_provider_voicetraining.wire.rate_limits import RATE_LIMITER, RateLimiter
-from airflow_provider_voicetraining.wire.vocabulary import rate_limits
 from metastudio_emulator import EmulatorConfig, EmulatorServer
 
 

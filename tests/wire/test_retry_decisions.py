@@ -12,17 +12,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_voicetraining.errors import (
-    VoiceTrainingAPIError,
-    VoiceTrainingAuthError,
-    VoiceTrainingNotFoundError,
-    VoiceTrainingResponseError,
-    VoiceTrainingServerError,
-    VoiceTrainingThrottledError,
-    VoiceTrainingTransportError,
-)
-from airflow_provider_voicetraining.wire import endpoints as api
-from airflow_provider_voicetraining.wire.exchange import (
+from airflow_provider_voicetraining._wire import endpoints as api
+from airflow_provider_voicetraining._wire.exchange import (
     Headers,
     MintToken,
     Send,
@@ -30,8 +21,8 @@ from airflow_provider_voicetraining.wire.exchange import (
     TransportFailure,
     WireResponse,
 )
-from airflow_provider_voicetraining.wire.request_flow import call_flow
-from airflow_provider_voicetraining.wire.retry import (
+from airflow_provider_voicetraining._wire.request_flow import call_flow
+from airflow_provider_voicetraining._wire.retry import (
     MAX_RETRY_AFTER,
     Attempts,
     Done,
@@ -42,9 +33,18 @@ from airflow_provider_voicetraining.wire.retry import (
     decide,
     parse_retry_after,
 )
-from airflow_provider_voicetraining.wire.secrets import Redactor, Secret
-from airflow_provider_voicetraining.wire.settings import ConnectionSettings
-from airflow_provider_voicetraining.wire.tokens import TOKENS, IssuedToken, cache_key
+from airflow_provider_voicetraining._wire.secrets import Redactor, Secret
+from airflow_provider_voicetraining._wire.settings import ConnectionSettings
+from airflow_provider_voicetraining._wire.tokens import TOKENS, IssuedToken, cache_key
+from airflow_provider_voicetraining.errors import (
+    VoiceTrainingAPIError,
+    VoiceTrainingAuthError,
+    VoiceTrainingNotFoundError,
+    VoiceTrainingResponseError,
+    VoiceTrainingServerError,
+    VoiceTrainingThrottledError,
+    VoiceTrainingTransportError,
+)
 
 JOB_ID = "26f06524-4f75-4b3a-a853-b649a21aaf66"
 JOB = {"job_id": JOB_ID, "state": "PROCESSING"}

@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
+from airflow_provider_voicetraining._wire import transports
 from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
-from airflow_provider_voicetraining.wire import transports
+from tests.hostile_server import Connection, HostileServer, job_body
 
 
 async def test_many_waiters_share_a_bounded_pool(emu, use_conn, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -39,3 +40,32 @@ async def test_connections_are_released_after_errors(emu, use_conn, monkeypatch)
                 await hook.aget_job(job_id)
         # the single slot was given back each time: the next call gets through
         assert (await hook.aget_job(job_id)).state == "WAITING"
+
+
+def test_the_environments_proxy_is_used_unless_no_proxy_names_the_host(emu, use_conn, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    job_id = emu.control.seed_job(state="WAITING")["job_id"]
+    request_lines: list[bytes] = []
+
+    def proxy(conn: Connection) -> None:
+        request_lines.append(conn.request.split(b"\r\n", 1)[0])
+        conn.answer(200, job_body(job_id=job_id, state="PROCESSING"))
+
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with HostileServer(proxy) as server:
+        monkeypatch.setenv("HTTP_PROXY", server.url)
+        # proxies are read when a shared client is built: an unusual timeout gets a new one
+        use_conn(emu, timeout=7.25)
+        with VoiceTrainingHook() as hook:
+            assert hook.get_job(job_id).state == "PROCESSING"  # the proxy's answer
+        assert request_lines == [f"GET {emu.url}{_show_path(emu, job_id)} HTTP/1.1".encode()]
+
+        monkeypatch.setenv("NO_PROXY", "localhost, 127.0.0.1")
+        use_conn(emu, timeout=7.5)
+        with VoiceTrainingHook() as hook:
+            assert hook.get_job(job_id).state == "WAITING"  # the emulator's, directly
+        assert len(request_lines) == 1
+
+
+def _show_path(emu, job_id: str) -> str:  # type: ignore[no-untyped-def]
+    return f"/v1/{emu.config.project_id}/voice-training-manage/user/jobs/{job_id}"

@@ -1,4 +1,4 @@
-"""Conformance tests for ``airflow_provider_voicetraining.wire.signing`` (``SDK-HMAC-SHA256``).
+"""Conformance tests for ``airflow_provider_voicetraining._wire.signing`` (``SDK-HMAC-SHA256``).
 
 Three layers:
 
@@ -30,7 +30,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_voicetraining.wire import signing
+from airflow_provider_voicetraining._wire import signing
 
 VECTORS_FILE = Path("/work/shared/reference/signing-vectors.json")
 VECTORS_DOC = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))

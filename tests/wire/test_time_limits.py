@@ -11,7 +11,7 @@ import asyncio
 
 import pytest
 
-from airflow_provider_voicetraining.wire.time_limits import within
+from airflow_provider_voicetraining._wire.time_limits import within
 
 
 @pytest.mark.parametrize("iterations", [0, 1])

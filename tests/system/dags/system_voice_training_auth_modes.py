@@ -35,7 +35,7 @@ with DAG(
 
     @task
     def prepare_package() -> str:
-        from airflow_provider_voicetraining.package import make_synthetic_package
+        from airflow_provider_voicetraining.packages import make_synthetic_package
 
         path = os.path.join(tempfile.mkdtemp(prefix="voice-package-"), "training.zip")
         return make_synthetic_package(path, "basic", seconds=0.01)

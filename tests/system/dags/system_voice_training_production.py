@@ -62,7 +62,7 @@ def _common(training_package: Any) -> dict[str, Any]:
 
 @task
 def package() -> str:
-    from airflow_provider_voicetraining.package import make_synthetic_package
+    from airflow_provider_voicetraining.packages import make_synthetic_package
 
     path = os.path.join(tempfile.mkdtemp(prefix="voice-package-"), "training.zip")
     return make_synthetic_package(path, "basic", seconds=0.01)

@@ -1,0 +1,122 @@
+"""A holder for credentials that cannot leak by accident.
+
+``repr``, ``str`` and f-strings show ``***``; the value is only reachable through
+:meth:`Secret.reveal`, which the signer and the transports call at the last moment.
+Pickling and JSON serialization refuse, so a secret can never travel into trigger kwargs
+or XCom by mistake.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Iterable
+from typing import Any, NoReturn
+
+from airflow_provider_voicetraining._wire.limits import MAX_MESSAGE, MAX_SERVER_TEXT
+
+
+class Secret:
+    __slots__ = ("_value",)
+    _value: str
+
+    def __init__(self, value: str) -> None:
+        object.__setattr__(self, "_value", value)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __format__(self, spec: str) -> str:
+        return "***"
+
+    def __setattr__(self, name: str, value: Any) -> NoReturn:
+        raise AttributeError("Secret is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self.reveal().encode(), other.reveal().encode())
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("Secret values cannot be pickled or serialized")
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+#: Values that travel in credentials-bearing text even when the secret itself is unknown here:
+#: an echoed ``Authorization`` header's signature, a presigned URL's signature.
+_CREDENTIAL_PATTERNS = re.compile(
+    r"(?P<key>Signature=|X-Amz-Signature=|signature=|X-Auth-Token[\"']?\s*[:=]\s*[\"']?"
+    r"|X-Subject-Token[\"']?\s*[:=]\s*[\"']?|X-Security-Token[\"']?\s*[:=]\s*[\"']?)"
+    r"(?P<value>[^\s,&\"'<>;]+)"
+)
+#: A secret cut by a bound still leaks its start; the shortest start worth hiding.
+_MIN_PARTIAL = 4
+
+
+class Redactor:
+    """Replaces known secret values in text (server messages, exception text) with ``***``.
+
+    The gateway echoes the AK in some error messages ("Get secretKey failed,ak:..."), and a
+    misbehaving proxy could echo anything; such text goes through here before it reaches an
+    exception, a log line or a trigger event: :meth:`clip` for each piece of server text,
+    :meth:`final` for the assembled message.
+
+    :param secrets: the values to hide (more can be added later, e.g. minted tokens).
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, secrets: Iterable[str | Secret | None] = ()) -> None:
+        values = {s.reveal() if isinstance(s, Secret) else s for s in secrets}
+        self._values = sorted((v for v in values if v), key=len, reverse=True)
+
+    def add(self, value: str | Secret | None) -> None:
+        """Hide ``value`` from now on."""
+        raw = value.reveal() if isinstance(value, Secret) else value
+        if raw and raw not in self._values:
+            self._values.append(raw)
+            self._values.sort(key=len, reverse=True)
+
+    def __call__(self, text: str | None) -> str | None:
+        """``text`` with every known secret and credential-looking value replaced by ``***``."""
+        if not text:
+            return text
+        for value in self._values:
+            if value in text:
+                text = text.replace(value, "***")
+        return _CREDENTIAL_PATTERNS.sub(lambda m: f"{m.group('key')}***", text)
+
+    def clip(self, text: str | None, limit: int = MAX_SERVER_TEXT) -> str | None:
+        """Redact ``text``, bound it to ``limit`` characters, and hide a secret the cut left
+        half visible (the redaction runs on the whole text first, so only a secret that
+        straddled an earlier cut, e.g. the body's size cap, can still show its start)."""
+        text = self(text)
+        if text is None:
+            return None
+        text = "".join(c if c.isprintable() else " " for c in text[: limit * 2])
+        if len(text) > limit:
+            text = text[: limit - 3] + "..."
+        return self._hide_partial_tail(text)
+
+    def final(self, text: str) -> str:
+        """An assembled message, redacted as a whole and bounded to ``MAX_MESSAGE``."""
+        return self.clip(text, MAX_MESSAGE) or ""
+
+    def _hide_partial_tail(self, text: str) -> str:
+        body = text[:-3] if text.endswith("...") else text
+        for value in self._values:
+            for size in range(min(len(value) - 1, len(body)), _MIN_PARTIAL - 1, -1):
+                if body.endswith(value[:size]):
+                    return body[:-size] + "***" + text[len(body) :]
+        return text
