@@ -333,9 +333,10 @@ def access_key(value: object, field: str = "login (AK)") -> str:
         raise VoiceTrainingValidationError(field, "is missing", fix)
     if not isinstance(value, str) or not _ACCESS_KEY.fullmatch(value):
         # never the value: an AK identifies the account
-        problem = (control_problem(value) if isinstance(value, str) else None) or (
-            "is not an access key (letters and digits only)"
-        )
+        problem = "is not an access key (letters and digits only)"
+        controls = control_problem(value) if isinstance(value, str) else None
+        if controls:
+            problem = f"{problem}: it {controls}"
         raise VoiceTrainingValidationError(field, problem, fix)
     return value
 
