@@ -608,9 +608,12 @@ def test_misshapen_answers_end_a_trigger_in_an_error_never_a_success(serve, trig
 DUPLICATES = {
     "state twice": '{{"job_id": "{job}", "state": "SUCCEED", "asset_id": "a-1", "state": "FAILED"}}',
     "asset_id twice": '{{"job_id": "{job}", "state": "SUCCEED", "asset_id": "a-1", "asset_id": "a-2"}}',
-    "another job_id, then ours": '{{"job_id": "{other}", "job_id": "{job}", "state": "SUCCEED", "asset_id": "a-1"}}',
+    "another job_id, then ours": (
+        '{{"job_id": "{other}", "job_id": "{job}", "state": "SUCCEED", "asset_id": "a-1"}}'
+    ),
     "duplicate inside a nested object": (
-        '{{"job_id": "{job}", "state": "SUCCEED", "asset_id": "a-1", "assess_result": {{"snr": 1, "snr": 2}}}}'
+        '{{"job_id": "{job}", "state": "SUCCEED", "asset_id": "a-1", '
+        '"assess_result": {{"snr": 1, "snr": 2}}}}'
     ),
 }
 
