@@ -26,6 +26,7 @@ import pytest
 
 from airflow_provider_voicetraining.errors import (
     VoiceTrainingAPIError,
+    VoiceTrainingConnectionError,
     VoiceTrainingError,
     VoiceTrainingResponseError,
     VoiceTrainingThrottledError,
@@ -488,7 +489,7 @@ def test_a_poke_never_outlives_the_sensor_timeout(serve) -> None:  # type: ignor
     assert time.monotonic() - started <= 1.5 + 0.7
 
 
-# ------------------------------------------------------------------------------ answers (issue 19, class 1)
+# ------------------------------------------------------------------ answers (issue 19, class 1)
 # An answer must answer the question asked: the job asked for, its essential fields in their
 # documented shape, each key once; a broken non-essential field never hides a good answer.
 OTHER = "other-job-b"
@@ -737,3 +738,121 @@ def test_presigned_urls_of_a_job_never_reach_logs_or_events(serve, every_log_lin
     for text in (json.dumps(event), every_log_line(), repr(VoiceTrainingHook("hostile").get_job(job))):
         assert "PRESIGNEDKEY01" not in text and "c2lnbmF0dXJl" not in text
     assert event["job"]["training_input_source_url"] == "https://obs.example.com/data.zip"
+
+
+# ------------------------------------------------------------ configuration (issue 19, class 2)
+def _pem_files(folder: Path) -> dict[str, Path]:
+    """Files a careless ``verify`` may point to, none a CA bundle (the key made here)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    contents = {
+        "text file": b"this is not a certificate\n",
+        "empty file": b"",
+        "truncated PEM": b"-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n",
+        "private key": key_pem,
+    }
+    paths = {}
+    for name, data in contents.items():
+        path = folder / (name.replace(" ", "-") + ".pem")
+        path.write_bytes(data)
+        paths[name] = path
+    return paths
+
+
+NOT_CA_BUNDLES = ["text file", "empty file", "truncated PEM", "private key"]
+
+
+@pytest.mark.parametrize("kind", NOT_CA_BUNDLES)
+@pytest.mark.parametrize("client", LOOKERS)
+def test_verify_that_is_not_a_ca_bundle_is_the_connections_error(  # type: ignore[no-untyped-def]
+    serve, tmp_path: Path, client: str, kind: str
+) -> None:
+    bundle = _pem_files(tmp_path)[kind]
+    server = serve(hostile.fixed(200, hostile.job_body()), verify=str(bundle))
+    with pytest.raises(VoiceTrainingConnectionError) as info:
+        ask(client, JOB)
+    message = str(info.value)
+    assert "field verify" in message and "not a CA bundle" in message and "Fix:" in message, message
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("kind", ["text file", "private key"])
+@pytest.mark.parametrize("trigger", list(TRIGGERS))
+def test_verify_that_is_not_a_ca_bundle_ends_a_trigger_at_once(  # type: ignore[no-untyped-def]
+    serve, tmp_path: Path, trigger: str, kind: str
+) -> None:
+    bundle = _pem_files(tmp_path)[kind]
+    serve(hostile.fixed(200, hostile.job_body()), verify=str(bundle))
+    started = time.monotonic()
+    event = trigger_event(shared=TRIGGERS[trigger], end_in=30, tolerated=5)
+    assert time.monotonic() - started < 10, "a permanent connection error was polled until the deadline"
+    assert event["status"] == "error" and "crashed" not in event["message"], event
+    assert "verify" in event["message"] and "not a CA bundle" in event["message"]
+
+
+def echo_in_headers(conn: hostile.Connection) -> None:
+    """A good answer whose every header echoes a credential the request carried."""
+    token = conn.header("X-Auth-Token") or conn.header("X-Security-Token") or "none"
+    headers = {
+        "Content-Type": "application/json",
+        "X-Request-Id": token,
+        "X-Debug-Authorization": conn.header("Authorization") or token,
+        "X-Trace": f"tok={token};ak={conn.header('Authorization')[24:44]}",
+    }
+    conn.answer(200, hostile.job_body(), headers)
+
+
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("auth", ["aksk", "token", "temporary"])
+@pytest.mark.parametrize("client", LOOKERS)
+def test_credentials_echoed_in_any_response_header_reach_no_log(  # type: ignore[no-untyped-def]
+    serve, every_log_line, client: str, auth: str, host: str
+) -> None:
+    serve(echo_in_headers, auth, host=host)
+    ask(client, JOB)
+    text = every_log_line()
+    assert "receive_response_headers.complete" in text, "httpcore's DEBUG lines were not captured"
+    # the scan of every secret, whole and in parts, runs when the test ends (every_log_line)
+    assert "Signature=" not in text or "Signature=***" in text
+
+
+#: credentials with hostile variations: refused at the door, and never echoed while refused
+HOSTILE_CREDENTIALS = {
+    "AK with a trailing newline": {"login": AK + "\n"},
+    "AK with CR/LF": {"login": AK + "\r\n"},
+    "AK with spaces around": {"login": f" {AK} "},
+    "AK with a tab inside": {"login": AK[:10] + "\t" + AK[10:]},
+    "SK with a trailing newline": {"password": SK + "\n"},
+    "SK with a space inside": {"password": SK[:20] + " " + SK[20:]},
+    "token with a trailing newline": {"password": TOKEN + "\n", "auth": "token"},
+    "token in two parts": {"password": TOKEN[:33] + " " + TOKEN[33:], "auth": "token"},
+    "security token with a newline": {"security_token": SECURITY_TOKEN + "\n"},
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_CREDENTIALS))
+@pytest.mark.parametrize("client", LOOKERS)
+def test_hostile_credential_variants_are_refused_and_never_shown(  # type: ignore[no-untyped-def]
+    serve, monkeypatch: pytest.MonkeyPatch, client: str, case: str
+) -> None:
+    variant = dict(HOSTILE_CREDENTIALS[case])
+    auth = variant.pop("auth", "temporary" if "security_token" in variant else "aksk")
+    server = serve(hostile.echo_credentials, auth)
+    conn = json.loads(connection(server.url, auth))
+    if "security_token" in variant:
+        conn["extra"]["security_token"] = variant["security_token"]
+    else:
+        conn.update(variant)
+    monkeypatch.setenv("AIRFLOW_CONN_HOSTILE", json.dumps(conn))
+    with pytest.raises(VoiceTrainingConnectionError) as info:
+        ask(client, JOB)
+    for text in (str(info.value), repr(info.value)):
+        for secret in SECRETS:
+            assert secret not in text
+            assert not [p for p in secret_parts(secret) if p in text]
+    assert server.requests == [], "a request went out with a malformed credential"
