@@ -47,18 +47,6 @@ class JsonObject(dict[str, Any]):
         self.unparsed = {}
 
 
-def _float(text: str) -> float | Unparsed:
-    value = float(text)
-    return value if math.isfinite(value) else Unparsed(text)
-
-
-def _int(text: str) -> int | Unparsed:
-    try:
-        return int(text)
-    except ValueError:  # more digits than int() converts
-        return Unparsed(text)
-
-
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
@@ -84,17 +72,25 @@ def _path(parent: str, key: object) -> str:
     return f"{parent}.{key}" if parent else str(key)
 
 
-def _clean(value: Any) -> dict[str, str]:
-    """Bound the depth, fix strings, turn :class:`Unparsed` into ``None`` (in place); return
-    ``{path: raw text}`` of the values that were turned."""
-    unparsed: dict[str, str] = {}
-    stack: list[tuple[Any, int, str]] = [(value, 1, "")] if isinstance(value, dict | list) else []
+def _check_depth(value: Any) -> None:
+    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
     while stack:
-        item, depth, path = stack.pop()
+        item, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
             raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((v, depth + 1) for v in children if isinstance(v, dict | list))
+
+
+def _clean(value: Any) -> dict[str, str]:
+    """Fix strings and turn :class:`Unparsed` into ``None`` (in place); return ``{path: raw
+    text}`` of the values that were turned. (Run only on bodies that need it.)"""
+    unparsed: dict[str, str] = {}
+    stack: list[tuple[Any, str]] = [(value, "")] if isinstance(value, dict | list) else []
+    while stack:
+        item, path = stack.pop()
         if isinstance(item, dict):
-            if not all(key.isascii() for key in item):
+            if not "".join(item).isascii():
                 renamed = {_fixed(k): v for k, v in item.items()}
                 item.clear()
                 item.update(renamed)
@@ -104,7 +100,7 @@ def _clean(value: Any) -> dict[str, str]:
         changes: list[tuple[Any, Any]] = []
         for key, child in entries:
             if isinstance(child, dict | list):
-                stack.append((child, depth + 1, _path(path, key)))
+                stack.append((child, _path(path, key)))
             elif isinstance(child, str):
                 if not child.isascii():
                     fixed = _fixed(child)
@@ -118,18 +114,38 @@ def _clean(value: Any) -> dict[str, str]:
     return unparsed
 
 
+#: a JSON escape of a UTF-16 surrogate: the only way a lone surrogate gets into parsed text
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def parse_json(body: bytes) -> Any:
     """Parse ``body`` (see the module docstring); ``ValueError`` if it cannot be read as a whole."""
     return _parse(body)[0]
 
 
 def _parse(body: bytes) -> tuple[Any, dict[str, str]]:
+    unreadable: list[Unparsed] = []
+
+    def read_float(text: str) -> float | Unparsed:
+        value = float(text)
+        if math.isfinite(value):
+            return value
+        unreadable.append(Unparsed(text))
+        return unreadable[-1]
+
+    def read_int(text: str) -> int | Unparsed:
+        try:
+            return int(text)
+        except ValueError:  # more digits than int() converts
+            unreadable.append(Unparsed(text))
+            return unreadable[-1]
+
     try:
         text = body.decode("utf-8")
         value = json.loads(
             text,
-            parse_float=_float,
-            parse_int=_int,
+            parse_float=read_float,
+            parse_int=read_int,
             parse_constant=_no_constants,
             object_pairs_hook=_unique_keys,
         )
@@ -138,10 +154,13 @@ def _parse(body: bytes) -> tuple[Any, dict[str, str]]:
     except UnicodeDecodeError as exc:
         raise ValueError(f"body is not UTF-8 ({exc.reason} at byte {exc.start})") from None
     if isinstance(value, str):
-        value = _fixed(value)
-    elif isinstance(value, Unparsed):
+        return _fixed(value), {}
+    if isinstance(value, Unparsed):
         return None, {"": value.text}
-    return value, _clean(value)
+    _check_depth(value)
+    if unreadable or _SURROGATE_ESCAPE.search(text):
+        return value, _clean(value)
+    return value, {}
 
 
 def decode_object(body: bytes, truncated: bool = False) -> JsonObject:

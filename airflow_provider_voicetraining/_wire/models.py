@@ -110,7 +110,7 @@ def _text(value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValueError("not a string")
-    return _CONTROL.sub(" ", value)
+    return value if value.isprintable() else _CONTROL.sub(" ", value)
 
 
 def _int(value: Any) -> int | None:
