@@ -124,6 +124,10 @@ def parse_json(body: bytes) -> Any:
 
 
 def _parse(body: bytes) -> tuple[Any, dict[str, str]]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"body is not UTF-8 ({exc.reason} at byte {exc.start})") from None
     unreadable: list[Unparsed] = []
 
     def read_float(text: str) -> float | Unparsed:
@@ -140,19 +144,24 @@ def _parse(body: bytes) -> tuple[Any, dict[str, str]]:
             unreadable.append(Unparsed(text))
             return unreadable[-1]
 
-    try:
-        text = body.decode("utf-8")
-        value = json.loads(
+    def loads(read_ints: bool) -> Any:
+        return json.loads(
             text,
             parse_float=read_float,
-            parse_int=read_int,
+            parse_int=read_int if read_ints else None,
             parse_constant=_no_constants,
             object_pairs_hook=_unique_keys,
         )
+
+    try:
+        try:
+            value = loads(read_ints=False)  # integers at C speed
+        except ValueError as exc:
+            if "integer string conversion" not in str(exc):
+                raise
+            value = loads(read_ints=True)  # a number too long for int(): that value only
     except RecursionError:
         raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"body is not UTF-8 ({exc.reason} at byte {exc.start})") from None
     if isinstance(value, str):
         return _fixed(value), {}
     if isinstance(value, Unparsed):

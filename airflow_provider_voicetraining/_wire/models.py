@@ -324,6 +324,9 @@ class VoiceTrainingJob:
         broken: dict[str, str] = dict(unparsed)
         for name, read in _JOB_FIELDS.items():
             raw = body.get(name)
+            if raw is None or (read is _text and type(raw) is str and raw.isprintable()):
+                values[name] = raw  # the usual case, without a call
+                continue
             try:
                 values[name] = read(raw)
             except (TypeError, ValueError, OverflowError):
