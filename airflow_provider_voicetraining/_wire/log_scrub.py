@@ -6,7 +6,8 @@ Airflow's masker, and a server may echo any credential in any header (``X-Reques
 error may quote a request header. httpx logs each request's URL at INFO: a presigned upload URL
 carries its signature in the query. A filter on those loggers rewrites such records before any
 handler sees them: sensitive header values, URL queries and every known secret value
-(:data:`~.secrets.EVERY_SECRET`, by value, not by header name) become ``***``.
+(:data:`~.secrets.EVERY_SECRET`, by value, not by header name, and any run of 10 or more of
+their characters: an echo cut short) become ``***``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def scrub(text: str) -> str:
     raw = text.encode("utf-8", "surrogateescape")
     raw = _SENSITIVE_HEADERS.sub(rb"\1***\2", raw)
     cleaned = _URL_QUERY.sub(r"\1?***", raw.decode("utf-8", "surrogateescape"))
-    return EVERY_SECRET(cleaned) or cleaned
+    return EVERY_SECRET.hide_fragments(EVERY_SECRET(cleaned) or cleaned)
 
 
 class _ScrubFilter(logging.Filter):

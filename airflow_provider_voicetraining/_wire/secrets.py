@@ -64,6 +64,8 @@ _CREDENTIAL_PATTERNS = re.compile(
 )
 #: A secret cut by a bound still leaks its start; the shortest start worth hiding.
 _MIN_PARTIAL = 4
+#: The shortest run of a secret's characters a log filter hides wherever it appears.
+MIN_FRAGMENT = 10
 #: The shortest whitespace-separated part of a secret hidden on its own (an AK has 8 or more).
 MIN_SECRET_PART = 8
 
@@ -142,6 +144,24 @@ class Redactor:
     def final(self, text: str) -> str:
         """An assembled message, redacted as a whole and bounded to ``MAX_MESSAGE``."""
         return self.clip(text, MAX_MESSAGE) or ""
+
+    def hide_fragments(self, text: str, size: int = MIN_FRAGMENT) -> str:
+        """``text`` with every run of at least ``size`` characters of a known secret hidden
+        (a server echoing a secret cut short, e.g. the first 60 characters of a token in
+        ``X-Request-Id``). A search per window of each secret: for log filters, not hot paths."""
+        for secret in self._values:
+            for i in range(len(secret) - size + 1):
+                window = secret[i : i + size]
+                at = text.find(window)
+                while at != -1:
+                    start, end, left, right = at, at + size, i, i + size
+                    while start > 0 and left > 0 and text[start - 1] == secret[left - 1]:
+                        start, left = start - 1, left - 1
+                    while end < len(text) and right < len(secret) and text[end] == secret[right]:
+                        end, right = end + 1, right + 1
+                    text = text[:start] + "***" + text[end:]
+                    at = text.find(window)
+        return text
 
     def _hide_partial_tail(self, text: str) -> str:
         body = text[:-3] if text.endswith("...") else text
