@@ -24,7 +24,7 @@ from airflow_provider_voicetraining._wire.errors import (
     is_transient,
 )
 from airflow_provider_voicetraining._wire.limits import MAX_MESSAGE
-from airflow_provider_voicetraining._wire.states import StateClass, classify
+from airflow_provider_voicetraining._wire.states import KNOWN_STATES, StateClass, classify
 
 if TYPE_CHECKING:  # models (dataclasses, pendulum) load with the hook, not with DAG files
     from airflow_provider_voicetraining._wire.models import VoiceTrainingJob
@@ -112,7 +112,11 @@ MAX_HISTORY = 40
 
 class StateLog:
     """Logs a job's state changes once each, with the time since waiting began, and keeps them
-    as :attr:`history` (``[state, seconds since waiting began]`` pairs) for the trigger event."""
+    as :attr:`history` (``[state, seconds since waiting began]`` pairs) for the trigger event.
+
+    A state the provider does not know is a warning, once per state of the job: the wait goes
+    on (unknown states count as in progress), and the person reading learns it early.
+    """
 
     def __init__(self, log: logging.Logger | Any, job_id: str, started_at: float | None = None) -> None:
         self.log = log
@@ -130,6 +134,14 @@ class StateLog:
             self.log.info("Job %s is %s (%s) after %.0fs", self.job_id, state, classify(state).value, elapsed)
         else:
             self.log.info("Job %s: %s -> %s after %.0fs", self.job_id, self.last, state, elapsed)
+        if state not in KNOWN_STATES:
+            self.log.warning(
+                "Job %s is in the state %r, which this provider does not know: it counts as in "
+                "progress, so the wait goes on until a known state or its timeout. Known states: %s",
+                self.job_id,
+                state,
+                ", ".join(sorted(KNOWN_STATES)),
+            )
         self.last = state
         self.history.append([state, round(elapsed, 1)])
         if len(self.history) > MAX_HISTORY:  # keep the first change, drop the oldest after it

@@ -79,16 +79,22 @@ class Connection:
 
 
 class HostileServer:
-    """``with HostileServer(behaviour) as server:`` then point a connection at ``server.url``."""
+    """``with HostileServer(behaviour) as server:`` then point a connection at ``server.url``.
 
-    def __init__(self, behaviour: Behaviour) -> None:
+    :param behaviour: what each connection gets.
+    :param host: ``127.0.0.1`` or ``::1`` (IPv6 loopback; the URL is ``http://[::1]:port``).
+    """
+
+    def __init__(self, behaviour: Behaviour, host: str = "127.0.0.1") -> None:
         self.behaviour = behaviour
         self.stopping = threading.Event()
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.listener = socket.socket(family, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
+        self.listener.bind((host, 0))
         self.listener.listen(64)
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        shown = f"[{host}]" if ":" in host else host
+        self.url = f"http://{shown}:{self.listener.getsockname()[1]}"
         self.connections: list[socket.socket] = []
         self.requests: list[bytes] = []
         self._threads: list[threading.Thread] = []
@@ -271,3 +277,28 @@ def echo_in_text_page(cut: int) -> Behaviour:
 
 def job_body(**fields: Any) -> bytes:
     return json.dumps({"job_id": "hostile-job", "state": "WAITING", **fields}).encode()
+
+
+def request_path(conn: Connection) -> str:
+    """The path (and query) of the request read on ``conn``."""
+    line = conn.request.split(b"\r\n", 1)[0].decode("latin-1")
+    parts = line.split(" ")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def job_service(job: bytes, listed: bytes | None = None, **headers: str) -> Behaviour:
+    """A 200 with ``job`` for every show and ``{"count": 1, "jobs": [job]}`` for every list
+    (``listed`` replaces the list answer): what a trigger sees whichever source it polls."""
+
+    def behave(conn: Connection) -> None:
+        path = request_path(conn)
+        is_list = path.split("?", 1)[0].endswith("/user/jobs")
+        body = (listed if listed is not None else b'{"count": 1, "jobs": [' + job + b"]}") if is_list else job
+        conn.answer(200, body, {"Content-Type": "application/json", **headers})
+
+    return behave
+
+
+def raw_job(text: str) -> bytes:
+    """A job body written by hand (duplicate keys, escapes json.dumps would not produce)."""
+    return text.encode("utf-8")

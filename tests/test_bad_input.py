@@ -423,3 +423,165 @@ def test_bad_input(emu, use_conn, tmp_path: Path, name: str) -> None:  # type: i
         assert "Fix:" in message
         assert emu.control.requests() == [], "a request was sent despite bad input"
     assert emu.config.secret_key not in message
+
+
+# ---------------------------------------------------------------- every field, every character
+#: characters no field may hold: a trailing newline is a character too (``$`` matched before it)
+BAD_CHARACTERS = {
+    "trailing LF": "{}\n",
+    "CR/LF inside": "{}\r\nX-Injected: 1",
+    "NUL": "{}\x00",
+    "ESC": "\x1b[31m{}",
+    "TAB": "{}\t",
+    "DEL": "{}\x7f",
+    "lone surrogate": "{}\ud800",
+}
+
+
+def _job_id_methods() -> list[str]:
+    """Every public hook method whose first argument is a job id (found, not listed by hand)."""
+    import inspect
+
+    return sorted(
+        name
+        for name, fn in inspect.getmembers(VoiceTrainingHook, inspect.isfunction)
+        if not name.startswith("_") and list(inspect.signature(fn).parameters)[1:2] == ["job_id"]
+    )
+
+
+JOB_ID_METHODS = _job_id_methods()
+
+
+def _call_hook(name: str, job_id: str) -> Any:
+    import asyncio
+
+    hook = VoiceTrainingHook()
+    if name.startswith("a") and name[1:] in JOB_ID_METHODS:
+
+        async def go() -> Any:
+            async with VoiceTrainingHook() as ahook:
+                return await getattr(ahook, name)(job_id)
+
+        return asyncio.run(go())
+    return getattr(hook, name)(job_id)
+
+
+def test_every_job_id_method_is_found() -> None:
+    assert len(JOB_ID_METHODS) >= 12, JOB_ID_METHODS
+
+
+@pytest.mark.parametrize("bad", list(BAD_CHARACTERS))
+@pytest.mark.parametrize("method", JOB_ID_METHODS)
+def test_job_ids_are_refused_for_every_character(emu, use_conn, method: str, bad: str) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    emu.control.clear_requests()
+    with pytest.raises(VoiceTrainingValidationError) as info:
+        _call_hook(method, BAD_CHARACTERS[bad].format("abc"))
+    message = str(info.value)
+    assert "job_id" in message and "Fix:" in message, message
+    assert "\n" not in message and "\r" not in message and "\x1b" not in message
+    assert emu.control.requests() == [], "a request was sent despite a bad job id"
+
+
+@pytest.mark.parametrize("bad", ["trailing LF", "CR/LF inside", "NUL", "ESC"])
+@pytest.mark.parametrize("waiter", ["sensor poke", "result operator"])
+def test_task_job_ids_are_refused_for_every_character(emu, use_conn, waiter: str, bad: str) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    emu.control.clear_requests()
+    job_id = BAD_CHARACTERS[bad].format(JOB)
+    with pytest.raises(VoiceTrainingValidationError, match="job_id"):
+        if waiter == "sensor poke":
+            VoiceTrainingJobSensor(task_id="s", job_id=job_id).poke(_ctx())  # type: ignore[arg-type]
+        else:
+            VoiceTrainingJobResultOperator(task_id="r", job_id=job_id).execute(_ctx())  # type: ignore[arg-type]
+    assert emu.control.requests() == []
+
+
+#: connection fields -> a good value each bad character is added to ("login" is the AK)
+CONNECTION_FIELDS = {
+    "project_id": "0123456789abcdef0123456789abcdef",
+    "region": "cn-north-4",
+    "login": "EMULATORAK0000000001",
+    "endpoint": "https://metastudio.cn-north-4.myhuaweicloud.com",
+    "iam_endpoint": "https://iam.cn-north-4.myhuaweicloud.com",
+    "app_user_id": "user-7",
+    "verify": "true",
+    "console_url": "https://console.example.com/jobs/{job_id}",
+    "security_token": "TemporarySecurityToken0001",
+}
+
+
+@pytest.mark.parametrize("bad", ["trailing LF", "CR/LF inside", "NUL", "ESC", "TAB"])
+@pytest.mark.parametrize("name", list(CONNECTION_FIELDS))
+def test_connection_fields_are_refused_for_every_character(emu, use_conn, name: str, bad: str) -> None:  # type: ignore[no-untyped-def]
+    value = BAD_CHARACTERS[bad].format(CONNECTION_FIELDS[name])
+    if name == "login":
+        use_conn(emu, login=value)
+    elif name == "endpoint":
+        use_conn(
+            emu,
+            extra_overrides={
+                "endpoint": value.replace("https://metastudio.cn-north-4.myhuaweicloud.com", emu.url)
+            },
+        )
+    else:
+        use_conn(emu, extra_overrides={name: value})
+    emu.control.clear_requests()
+    with pytest.raises(VoiceTrainingConnectionError) as info:
+        VoiceTrainingHook().get_job(JOB)
+    message = str(info.value)
+    shown = "login (AK)" if name == "login" else name
+    assert f"field {shown}" in message and "Fix:" in message, message
+    assert emu.control.requests() == []
+    if name in ("login", "security_token"):
+        assert CONNECTION_FIELDS[name] not in message
+
+
+#: free-text fields of create, commit and list: each refused with every bad character
+TEXT_FIELDS = {
+    "create": ["voice_name", "description", "phone", "batch_name", "output_language", "custom_text"],
+    "commit": ["voice_name", "description", "phone", "output_language", "custom_text"],
+    "list": ["voice_name", "batch_name", "create_since", "update_until"],
+}
+TEXT_CASES = [(where, name) for where, names in TEXT_FIELDS.items() for name in names]
+
+
+def _send_text(where: str, name: str, value: str) -> Any:
+    hook = VoiceTrainingHook()
+    if where == "create":
+        fields = {"voice_name": "v", name: value}
+        voice = fields.pop("voice_name")
+        return hook.create_job("basic", voice_name=voice, **fields)
+    if where == "commit":
+        return hook.commit_job(JOB, {name: value})
+    return next(iter(hook.list_jobs(**{name: value})), None)
+
+
+@pytest.mark.parametrize("bad", ["trailing LF", "CR/LF inside", "NUL", "ESC", "lone surrogate"])
+@pytest.mark.parametrize(("where", "name"), TEXT_CASES, ids=[f"{w}-{n}" for w, n in TEXT_CASES])
+def test_free_text_fields_are_refused_for_every_character(
+    emu, use_conn, where: str, name: str, bad: str
+) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    emu.control.clear_requests()
+    good = "2026-01-01T00:00:00Z" if name.endswith(("since", "until")) else "text"
+    with pytest.raises(VoiceTrainingValidationError) as info:
+        _send_text(where, name, BAD_CHARACTERS[bad].format(good))
+    message = str(info.value)
+    assert name in message and "Fix:" in message, message
+    assert emu.control.requests() == []
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [("tag", "ECOMMERCE\n"), ("sex", "FEMALE\x00"), ("language", "CN\r\n"), ("edition", "basic\n")],
+)
+def test_choices_are_refused_for_every_character(emu, use_conn, where: str, value: str) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    emu.control.clear_requests()
+    with pytest.raises(VoiceTrainingValidationError, match=where):
+        if where == "edition":
+            VoiceTrainingHook().create_job(value, voice_name="v")
+        else:
+            VoiceTrainingHook().create_job("basic", voice_name="v", **{where: value})
+    assert emu.control.requests() == []

@@ -26,6 +26,7 @@ import pytest
 
 from airflow_provider_voicetraining.errors import (
     VoiceTrainingAPIError,
+    VoiceTrainingConnectionError,
     VoiceTrainingError,
     VoiceTrainingResponseError,
     VoiceTrainingThrottledError,
@@ -80,8 +81,10 @@ def serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., HostileServ
     """``serve(behaviour, auth="aksk")`` starts a hostile server and points ``hostile`` at it."""
     started: list[HostileServer] = []
 
-    def start(behaviour: hostile.Behaviour, auth: str = "aksk", **extra: Any) -> HostileServer:
-        server = HostileServer(behaviour).__enter__()
+    def start(
+        behaviour: hostile.Behaviour, auth: str = "aksk", host: str = "127.0.0.1", **extra: Any
+    ) -> HostileServer:
+        server = HostileServer(behaviour, host).__enter__()
         started.append(server)
         monkeypatch.setenv("AIRFLOW_CONN_HOSTILE", connection(server.url, auth, **extra))
         return server
@@ -91,9 +94,35 @@ def serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., HostileServ
         server.stop()
 
 
+class LogText:
+    """Everything logged in a test: stdlib records (every logger at DEBUG, the HTTP libraries'
+    included) and what Airflow's structlog loggers (tasks, triggers) wrote to stdout/stderr."""
+
+    def __init__(self, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> None:
+        self.caplog = caplog
+        self.capsys = capfd
+        self.printed = ""
+
+    def __call__(self) -> str:
+        out, err = self.capsys.readouterr()
+        self.printed += out + err
+        return self.caplog.text + "\n" + self.printed
+
+    def lines(self, *fragments: str) -> list[str]:
+        """The logged lines holding every fragment, from the source that has most of them
+        (Airflow 3.0 writes stdlib records to stdout as well: one record, two copies)."""
+        self()
+        sources = (self.caplog.text, self.printed)
+        found = [
+            [line for line in text.splitlines() if all(f in line for f in fragments)] for text in sources
+        ]
+        return max(found, key=len)
+
+
 @pytest.fixture(autouse=True)
-def every_log_line(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    """Capture every logger at DEBUG (the HTTP libraries' included); no secret may appear."""
+def every_log_line(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> Iterator[LogText]:
+    """Capture every logger at DEBUG (the HTTP libraries' included); no secret, whole or in
+    part, may appear."""
     caplog.set_level(logging.DEBUG)
     for name in (
         "httpx",
@@ -103,10 +132,21 @@ def every_log_line(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptu
         "airflow_provider_voicetraining",
     ):
         caplog.set_level(logging.DEBUG, logger=name)
-    yield caplog
-    text = caplog.text
+    logs = LogText(caplog, capfd)
+    yield logs
+    text = logs()
     for secret in SECRETS:
         assert secret not in text, f"a credential reached the logs: {secret[:6]}..."
+        for part in secret_parts(secret):
+            assert part not in text, f"part of a credential reached the logs: {part[:4]}..."
+
+
+def secret_parts(secret: str, size: int = 12) -> list[str]:
+    """Every ``size``-character window of ``secret`` distinctive enough to be its trace (at
+    least four different characters: a run of zeros is no one's secret)."""
+    return [
+        secret[i : i + size] for i in range(len(secret) - size + 1) if len(set(secret[i : i + size])) >= 4
+    ]
 
 
 def record(case: str, client: str, seconds: float, outcome: str) -> None:
@@ -143,14 +183,17 @@ def poke() -> Any:
     return sensor.poke({"ti": _TI()})  # type: ignore[arg-type]
 
 
-def trigger_event(end_in: float = 3.0, tolerated: int = 0) -> dict[str, Any]:
+def trigger_event(
+    end_in: float = 3.0, tolerated: int = 0, shared: bool = True, job_id: str = JOB
+) -> dict[str, Any]:
     async def go() -> list[dict[str, Any]]:
         trigger = VoiceTrainingJobTrigger(
-            job_id=JOB,
+            job_id=job_id,
             metastudio_conn_id="hostile",
             poll_interval=0.2,
             end_time=time.time() + end_in,
             max_consecutive_errors=tolerated,
+            shared_polling=shared,
         )
         return [event.payload async for event in trigger.run()]
 
@@ -317,17 +360,17 @@ def test_async_reads_of_huge_bodies_do_not_block_the_loop(serve, client: str) ->
 DEEP = hostile.deep_json(100_000)
 BAD_BODIES = {
     "deep JSON in a 200": (200, DEEP, VoiceTrainingResponseError, "nested deeper"),
-    "1e999 in a 200": (
+    "1e999 as the job_id": (
         200,
-        hostile.job_body(reject_times="REPLACE"),
+        b'{"job_id": 1e999, "state": "WAITING"}',
         VoiceTrainingResponseError,
-        "not finite",
+        "job_id",
     ),
-    "a 5,000-digit number": (
+    "a 5,000-digit state": (
         200,
-        b'{"job_id": "j", "state": "W", "n": ' + b"9" * 5000 + b"}",
+        b'{"job_id": "hostile-job", "state": ' + b"9" * 5000 + b"}",
         VoiceTrainingResponseError,
-        "integer",
+        "no state",
     ),
     "invalid UTF-8": (
         200,
@@ -344,7 +387,6 @@ BAD_BODIES = {
 @pytest.mark.parametrize("client", list(SYNC_CLIENTS))
 def test_every_malformed_body_is_a_typed_error(serve, case: str, client: str) -> None:  # type: ignore[no-untyped-def]
     status, body, expected, mention = BAD_BODIES[case]
-    body = body.replace(b'"REPLACE"', b"1e999")
     headers = {"Content-Encoding": "br"} if "Content-Encoding" in case else {}
     serve(hostile.fixed(status, body, **headers))
     elapsed, error = failing(SYNC_CLIENTS[client], expected)
@@ -451,3 +493,372 @@ def test_a_poke_never_outlives_the_sensor_timeout(serve) -> None:  # type: ignor
     with pytest.raises(VoiceTrainingTransportError, match=r"time budget|deadline"):
         sensor.poke({"ti": _TI()})  # type: ignore[arg-type]
     assert time.monotonic() - started <= 1.5 + 0.7
+
+
+# ------------------------------------------------------------------ answers (issue 19, class 1)
+# An answer must answer the question asked: the job asked for, its essential fields in their
+# documented shape, each key once; a broken non-essential field never hides a good answer.
+OTHER = "other-job-b"
+ASSET_B = "asset-of-job-b"
+HOSTS = ["127.0.0.1", "::1"]
+
+
+def unique_job() -> str:
+    """A job id of this test alone (warnings said once per job must not depend on test order)."""
+    import uuid
+
+    return f"job-{uuid.uuid4().hex}"
+
+
+def ask(client: str, job_id: str) -> Any:
+    """One look at ``job_id`` through the sync hook, the async hook or the sensor's poke."""
+    if client == "sync hook":
+        return VoiceTrainingHook("hostile").get_job(job_id)
+    if client == "async hook":
+
+        async def go() -> Any:
+            async with VoiceTrainingHook("hostile") as hook:
+                return await hook.aget_job(job_id)
+
+        return asyncio.run(go())
+    sensor = VoiceTrainingJobSensor(
+        task_id="hostile_wait", job_id=job_id, metastudio_conn_id="hostile", max_consecutive_errors=0
+    )
+    return sensor.poke({"ti": _TI()})  # type: ignore[arg-type]
+
+
+LOOKERS = ["sync hook", "async hook", "sensor poke"]
+TRIGGERS = {"trigger (own polls)": False, "trigger (shared polling)": True}
+
+
+def succeed(job_id: str, **fields: Any) -> bytes:
+    return json.dumps(
+        {"job_id": job_id, "state": "SUCCEED", "asset_id": f"asset-{job_id}", **fields}
+    ).encode()
+
+
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("client", LOOKERS)
+def test_an_answer_about_another_job_is_a_response_error(serve, client: str, host: str) -> None:  # type: ignore[no-untyped-def]
+    job = unique_job()
+    serve(
+        hostile.fixed(200, json.dumps({"job_id": OTHER, "state": "SUCCEED", "asset_id": ASSET_B}).encode()),
+        host=host,
+    )
+    elapsed, error = failing(lambda: ask(client, job), VoiceTrainingResponseError)
+    record("answer about another job", client, elapsed, type(error).__name__)
+    assert job in str(error) and OTHER in str(error)
+    assert ASSET_B not in str(error)
+
+
+@pytest.mark.parametrize("trigger", list(TRIGGERS))
+def test_a_trigger_never_reports_another_jobs_success(serve, trigger: str) -> None:  # type: ignore[no-untyped-def]
+    job = unique_job()
+    wrong = json.dumps({"job_id": OTHER, "state": "SUCCEED", "asset_id": ASSET_B}).encode()
+    serve(hostile.job_service(wrong))
+    event = trigger_event(shared=TRIGGERS[trigger], job_id=job, end_in=1.5)
+    record("answer about another job", trigger, 0.0, event["status"])
+    assert event["status"] in ("error", "timeout"), event
+    assert ASSET_B not in json.dumps(event)
+
+
+#: essential fields broken in every documented way (the rest of the answer is a good SUCCEED)
+MISSHAPEN = {
+    "asset_id object": {"asset_id": {"id": "a"}},
+    "asset_id list": {"asset_id": ["a", "b"]},
+    "asset_id true": {"asset_id": True},
+    "asset_id number": {"asset_id": 12345},
+    "asset_id path": {"asset_id": "../../etc/passwd"},
+    "asset_id CR/LF": {"asset_id": "asset\r\nX-Injected: 1"},
+    "asset_id 10 KB": {"asset_id": "a" * 10_000},
+    "asset_id lone surrogate": {"asset_id": "asset-\ud800"},
+    "asset_id trailing newline": {"asset_id": "asset-1\n"},
+    "state object": {"state": {"name": "SUCCEED"}},
+    "state number": {"state": 7},
+    "state CR/LF": {"state": "SUCCEED\r\n"},
+    "state 10 KB": {"state": "S" * 10_000},
+    "app_user_id object": {"app_user_id": {"u": 1}},
+    "app_user_id CR/LF": {"app_user_id": "user\r\nX-Injected: 1"},
+    "app_user_id 10 KB": {"app_user_id": "u" * 10_000},
+    "job_id number": {"job_id": 42},
+}
+
+
+@pytest.mark.parametrize("case", list(MISSHAPEN))
+@pytest.mark.parametrize("client", LOOKERS)
+def test_misshapen_essential_fields_are_response_errors(serve, client: str, case: str) -> None:  # type: ignore[no-untyped-def]
+    job = unique_job()
+    body = {"job_id": job, "state": "SUCCEED", "asset_id": "asset-1", **MISSHAPEN[case]}
+    serve(hostile.fixed(200, json.dumps(body).encode()))
+    elapsed, error = failing(lambda: ask(client, job), VoiceTrainingResponseError)
+    record(case, client, elapsed, type(error).__name__)
+    message = str(error)
+    assert "does not match the API" in message and len(message) <= 2000
+    assert "\r" not in message and "\n" not in message and "X-Injected" not in message
+    message.encode("utf-8")  # no lone surrogate
+
+
+@pytest.mark.parametrize(
+    "case", ["asset_id object", "asset_id lone surrogate", "asset_id CR/LF", "state object"]
+)
+@pytest.mark.parametrize("trigger", list(TRIGGERS))
+def test_misshapen_answers_end_a_trigger_in_an_error_never_a_success(serve, trigger: str, case: str) -> None:  # type: ignore[no-untyped-def]
+    job = unique_job()
+    body = {"job_id": job, "state": "SUCCEED", "asset_id": "asset-1", **MISSHAPEN[case]}
+    serve(hostile.job_service(json.dumps(body).encode()))
+    event = trigger_event(shared=TRIGGERS[trigger], job_id=job, end_in=1.5)
+    assert event["status"] in ("error", "timeout"), event
+    json.dumps(event, ensure_ascii=False).encode("utf-8")  # the event stays encodable
+
+
+#: the same key twice in one object: refused, never "the last one wins"
+DUPLICATES = {
+    "state twice": '{{"job_id": "{job}", "state": "SUCCEED", "asset_id": "a-1", "state": "FAILED"}}',
+    "asset_id twice": '{{"job_id": "{job}", "state": "SUCCEED", "asset_id": "a-1", "asset_id": "a-2"}}',
+    "another job_id, then ours": (
+        '{{"job_id": "{other}", "job_id": "{job}", "state": "SUCCEED", "asset_id": "a-1"}}'
+    ),
+    "duplicate inside a nested object": (
+        '{{"job_id": "{job}", "state": "SUCCEED", "asset_id": "a-1", '
+        '"assess_result": {{"snr": 1, "snr": 2}}}}'
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(DUPLICATES))
+@pytest.mark.parametrize("client", LOOKERS)
+def test_duplicate_keys_are_refused(serve, client: str, case: str) -> None:  # type: ignore[no-untyped-def]
+    job = unique_job()
+    serve(hostile.fixed(200, hostile.raw_job(DUPLICATES[case].format(job=job, other=OTHER))))
+    elapsed, error = failing(lambda: ask(client, job), VoiceTrainingResponseError)
+    record(f"duplicate keys: {case}", client, elapsed, type(error).__name__)
+    assert "appears twice" in str(error)
+
+
+@pytest.mark.parametrize("trigger", list(TRIGGERS))
+def test_duplicate_keys_end_a_trigger_in_an_error(serve, trigger: str) -> None:  # type: ignore[no-untyped-def]
+    job = unique_job()
+    serve(hostile.job_service(hostile.raw_job(DUPLICATES["state twice"].format(job=job))))
+    event = trigger_event(shared=TRIGGERS[trigger], job_id=job, end_in=1.5)
+    assert event["status"] in ("error", "timeout") and event["status"] != "success", event
+
+
+#: non-essential fields broken in every way: the answer still holds; the raw value is kept
+BROKEN_EXTRAS = {
+    "create_time 1e999": ('"create_time": 1e999', "create_time", "1e999"),
+    "lastupdate_time -1e999": ('"lastupdate_time": -1e999', "lastupdate_time", "-1e999"),
+    "reject_times 5,000 digits": ('"reject_times": ' + "9" * 5000, "reject_times", "999"),
+    "reject_times text": ('"reject_times": "often"', "reject_times", "often"),
+    "voice_name object": ('"voice_name": {"a": 1}', "voice_name", '{"a": 1}'),
+    "is_remake maybe": ('"is_remake": "maybe"', "is_remake", "maybe"),
+    "allocated_resource list": ('"allocated_resource": [1, 2]', "allocated_resource", "[1, 2]"),
+    "unknown field 1e999": ('"future_field": 1e999', "future_field", "1e999"),
+    "nested 1e999": ('"assess_result": {"snr": {"actual": 1e999}}', "assess_result.snr.actual", "1e999"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN_EXTRAS))
+@pytest.mark.parametrize("client", LOOKERS)
+def test_a_broken_non_essential_field_never_hides_a_good_answer(
+    serve, every_log_line, client: str, case: str
+) -> None:  # type: ignore[no-untyped-def]
+    job = unique_job()
+    fragment, name, raw = BROKEN_EXTRAS[case]
+    body = f'{{"job_id": "{job}", "state": "SUCCEED", "asset_id": "asset-1", {fragment}}}'
+    server = serve(hostile.fixed(200, hostile.raw_job(body)))
+    for _ in range(2):  # the same answer twice: one warning
+        result = ask(client, job)
+    assert len(server.requests) == 2, "a good answer was retried"
+    job_dict = result.xcom_value if client == "sensor poke" else result.to_dict()
+    assert job_dict["asset_id"] == "asset-1" and job_dict["state"] == "SUCCEED"
+    assert job_dict["unparsed"][name].startswith(raw), job_dict["unparsed"]
+    json.dumps(job_dict)  # XCom-safe
+    warnings = every_log_line.lines(job, "do not read")
+    assert len(warnings) == 1 and name in warnings[0], warnings
+
+
+@pytest.mark.parametrize("trigger", list(TRIGGERS))
+def test_a_broken_non_essential_field_lets_a_trigger_see_the_success(serve, trigger: str) -> None:  # type: ignore[no-untyped-def]
+    job = unique_job()
+    body = f'{{"job_id": "{job}", "state": "SUCCEED", "asset_id": "asset-1", "create_time": 1e999}}'
+    serve(hostile.job_service(hostile.raw_job(body)))
+    event = trigger_event(shared=TRIGGERS[trigger], job_id=job)
+    assert event["status"] == "success", event
+    assert event["job"]["asset_id"] == "asset-1" and event["job"]["unparsed"] == {"create_time": "1e999"}
+
+
+@pytest.mark.parametrize("state", [" FAILED", "succeed", "FAILED ", "NEW_STATE"])
+@pytest.mark.parametrize("trigger", list(TRIGGERS))
+def test_an_unknown_state_keeps_a_trigger_waiting_and_warns_once(
+    serve, every_log_line, trigger: str, state: str
+) -> None:  # type: ignore[no-untyped-def]
+    job = unique_job()
+    serve(hostile.job_service(json.dumps({"job_id": job, "state": state}).encode()))
+    event = trigger_event(shared=TRIGGERS[trigger], job_id=job, end_in=1.2)
+    assert event["status"] == "timeout", event
+    warnings = every_log_line.lines(job, repr(state), "does not know")
+    assert len(warnings) == 1, warnings
+
+
+def test_an_unknown_state_keeps_a_sensor_poking_and_warns_once(serve, every_log_line) -> None:  # type: ignore[no-untyped-def]
+    job = unique_job()
+    serve(hostile.fixed(200, json.dumps({"job_id": job, "state": "succeed"}).encode()))
+    sensor = VoiceTrainingJobSensor(task_id="hostile_wait", job_id=job, metastudio_conn_id="hostile")
+    assert [sensor.poke({"ti": _TI()}) for _ in range(3)] == [False, False, False]  # type: ignore[arg-type]
+    warnings = every_log_line.lines(job, "'succeed'", "does not know")
+    assert len(warnings) == 1, warnings
+
+
+@pytest.mark.parametrize("trigger", list(TRIGGERS))
+def test_surrogates_and_control_characters_stay_out_of_events(serve, trigger: str) -> None:  # type: ignore[no-untyped-def]
+    job = unique_job()
+    reason = "bad\ud800 audio\r\nX-Injected: 1\x1b[31m"
+    body = {"job_id": job, "state": "FAILED", "job_failed_code": "MSS.1", "job_failed_reason": reason}
+    serve(hostile.job_service(json.dumps(body).encode()))
+    event = trigger_event(shared=TRIGGERS[trigger], job_id=job)
+    assert event["status"] == "failed", event
+    text = json.dumps(event, ensure_ascii=False)
+    text.encode("utf-8")  # no lone surrogate
+    assert "\r" not in event["message"] and "\n" not in event["message"] and "\x1b" not in text
+    assert "\x1b" not in event["job"]["job_failed_reason"]
+
+
+PRESIGNED = (
+    "https://obs.example.com/data.zip?AccessKeyId=PRESIGNEDKEY01&Signature=c2lnbmF0dXJlMDAwMDAw&Expires=1"
+)
+
+
+@pytest.mark.parametrize("trigger", list(TRIGGERS))
+def test_presigned_urls_of_a_job_never_reach_logs_or_events(serve, every_log_line, trigger: str) -> None:  # type: ignore[no-untyped-def]
+    job = unique_job()
+    body = succeed(
+        job,
+        training_input_source_url=PRESIGNED,
+        voice_authorization_url=PRESIGNED,
+        future_upload_url=PRESIGNED,
+        allocated_resource={"resource_id": "r", "download_url": PRESIGNED},
+    )
+    serve(hostile.job_service(body))
+    event = trigger_event(shared=TRIGGERS[trigger], job_id=job)
+    assert event["status"] == "success", event
+    for text in (json.dumps(event), every_log_line(), repr(VoiceTrainingHook("hostile").get_job(job))):
+        assert "PRESIGNEDKEY01" not in text and "c2lnbmF0dXJl" not in text
+    assert event["job"]["training_input_source_url"] == "https://obs.example.com/data.zip"
+
+
+# ------------------------------------------------------------ configuration (issue 19, class 2)
+def _pem_files(folder: Path) -> dict[str, Path]:
+    """Files a careless ``verify`` may point to, none a CA bundle (the key made here)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    contents = {
+        "text file": b"this is not a certificate\n",
+        "empty file": b"",
+        "truncated PEM": b"-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n",
+        "private key": key_pem,
+    }
+    paths = {}
+    for name, data in contents.items():
+        path = folder / (name.replace(" ", "-") + ".pem")
+        path.write_bytes(data)
+        paths[name] = path
+    return paths
+
+
+NOT_CA_BUNDLES = ["text file", "empty file", "truncated PEM", "private key"]
+
+
+@pytest.mark.parametrize("kind", NOT_CA_BUNDLES)
+@pytest.mark.parametrize("client", LOOKERS)
+def test_verify_that_is_not_a_ca_bundle_is_the_connections_error(  # type: ignore[no-untyped-def]
+    serve, tmp_path: Path, client: str, kind: str
+) -> None:
+    bundle = _pem_files(tmp_path)[kind]
+    server = serve(hostile.fixed(200, hostile.job_body()), verify=str(bundle))
+    with pytest.raises(VoiceTrainingConnectionError) as info:
+        ask(client, JOB)
+    message = str(info.value)
+    assert "field verify" in message and "not a CA bundle" in message and "Fix:" in message, message
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("kind", ["text file", "private key"])
+@pytest.mark.parametrize("trigger", list(TRIGGERS))
+def test_verify_that_is_not_a_ca_bundle_ends_a_trigger_at_once(  # type: ignore[no-untyped-def]
+    serve, tmp_path: Path, trigger: str, kind: str
+) -> None:
+    bundle = _pem_files(tmp_path)[kind]
+    serve(hostile.fixed(200, hostile.job_body()), verify=str(bundle))
+    started = time.monotonic()
+    event = trigger_event(shared=TRIGGERS[trigger], end_in=30, tolerated=5)
+    assert time.monotonic() - started < 10, "a permanent connection error was polled until the deadline"
+    assert event["status"] == "error" and "crashed" not in event["message"], event
+    assert "verify" in event["message"] and "not a CA bundle" in event["message"]
+
+
+def echo_in_headers(conn: hostile.Connection) -> None:
+    """A good answer whose every header echoes a credential the request carried."""
+    token = conn.header("X-Auth-Token") or conn.header("X-Security-Token") or "none"
+    headers = {
+        "Content-Type": "application/json",
+        "X-Request-Id": token,
+        "X-Debug-Authorization": conn.header("Authorization") or token,
+        "X-Trace": f"tok={token};ak={conn.header('Authorization')[24:44]}",
+    }
+    conn.answer(200, hostile.job_body(), headers)
+
+
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("auth", ["aksk", "token", "temporary"])
+@pytest.mark.parametrize("client", LOOKERS)
+def test_credentials_echoed_in_any_response_header_reach_no_log(  # type: ignore[no-untyped-def]
+    serve, every_log_line, client: str, auth: str, host: str
+) -> None:
+    serve(echo_in_headers, auth, host=host)
+    ask(client, JOB)
+    text = every_log_line()
+    assert "receive_response_headers.complete" in text, "httpcore's DEBUG lines were not captured"
+    # the scan of every secret, whole and in parts, runs when the test ends (every_log_line)
+    assert "Signature=" not in text or "Signature=***" in text
+
+
+#: credentials with hostile variations: refused at the door, and never echoed while refused
+HOSTILE_CREDENTIALS = {
+    "AK with a trailing newline": {"login": AK + "\n"},
+    "AK with CR/LF": {"login": AK + "\r\n"},
+    "AK with spaces around": {"login": f" {AK} "},
+    "AK with a tab inside": {"login": AK[:10] + "\t" + AK[10:]},
+    "SK with a trailing newline": {"password": SK + "\n"},
+    "SK with a space inside": {"password": SK[:20] + " " + SK[20:]},
+    "token with a trailing newline": {"password": TOKEN + "\n", "auth": "token"},
+    "token in two parts": {"password": TOKEN[:33] + " " + TOKEN[33:], "auth": "token"},
+    "security token with a newline": {"security_token": SECURITY_TOKEN + "\n"},
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_CREDENTIALS))
+@pytest.mark.parametrize("client", LOOKERS)
+def test_hostile_credential_variants_are_refused_and_never_shown(  # type: ignore[no-untyped-def]
+    serve, monkeypatch: pytest.MonkeyPatch, client: str, case: str
+) -> None:
+    variant = dict(HOSTILE_CREDENTIALS[case])
+    auth = variant.pop("auth", "temporary" if "security_token" in variant else "aksk")
+    server = serve(hostile.echo_credentials, auth)
+    conn = json.loads(connection(server.url, auth))
+    if "security_token" in variant:
+        conn["extra"]["security_token"] = variant["security_token"]
+    else:
+        conn.update(variant)
+    monkeypatch.setenv("AIRFLOW_CONN_HOSTILE", json.dumps(conn))
+    with pytest.raises(VoiceTrainingConnectionError) as info:
+        ask(client, JOB)
+    for text in (str(info.value), repr(info.value)):
+        for secret in SECRETS:
+            assert secret not in text
+            assert not [p for p in secret_parts(secret) if p in text]
+    assert server.requests == [], "a request went out with a malformed credential"

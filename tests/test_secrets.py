@@ -151,3 +151,66 @@ def test_minted_tokens_never_reach_any_log_at_debug(emu, use_conn, caplog) -> No
     assert "x-subject-token" in text.lower()
     assert sync_token.reveal() not in text and async_token.reveal() not in text
     assert conn["password"] not in text
+
+
+# ---------------------------------------------------------------- redaction by value (issue 19)
+HOSTILE_SECRET = "HPUAEXAMPLEAK0000001"
+
+
+@pytest.mark.parametrize(
+    ("registered", "text"),
+    [
+        ("AK\n", "access key AK shown bare"),
+        ("AK\r\n", "access key AK shown bare"),
+        (" AK ", "access key AK shown bare"),
+        ("AK\t", "in a header: (b'X-Echo', b'AK')"),
+        ("AK", "percent-encoded: AK%0A is still AK"),
+        ("PART1xxxxx PART2yyyyy", "only the second part PART2yyyyy leaked"),
+        ("PART1xxxxx PART2yyyyy", "only the first part PART1xxxxx leaked"),
+        ('quote"back\\slash', 'json: "quote\\"back\\\\slash"'),
+        ("pct/secret+value=1", "url: pct%2Fsecret%2Bvalue%3D1"),
+        ("bytes'quote\\value", repr([(b"X-Echo", b"bytes'quote\\value")])),
+    ],
+    ids=[
+        "trailing LF",
+        "trailing CRLF",
+        "spaces around",
+        "trailing TAB in a header",
+        "bare",
+        "second part",
+        "first part",
+        "JSON-escaped",
+        "percent-encoded",
+        "bytes repr",
+    ],
+)
+def test_the_redactor_hides_every_variant_of_a_secret(registered: str, text: str) -> None:
+    from airflow_provider_voicetraining._wire.secrets import EVERY_SECRET, Redactor
+
+    value = registered.replace("AK", HOSTILE_SECRET)
+    shown = text.replace("AK", HOSTILE_SECRET)
+    redacted = Redactor([value])(shown) or ""
+    logged = EVERY_SECRET(shown) or ""  # what the HTTP libraries' log filter shows
+    core = value.strip()
+    parts = [p for p in value.split() if len(p) >= 8]
+    for text in (redacted, logged):
+        assert "***" in text
+        for leak in [core, *parts]:
+            assert leak not in text, text
+
+
+def test_the_http_library_log_filter_hides_secrets_by_value_in_any_header(caplog) -> None:  # type: ignore[no-untyped-def]
+    from airflow_provider_voicetraining._wire.log_scrub import scrub_http_library_logs
+    from airflow_provider_voicetraining._wire.secrets import Redactor
+
+    Redactor(["EchoedTokenValue0000000000000000000042"])
+    scrub_http_library_logs()
+    line = (
+        "receive_response_headers.complete return_value=(b'HTTP/1.1', 400, b'X', "
+        "[(b'X-Request-Id', b'EchoedTokenValue0000000000000000000042'), "
+        "(b'Location', b'https://h/p?X-Amz-Signature=abc')])"
+    )
+    with caplog.at_level(logging.DEBUG, logger="httpcore.http11"):
+        logging.getLogger("httpcore.http11").debug("%s", line)
+    assert "EchoedTokenValue" not in caplog.text and "X-Amz-Signature=abc" not in caplog.text
+    assert "X-Request-Id" in caplog.text

@@ -217,5 +217,6 @@ class JobWaitMixin:
 
 
 def render_job_id(value: Any) -> str:
-    """``job_id`` after template rendering, checked before any request."""
-    return check.job_id(value.strip() if isinstance(value, str) else value)
+    """``job_id`` after template rendering, checked before any request (spaces around it are
+    dropped; a line break or another control character is refused)."""
+    return check.job_id(value.strip(" ") if isinstance(value, str) else value)

@@ -16,11 +16,15 @@ from urllib.parse import urlsplit
 from airflow_provider_voicetraining._wire.errors import VoiceTrainingValidationError
 from airflow_provider_voicetraining._wire.vocabulary import EDITIONS, TEXT_LIMITS
 
-_JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
-_PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
-_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}$")
-_ACCESS_KEY = re.compile(r"^[A-Za-z0-9]{8,128}$")
-_HOST_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+# Patterns are applied with ``fullmatch``: ``$`` also matches before a trailing newline, so
+# ``"abc\n"`` would pass a ``match(r"^...$")`` (and be sent as ``abc%0A``).
+_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+_PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
+_ACCESS_KEY = re.compile(r"[A-Za-z0-9]{8,128}")
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+#: Control characters (C0, DEL, C1) and lone surrogates: never part of a field's value.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 MAX_APP_USER_ID = TEXT_LIMITS["app_user_id"]
 MAX_SECRET = 16384
@@ -32,19 +36,42 @@ def _preview(value: object, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def control_problem(value: str) -> str | None:
+    """What is wrong with the control characters in ``value`` (None: it has none).
+
+    Names the first one and where it is: a trailing newline is a character too.
+    """
+    found = _CONTROL.search(value)
+    if found is None:
+        return None
+    char, at = found.group(), found.start()
+    where = "at the end" if at == len(value) - 1 else f"at position {at}"
+    if char in "\r\n":
+        what = "a line break (CR/LF)"
+    elif 0xD800 <= ord(char) <= 0xDFFF:
+        what = "a lone surrogate (not a character)"
+    else:
+        what = f"the control character {char!r}"
+    return f"contains {what} {where}"
+
+
 def _problem_chars(value: str) -> str | None:
-    if "\r" in value or "\n" in value:
-        return "contains a line break (CR/LF), which would split an HTTP header"
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-        return "contains control characters"
+    problem = control_problem(value)
+    if problem:
+        return problem
     if not value.isascii():
         return "contains non-ASCII characters, which HTTP headers cannot carry"
     return None
 
 
+_NO_CONTROLS = "remove line breaks, tabs and other control characters (check how the value was templated)"
+
+
 def edition(value: object) -> str:
     """An edition name (``basic``, ``middle``, ``advance``, ``third_party``; ``-`` may be ``_``)."""
     normalized = str(value).strip().lower().replace("-", "_") if isinstance(value, str) else None
+    if isinstance(value, str) and control_problem(value):
+        normalized = None
     if normalized not in EDITIONS:
         choices = ", ".join(f"{e.name} ({e.summary})" for e in EDITIONS.values())
         raise VoiceTrainingValidationError(
@@ -64,8 +91,11 @@ def job_id(value: object, field: str = "job_id") -> str:
         raise VoiceTrainingValidationError(
             field, f"is {len(value)} characters long (max 128)", "pass the job_id returned by create_job"
         )
-    if not _JOB_ID.match(value):
-        if "/" in value or "\\" in value or ".." in value:
+    if not _JOB_ID.fullmatch(value):
+        problem_chars = control_problem(value)
+        if problem_chars:
+            problem = f"{_preview(value)} {problem_chars}"
+        elif "/" in value or "\\" in value or ".." in value:
             problem = f"{_preview(value)} contains a path separator or '..'"
         else:
             problem = f"{_preview(value)} contains characters outside A-Z a-z 0-9 - _"
@@ -78,9 +108,19 @@ def job_id(value: object, field: str = "job_id") -> str:
     return value
 
 
+def is_identifier(value: object) -> bool:
+    """Whether ``value`` has the shape of a job id or an asset id (A-Z a-z 0-9 - _, max 128)."""
+    return isinstance(value, str) and _JOB_ID.fullmatch(value) is not None
+
+
+def is_app_user_id(value: object) -> bool:
+    """Whether ``value`` could be an end user's id (at most the header's length, no control characters)."""
+    return isinstance(value, str) and len(value) <= MAX_APP_USER_ID and control_problem(value) is None
+
+
 def asset_id(value: object, field: str = "asset_id") -> str:
     """A voice's ``asset_id`` (what a SUCCEED job returns): the job id's character set."""
-    if not isinstance(value, str) or not _JOB_ID.match(value):
+    if not isinstance(value, str) or not _JOB_ID.fullmatch(value):
         raise VoiceTrainingValidationError(
             field,
             f"{_preview(value)} is not an asset id",
@@ -96,8 +136,11 @@ def project_id(value: object, field: str = "project_id") -> str:
     )
     if value is None or value == "":
         raise VoiceTrainingValidationError(field, "is missing", fix)
-    if not isinstance(value, str) or not _PROJECT_ID.match(value):
-        raise VoiceTrainingValidationError(field, f"{_preview(value)} is not a project id", fix)
+    if not isinstance(value, str) or not _PROJECT_ID.fullmatch(value):
+        problem = control_problem(value) if isinstance(value, str) else None
+        raise VoiceTrainingValidationError(
+            field, f"{_preview(value)} {problem or 'is not a project id'}", fix
+        )
     return value
 
 
@@ -125,8 +168,9 @@ def app_user_id(value: object, field: str = "app_user_id") -> str | None:
 
 def region(value: object, field: str = "region") -> str:
     fix = "use a Huawei Cloud region id such as cn-north-4, cn-east-3 or ap-southeast-3"
-    if not isinstance(value, str) or not _REGION.match(value):
-        raise VoiceTrainingValidationError(field, f"{_preview(value)} is not a region id", fix)
+    if not isinstance(value, str) or not _REGION.fullmatch(value):
+        problem = control_problem(value) if isinstance(value, str) else None
+        raise VoiceTrainingValidationError(field, f"{_preview(value)} {problem or 'is not a region id'}", fix)
     return value
 
 
@@ -148,6 +192,9 @@ def endpoint(value: object, field: str = "endpoint") -> str:
     fix = "use https://host[:port] (plain http:// is accepted only for 127.0.0.1, ::1 or localhost)"
     if not isinstance(value, str) or not value.strip():
         raise VoiceTrainingValidationError(field, "is empty or not a string", fix)
+    problem = _problem_chars(value)
+    if problem:
+        raise VoiceTrainingValidationError(field, problem, fix)
     text = value.strip()
     problem = _problem_chars(text)
     if problem:
@@ -181,7 +228,7 @@ def endpoint(value: object, field: str = "endpoint") -> str:
         try:
             ipaddress.ip_address(host)
         except ValueError:
-            if len(host) > 253 or not all(_HOST_LABEL.match(label) for label in host.split(".")):
+            if len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in host.split(".")):
                 raise VoiceTrainingValidationError(field, f"{host!r} is not a valid host name", fix) from None
     default_port = 443 if parts.scheme == "https" else 80
     netloc = f"[{host}]" if ":" in host else host
@@ -199,8 +246,8 @@ def url_template(value: object, field: str, placeholder: str) -> str | None:
         raise VoiceTrainingValidationError(
             field, f"{_preview(value)} does not contain {placeholder} once", fix
         )
+    problem = _problem_chars(value) or (None if len(value) <= MAX_TEXT else "is too long")
     text = value.strip()
-    problem = _problem_chars(text) or (None if len(text) <= MAX_TEXT else "is too long")
     if problem:
         raise VoiceTrainingValidationError(field, problem, fix)
     parts = urlsplit(text.replace(placeholder, "job"))
@@ -216,6 +263,11 @@ def verify(value: object, field: str = "verify") -> bool | str:
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
+        problem = control_problem(value)
+        if problem:
+            raise VoiceTrainingValidationError(
+                field, problem, "give true, false or the path of a PEM CA bundle"
+            )
         lowered = value.strip().lower()
         if lowered in ("true", "1", "yes"):
             return True
@@ -279,8 +331,13 @@ def access_key(value: object, field: str = "login (AK)") -> str:
     fix = "set the connection login to the Access Key ID (letters and digits, e.g. 20 characters)"
     if not value:
         raise VoiceTrainingValidationError(field, "is missing", fix)
-    if not isinstance(value, str) or not _ACCESS_KEY.match(value):
-        raise VoiceTrainingValidationError(field, "is not an access key (letters and digits only)", fix)
+    if not isinstance(value, str) or not _ACCESS_KEY.fullmatch(value):
+        # never the value: an AK identifies the account
+        problem = "is not an access key (letters and digits only)"
+        controls = control_problem(value) if isinstance(value, str) else None
+        if controls:
+            problem = f"{problem}: it {controls}"
+        raise VoiceTrainingValidationError(field, problem, fix)
     return value
 
 
@@ -316,6 +373,9 @@ def text(value: object, field: str, *, required: bool = False, max_length: int =
         raise VoiceTrainingValidationError(
             field, f"is {len(value)} characters long", f"shorten it to {max_length} characters"
         )
+    problem = control_problem(value)
+    if problem:
+        raise VoiceTrainingValidationError(field, problem, _NO_CONTROLS)
     return value
 
 
@@ -323,6 +383,8 @@ def choice(value: object, field: str, allowed: frozenset[str] | tuple[str, ...])
     if value is None:
         return None
     normalized = str(value).strip().upper() if isinstance(value, str) else None
+    if isinstance(value, str) and control_problem(value):
+        raise VoiceTrainingValidationError(field, control_problem(value) or "", _NO_CONTROLS)
     if normalized is None or normalized not in allowed:
         raise VoiceTrainingValidationError(
             field, f"{_preview(value)} is not one of {sorted(allowed)}", f"use one of {sorted(allowed)}"

@@ -60,10 +60,19 @@ def _path(settings: ConnectionSettings, *segments: str) -> str:
     return f"/v1/{_segment(settings.project_id)}/voice-training-manage/{tail}"
 
 
-def _decode_job(response: WireResponse) -> VoiceTrainingJob:
-    job = VoiceTrainingJob.from_api(response.object())
-    check.job_id(job.job_id, "job_id in the response")
-    return job
+def _job_decoder(asked: str) -> Callable[[WireResponse], VoiceTrainingJob]:
+    """Decode a show-job answer, which must be about the job asked for."""
+
+    def decode(response: WireResponse) -> VoiceTrainingJob:
+        job = VoiceTrainingJob.from_api(response.object())
+        if job.job_id != asked:
+            raise ValueError(
+                f"asked for job {asked}, the answer is about job {job.job_id}: not used "
+                "(a proxy or cache in between may mix up answers)"
+            )
+        return job
+
+    return decode
 
 
 def _decode_empty(response: WireResponse) -> None:
@@ -94,7 +103,7 @@ def _job_call(
 def show_job(
     settings: ConnectionSettings, job_id: str, app_user_id: str | None = None
 ) -> ApiCall[VoiceTrainingJob]:
-    return _job_call(settings, "show_job", "GET", job_id, app_user_id, _decode_job)
+    return _job_call(settings, "show_job", "GET", job_id, app_user_id, _job_decoder(job_id))
 
 
 def delete_job(settings: ConnectionSettings, job_id: str, app_user_id: str | None = None) -> ApiCall[None]:
@@ -247,9 +256,21 @@ def _decode_page(response: WireResponse) -> JobPage:
     body = response.object()
     count = body.get("count")
     jobs = body.get("jobs")
-    if not isinstance(count, int) or not isinstance(jobs, list):
+    if isinstance(count, bool) or not isinstance(count, int) or not isinstance(jobs, list):
         raise ValueError("the job list has no integer count or no jobs array")
-    return JobPage(count=count, jobs=tuple(VoiceTrainingJob.from_api(j) for j in jobs))
+    if not all(isinstance(j, dict) for j in jobs):
+        raise ValueError("the job list holds an entry that is not an object")
+    return JobPage(count=count, jobs=tuple(_listed_jobs(jobs, getattr(body, "unparsed", {}))))
+
+
+def _listed_jobs(jobs: list[dict[str, Any]], unparsed: Mapping[str, str]) -> list[VoiceTrainingJob]:
+    """The jobs of a page, each with the values the decoder could not read in it."""
+    per_job: dict[int, dict[str, str]] = {}
+    for path, text in unparsed.items():
+        parts = path.split(".", 2)
+        if len(parts) == 3 and parts[0] == "jobs" and parts[1].isdigit():
+            per_job.setdefault(int(parts[1]), {})[parts[2]] = text
+    return [VoiceTrainingJob.from_api(job, per_job.get(i, {})) for i, job in enumerate(jobs)]
 
 
 def list_jobs_page(
@@ -332,7 +353,7 @@ def show_short_job(
 ) -> ApiCall[VoiceTrainingJob]:
     """``GET P/user/short-jobs/{job_id}``: state and ``assess_result``, in the job model."""
     return _job_call(
-        settings, "show_short_job", "GET", job_id, app_user_id, _decode_job, collection="short-jobs"
+        settings, "show_short_job", "GET", job_id, app_user_id, _job_decoder(job_id), collection="short-jobs"
     )
 
 

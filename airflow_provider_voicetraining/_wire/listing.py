@@ -37,7 +37,8 @@ def _time_filter(value: object, field_name: str) -> str | None:
             )
         return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, str) and value.strip():
-        return check.text(value.strip(), field_name, max_length=64)
+        check.text(value, field_name, max_length=64)  # control characters anywhere are refused
+        return value.strip()
     raise VoiceTrainingValidationError(
         field_name, f"{value!r} is not a time", "pass an aware datetime or an RFC 3339 string"
     )
@@ -47,6 +48,8 @@ def _states(value: str | Iterable[str] | None) -> tuple[str, ...]:
     if value is None:
         return ()
     raw = value.split(",") if isinstance(value, str) else list(value)
+    for s in raw:
+        check.text(str(s), "state")  # control characters anywhere are refused
     states = tuple(str(s).strip().upper() for s in raw if str(s).strip())
     for s in states:
         if not s.replace("_", "").isalnum() or not s.isascii() or len(s) > 64:

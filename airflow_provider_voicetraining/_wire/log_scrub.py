@@ -2,15 +2,20 @@
 
 httpcore logs each exchange at DEBUG, response headers included: the ``X-Subject-Token`` of a
 freshly minted IAM token would reach a DEBUG log before anything could register it with
-Airflow's masker. httpx logs each request's URL at INFO: a presigned upload URL carries its
-signature in the query. A filter on those loggers rewrites such records before any handler
-sees them: sensitive header values and URL queries become ``***``.
+Airflow's masker, and a server may echo any credential in any header (``X-Request-Id``), or an
+error may quote a request header. httpx logs each request's URL at INFO: a presigned upload URL
+carries its signature in the query. A filter on those loggers rewrites such records before any
+handler sees them: sensitive header values, URL queries and every known secret value
+(:data:`~.secrets.EVERY_SECRET`, by value, not by header name, and any run of 10 or more of
+their characters: an echo cut short) become ``***``.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+
+from airflow_provider_voicetraining._wire.secrets import EVERY_SECRET
 
 #: The loggers httpx and httpcore write to (httpcore's are per module).
 HTTP_LOGGERS = (
@@ -34,7 +39,8 @@ def scrub(text: str) -> str:
     """``text`` with sensitive header values and URL queries replaced by ``***``."""
     raw = text.encode("utf-8", "surrogateescape")
     raw = _SENSITIVE_HEADERS.sub(rb"\1***\2", raw)
-    return _URL_QUERY.sub(r"\1?***", raw.decode("utf-8", "surrogateescape"))
+    cleaned = _URL_QUERY.sub(r"\1?***", raw.decode("utf-8", "surrogateescape"))
+    return EVERY_SECRET.hide_fragments(EVERY_SECRET(cleaned) or cleaned)
 
 
 class _ScrubFilter(logging.Filter):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -19,7 +21,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pendulum
 
+from airflow_provider_voicetraining._wire import checks as check
 from airflow_provider_voicetraining._wire.limits import MAX_EXTRA_FIELDS
+from airflow_provider_voicetraining._wire.once import OnceEach
 from airflow_provider_voicetraining._wire.states import StateClass, classify
 from airflow_provider_voicetraining._wire.vocabulary import ASSESS_PROPERTIES
 
@@ -35,7 +39,7 @@ __all__ = [
     "VoiceTrainingJob",
 ]
 
-_URL_FIELDS = ("voice_authorization_url", "training_input_source_url")
+log = logging.getLogger(__name__)
 
 
 def epoch_to_datetime(value: Any) -> pendulum.DateTime | None:
@@ -92,9 +96,125 @@ def _bool_or_none(value: Any) -> bool | None:
         return None
     if isinstance(value, bool):
         return value
-    if isinstance(value, str):
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
-    return bool(value)
+    raise ValueError("not a boolean")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _text(value: Any) -> str | None:
+    """Read a string field; control characters become spaces (they reach logs and events)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("not a string")
+    return value if value.isprintable() else _CONTROL.sub(" ", value)
+
+
+def _int(value: Any) -> int | None:
+    number = _int_or_none(value)
+    if number is None and value is not None:
+        raise ValueError("not an integer")
+    return number
+
+
+def _time(value: Any) -> pendulum.DateTime | None:
+    moment = epoch_to_datetime(value)
+    if moment is None and value is not None:
+        raise ValueError("not an epoch time")
+    return moment
+
+
+def _object(value: Any) -> dict[str, Any] | None:
+    if value is None or isinstance(value, dict):
+        return value
+    raise ValueError("not an object")
+
+
+#: the non-essential fields of a job and how each is read; a value that does not read is kept
+#: raw in ``VoiceTrainingJob.unparsed`` and the field is None (it never fails the answer)
+_JOB_FIELDS: dict[str, Any] = {
+    "job_type": _text,
+    "voice_name": _text,
+    "sex": _text,
+    "language": _text,
+    "reject_times": _int,
+    "job_failed_code": _text,
+    "job_failed_reason": _text,
+    "create_time": _time,
+    "lastupdate_time": _time,
+    "voice_authorization_url": _text,
+    "create_type": _text,
+    "tag": _text,
+    "phone": _text,
+    "training_input_source_url": _text,
+    "dhtms_job_id": _text,
+    "batch_name": _text,
+    "allocated_resource": _object,
+    "output_language": _text,
+    "is_remake": _bool_or_none,
+    "assess_result": _object,
+    "is_ondemand_resource": _bool_or_none,
+}
+#: the fields downstream tasks act on, each with its documented shape; an answer breaking one
+#: is not an answer (``ValueError``: the call fails with a response error)
+_STATE = re.compile(r"[\x20-\x7e]{1,64}")
+#: how much of a field that did not read is kept (a 5,000-digit number stays a few lines)
+_MAX_UNPARSED = 100
+
+_WARNED = OnceEach()
+
+
+def _raw(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= _MAX_UNPARSED else text[: _MAX_UNPARSED - 3] + "..."
+
+
+def _shape(name: str, value: Any, job_id: str) -> ValueError:
+    return ValueError(
+        f"the answer for job {job_id} has a {name} that does not have its documented shape "
+        f"({type(value).__name__}{'' if not isinstance(value, str) else f' of {len(value)} characters'})"
+    )
+
+
+def _essential(
+    body: Mapping[str, Any], unparsed: Mapping[str, str]
+) -> tuple[str, str, str | None, str | None]:
+    """``job_id``, ``state``, ``asset_id`` and ``app_user_id``, each checked against its shape."""
+    job_id = body.get("job_id")
+    if not isinstance(job_id, str) or not job_id:
+        raise ValueError(
+            "the job detail has no job_id" if "job_id" not in unparsed else "the job_id is a number"
+        )
+    if not check.is_identifier(job_id):
+        raise ValueError(
+            f"the job_id {job_id[:40]!r} does not have its documented shape (A-Z a-z 0-9 - _, max 128)"
+        )
+    state = body.get("state")
+    if not isinstance(state, str) or not state:
+        raise ValueError(f"the job detail of {job_id} has no state")
+    if not _STATE.fullmatch(state):
+        raise _shape("state", state, job_id)
+    asset_id = body.get("asset_id")
+    if "asset_id" in unparsed or not (asset_id is None or asset_id == "" or check.is_identifier(asset_id)):
+        raise _shape("asset_id", asset_id, job_id)
+    app_user_id = body.get("app_user_id")
+    if "app_user_id" in unparsed or not (app_user_id is None or check.is_app_user_id(app_user_id)):
+        raise _shape("app_user_id", app_user_id, job_id)
+    return job_id, state, asset_id or None, app_user_id or None
+
+
+def _without_queries(value: Any) -> Any:
+    """``value`` with the query of every URL in it removed (presigned queries are credentials)."""
+    if isinstance(value, str):
+        return strip_query(value) if value.startswith(("http://", "https://")) else value
+    if isinstance(value, dict):
+        return {k: _without_queries(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_queries(v) for v in value]
+    return value
 
 
 def _bounded_extra(extra: dict[str, Any]) -> dict[str, Any]:
@@ -113,6 +233,16 @@ def _bounded_extra(extra: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
+def _warn_unparsed(job_id: str, broken: Mapping[str, str]) -> None:
+    """One warning per job and set of fields (a wait reads the same answer on every poll)."""
+    if _WARNED.first((job_id, tuple(sorted(broken)))):
+        log.warning(
+            "The answer for job %s has fields that do not read; they are treated as missing: %s",
+            job_id,
+            ", ".join(f"{name}={text!r}" for name, text in sorted(broken.items())),
+        )
+
+
 _KNOWN_FIELDS: dict[type[Any], frozenset[str]] = {}
 
 
@@ -120,13 +250,18 @@ def _known_fields(cls: type[Any]) -> frozenset[str]:
     """Names of the dataclass fields of ``cls`` but ``extra`` (computed once per class)."""
     known = _KNOWN_FIELDS.get(cls)
     if known is None:
-        known = _KNOWN_FIELDS[cls] = frozenset(f.name for f in fields(cls)) - {"extra"}
+        known = _KNOWN_FIELDS[cls] = frozenset(f.name for f in fields(cls)) - {"extra", "unparsed"}
     return known
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class VoiceTrainingJob:
-    """One voice-training job (``GET .../user/jobs/{job_id}``)."""
+    """One voice-training job (``GET .../user/jobs/{job_id}``).
+
+    ``job_id``, ``state``, ``asset_id`` and ``app_user_id`` have their documented shapes (else
+    the answer is refused); another field that does not read is None, its raw text in
+    ``unparsed``. ``repr`` and :meth:`to_dict` show no URL query (presigned URLs are credentials).
+    """
 
     job_id: str
     state: str
@@ -155,6 +290,14 @@ class VoiceTrainingJob:
     is_ondemand_resource: bool | None = None
     #: Fields the service returned that this version does not know, kept verbatim.
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Known fields whose value did not read (wrong type, ``1e999``): their raw text, by path.
+    unparsed: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={value!r}" for name, value in self.to_dict().items() if value not in (None, {}, [])
+        )
+        return f"VoiceTrainingJob({shown})"
 
     @property
     def state_class(self) -> StateClass:
@@ -167,44 +310,39 @@ class VoiceTrainingJob:
         return self.state_class is not StateClass.IN_PROGRESS
 
     @classmethod
-    def from_api(cls, body: Mapping[str, Any]) -> VoiceTrainingJob:
-        """Build from the raw JSON body; raises ``ValueError`` when ``job_id`` or ``state`` is missing."""
-        job_id = body.get("job_id")
-        state = body.get("state")
-        if not isinstance(job_id, str) or not job_id:
-            raise ValueError("the job detail has no job_id")
-        if not isinstance(state, str) or not state:
-            raise ValueError(f"the job detail of {job_id} has no state")
+    def from_api(cls, body: Mapping[str, Any], unparsed: Mapping[str, str] | None = None) -> VoiceTrainingJob:
+        """Build from the raw JSON body; ``ValueError`` if an essential field is missing or misshapen.
+
+        :param body: the job's JSON object.
+        :param unparsed: values the decoder could not read, by path (default: the body's own,
+            see :class:`~.decoding.JsonObject`).
+        """
+        if unparsed is None:
+            unparsed = getattr(body, "unparsed", {})
+        job_id, state, asset_id, app_user_id = _essential(body, unparsed)
+        values: dict[str, Any] = {}
+        broken: dict[str, str] = dict(unparsed)
+        for name, read in _JOB_FIELDS.items():
+            raw = body.get(name)
+            if raw is None or (read is _text and type(raw) is str and raw.isprintable()):
+                values[name] = raw  # the usual case, without a call
+                continue
+            try:
+                values[name] = read(raw)
+            except (TypeError, ValueError, OverflowError):
+                values[name] = None
+                broken[name] = _raw(raw)
+        if broken:
+            _warn_unparsed(job_id, broken)
         known = _known_fields(cls)
         return cls(
             job_id=job_id,
             state=state,
-            job_type=_str_or_none(body.get("job_type")),
-            app_user_id=_str_or_none(body.get("app_user_id")),
-            voice_name=_str_or_none(body.get("voice_name")),
-            sex=_str_or_none(body.get("sex")),
-            language=_str_or_none(body.get("language")),
-            reject_times=_int_or_none(body.get("reject_times")),
-            asset_id=_str_or_none(body.get("asset_id")) or None,
-            job_failed_code=_str_or_none(body.get("job_failed_code")),
-            job_failed_reason=_str_or_none(body.get("job_failed_reason")),
-            create_time=epoch_to_datetime(body.get("create_time")),
-            lastupdate_time=epoch_to_datetime(body.get("lastupdate_time")),
-            voice_authorization_url=_str_or_none(body.get("voice_authorization_url")),
-            create_type=_str_or_none(body.get("create_type")),
-            tag=_str_or_none(body.get("tag")),
-            phone=_str_or_none(body.get("phone")),
-            training_input_source_url=_str_or_none(body.get("training_input_source_url")),
-            dhtms_job_id=_str_or_none(body.get("dhtms_job_id")),
-            batch_name=_str_or_none(body.get("batch_name")),
-            allocated_resource=body.get("allocated_resource")
-            if isinstance(body.get("allocated_resource"), dict)
-            else None,
-            output_language=_str_or_none(body.get("output_language")),
-            is_remake=_bool_or_none(body.get("is_remake")),
-            assess_result=body.get("assess_result") if isinstance(body.get("assess_result"), dict) else None,
-            is_ondemand_resource=_bool_or_none(body.get("is_ondemand_resource")),
+            asset_id=asset_id,
+            app_user_id=app_user_id,
             extra=_bounded_extra({k: v for k, v in body.items() if k not in known}),
+            unparsed=broken,
+            **values,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -214,8 +352,8 @@ class VoiceTrainingJob:
             value = getattr(self, f.name)
             if isinstance(value, pendulum.DateTime):
                 value = value.to_iso8601_string()
-            elif f.name in _URL_FIELDS:
-                value = strip_query(value)
+            else:
+                value = _without_queries(value)
             out[f.name] = value
         out["state_class"] = self.state_class.value
         return out
@@ -223,12 +361,12 @@ class VoiceTrainingJob:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VoiceTrainingJob:
         """Inverse of :meth:`to_dict` (trigger events -> operators)."""
-        body = {k: v for k, v in data.items() if k not in ("state_class", "extra")}
+        body = {k: v for k, v in data.items() if k not in ("state_class", "extra", "unparsed")}
         for name in ("create_time", "lastupdate_time"):
             if isinstance(body.get(name), str):
                 body[name] = pendulum.parse(body[name]).timestamp() * 1000  # type: ignore[union-attr]
         body.update(data.get("extra") or {})
-        return cls.from_api(body)
+        return cls.from_api(body, unparsed=data.get("unparsed") or {})
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,11 @@ or XCom by mistake.
 from __future__ import annotations
 
 import hmac
+import json
 import re
 from collections.abc import Iterable
 from typing import Any, NoReturn
+from urllib.parse import quote
 
 from airflow_provider_voicetraining._wire.limits import MAX_MESSAGE, MAX_SERVER_TEXT
 
@@ -62,6 +64,25 @@ _CREDENTIAL_PATTERNS = re.compile(
 )
 #: A secret cut by a bound still leaks its start; the shortest start worth hiding.
 _MIN_PARTIAL = 4
+#: The shortest run of a secret's characters a log filter hides wherever it appears.
+MIN_FRAGMENT = 10
+#: The shortest whitespace-separated part of a secret hidden on its own (an AK has 8 or more).
+MIN_SECRET_PART = 8
+
+
+def secret_variants(value: str) -> set[str]:
+    """The forms in which ``value`` can show up in text: as given, without surrounding
+    whitespace, each whitespace-separated part (of at least :data:`MIN_SECRET_PART`
+    characters), and each of those percent-encoded, JSON-escaped and as a bytes ``repr``
+    shows it (httpcore's DEBUG lines)."""
+    cores = {value, value.strip(), *(p for p in value.split() if len(p) >= MIN_SECRET_PART)}
+    out: set[str] = set()
+    for core in (c for c in cores if c):
+        out.add(core)
+        out.add(quote(core, safe=""))
+        out.add(json.dumps(core)[1:-1])
+        out.add(repr(core.encode("utf-8", "surrogateescape"))[2:-1])
+    return out
 
 
 class Redactor:
@@ -72,21 +93,32 @@ class Redactor:
     exception, a log line or a trigger event: :meth:`clip` for each piece of server text,
     :meth:`final` for the assembled message.
 
+    Each value is hidden in all its :func:`secret_variants`, and every value added to any
+    redactor is also added to :data:`EVERY_SECRET`, which the HTTP libraries' log filter uses
+    (:mod:`.log_scrub`).
+
     :param secrets: the values to hide (more can be added later, e.g. minted tokens).
     """
 
-    __slots__ = ("_values",)
+    __slots__ = ("_shared", "_values")
 
-    def __init__(self, secrets: Iterable[str | Secret | None] = ()) -> None:
-        values = {s.reveal() if isinstance(s, Secret) else s for s in secrets}
-        self._values = sorted((v for v in values if v), key=len, reverse=True)
+    def __init__(self, secrets: Iterable[str | Secret | None] = (), *, shared: bool = True) -> None:
+        self._values: list[str] = []
+        self._shared = shared
+        for secret in secrets:
+            self.add(secret)
 
     def add(self, value: str | Secret | None) -> None:
-        """Hide ``value`` from now on."""
+        """Hide ``value`` (in all its variants) from now on."""
         raw = value.reveal() if isinstance(value, Secret) else value
-        if raw and raw not in self._values:
-            self._values.append(raw)
+        if not raw:
+            return
+        new = secret_variants(raw) - set(self._values)
+        if new:
+            self._values.extend(new)
             self._values.sort(key=len, reverse=True)
+        if self._shared:
+            EVERY_SECRET.add(raw)
 
     def __call__(self, text: str | None) -> str | None:
         """``text`` with every known secret and credential-looking value replaced by ``***``."""
@@ -113,6 +145,24 @@ class Redactor:
         """An assembled message, redacted as a whole and bounded to ``MAX_MESSAGE``."""
         return self.clip(text, MAX_MESSAGE) or ""
 
+    def hide_fragments(self, text: str, size: int = MIN_FRAGMENT) -> str:
+        """``text`` with every run of at least ``size`` characters of a known secret hidden
+        (a server echoing a secret cut short, e.g. the first 60 characters of a token in
+        ``X-Request-Id``). A search per window of each secret: for log filters, not hot paths."""
+        for secret in self._values:
+            for i in range(len(secret) - size + 1):
+                window = secret[i : i + size]
+                at = text.find(window)
+                while at != -1:
+                    start, end, left, right = at, at + size, i, i + size
+                    while start > 0 and left > 0 and text[start - 1] == secret[left - 1]:
+                        start, left = start - 1, left - 1
+                    while end < len(text) and right < len(secret) and text[end] == secret[right]:
+                        end, right = end + 1, right + 1
+                    text = text[:start] + "***" + text[end:]
+                    at = text.find(window)
+        return text
+
     def _hide_partial_tail(self, text: str) -> str:
         body = text[:-3] if text.endswith("...") else text
         for value in self._values:
@@ -120,3 +170,7 @@ class Redactor:
                 if body.endswith(value[:size]):
                     return body[:-size] + "***" + text[len(body) :]
         return text
+
+
+#: Every secret any redactor of this process was given: what log filters hide by value.
+EVERY_SECRET = Redactor(shared=False)

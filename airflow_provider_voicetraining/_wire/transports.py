@@ -26,6 +26,7 @@ from urllib.request import getproxies
 import httpx
 
 from airflow_provider_voicetraining._wire.bodies import CappedBody
+from airflow_provider_voicetraining._wire.errors import VoiceTrainingConnectionError
 from airflow_provider_voicetraining._wire.event_loop import loop_for_this_thread, run_on, runs_here
 from airflow_provider_voicetraining._wire.exchange import (
     ApiCall,
@@ -75,12 +76,24 @@ def classify_httpx_error(exc: httpx.HTTPError) -> TransportFailure:
     return TransportFailure("other", message, sent=True)
 
 
-def _ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
+def _ssl_context(settings: ConnectionSettings) -> ssl.SSLContext | bool:
+    """The TLS verification of the connection; a ``verify`` file that is not a CA bundle is the
+    connection's error, named, not an ``ssl.SSLError`` from deep inside a call."""
+    verify = settings.verify
     if verify is True or verify is False:
         return verify
-    if os.path.isdir(verify):
-        return ssl.create_default_context(capath=verify)
-    return ssl.create_default_context(cafile=verify)
+    try:
+        if os.path.isdir(verify):
+            return ssl.create_default_context(capath=verify)
+        return ssl.create_default_context(cafile=verify)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or type(exc).__name__
+        raise VoiceTrainingConnectionError(
+            f"{settings.described} field verify",
+            f"{verify!r} is not a CA bundle ({reason})",
+            "give the path of a PEM file holding the CA certificate(s) that signed the endpoint's "
+            "certificate (not a private key or the server's own key), or true to use the system's CAs",
+        ) from None
 
 
 #: Headers httpx's client added to every request, kept so the bytes on the wire stay the same.
@@ -98,7 +111,7 @@ class HttpClient:
     """
 
     def __init__(self, settings: ConnectionSettings) -> None:
-        verify = _ssl_context(settings.verify)
+        verify = _ssl_context(settings)
         limits = httpx.Limits(
             max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE, keepalive_expiry=KEEPALIVE_EXPIRY
         )

@@ -38,7 +38,7 @@ from airflow_provider_voicetraining._wire.models import (
     VoiceTrainingJob,
 )
 from airflow_provider_voicetraining._wire.retry import RetryPolicy
-from airflow_provider_voicetraining._wire.secrets import Redactor, Secret
+from airflow_provider_voicetraining._wire.secrets import Redactor, Secret, secret_variants
 from airflow_provider_voicetraining._wire.settings import (
     CONN_FIELDS,
     TUNABLES,
@@ -63,11 +63,14 @@ CREATE_CLOCK_TOLERANCE = 300.0
 
 
 def _mask(token: Secret) -> None:
-    compat.mask_secret(token.reveal())
+    """Register ``token`` with Airflow's masker, in every form it can show up in."""
+    for value in secret_variants(token.reveal()):
+        compat.mask_secret(value)
 
 
 async def _amask(token: Secret) -> None:
-    await compat.amask_secret(token.reveal())
+    for value in secret_variants(token.reveal()):
+        await compat.amask_secret(value)
 
 
 class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
@@ -162,7 +165,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         if self._settings is None:
             settings = parse_connection(self.get_connection(self.metastudio_conn_id), named=self._named)
             for secret in settings.secrets():
-                compat.mask_secret(secret.reveal())
+                _mask(secret)
             self._finish_settings(settings)
         assert self._settings is not None
         return self._settings
@@ -173,7 +176,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
             conn = await compat.aget_connection(self.metastudio_conn_id)
             settings = await compat.arun_sync(parse_connection, conn)
             for secret in settings.secrets():
-                await compat.amask_secret(secret.reveal())
+                await _amask(secret)
             self._finish_settings(settings)
         assert self._settings is not None
         return self._settings
