@@ -45,12 +45,23 @@ class VoiceTrainingTransportError(VoiceTrainingError):
     :param attempts: attempts made.
     :param may_have_reached: the last attempt may have been processed by the service (a reset
         or a read timeout after the request was sent), unlike a refused connection.
+    :param permanent: no later attempt can succeed either (a server certificate that does not
+        verify): not retried, and a wait ends on it at once.
     """
 
-    def __init__(self, message: str, *, operation: str, attempts: int, may_have_reached: bool = True) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str,
+        attempts: int,
+        may_have_reached: bool = True,
+        permanent: bool = False,
+    ) -> None:
         self.operation = operation
         self.attempts = attempts
         self.may_have_reached = may_have_reached
+        self.permanent = permanent
         super().__init__(message)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -170,7 +181,13 @@ def _rebuild(cls: type[Exception], args: tuple[Any, ...], state: dict[str, Any])
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Tell whether a later attempt may not see ``exc`` (network, 429, 5xx, garbled body)."""
+    """Tell whether a later attempt may not see ``exc`` (network, 429, 5xx, garbled body).
+
+    The one rule for the hook's retries and the waits' error budgets: what the hook calls
+    permanent (a 4xx but 429, a certificate that does not verify, bad input) is not transient.
+    """
     if isinstance(exc, VoiceTrainingAPIError):
         return exc.is_transient
-    return isinstance(exc, VoiceTrainingTransportError | VoiceTrainingResponseError)
+    if isinstance(exc, VoiceTrainingTransportError):
+        return not exc.permanent
+    return isinstance(exc, VoiceTrainingResponseError)

@@ -257,6 +257,7 @@ def _transport_error(
             operation=call.operation,
             attempts=attempts.made,
             may_have_reached=outcome.sent,
+            permanent=outcome.permanent,
         )
     )
 
