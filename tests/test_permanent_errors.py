@@ -70,7 +70,9 @@ def test_async_hook_raises_a_permanent_error_at_once(bad_verify) -> None:  # typ
 
 @pytest.mark.parametrize("shared", [False, True], ids=["per-job", "shared"])
 @pytest.mark.parametrize("seen_waiting", [False, True], ids=["first-show", "first-list"])
-def test_trigger_sends_one_error_event_at_the_first_poll(bad_verify, shared: bool, seen_waiting: bool) -> None:  # type: ignore[no-untyped-def]
+def test_trigger_sends_one_error_event_at_the_first_poll(  # type: ignore[no-untyped-def]
+    bad_verify, shared: bool, seen_waiting: bool
+) -> None:
     trigger = VoiceTrainingJobTrigger(
         job_id=JOB,
         poll_interval=INTERVAL,

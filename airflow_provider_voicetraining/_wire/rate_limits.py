@@ -44,8 +44,9 @@ class RateLimiter:
     def reserve(
         self, tenant: str, api: str, rate: float, now: float | None = None, max_wait: float = math.inf
     ) -> Slot | None:
-        """Reserve the next slot for ``api`` of ``tenant``; None (nothing reserved) if it is not due
-        within ``max_wait`` seconds.
+        """Reserve the next slot for ``api`` of ``tenant``; None if not due within ``max_wait``.
+
+        A refused call reserves nothing.
 
         :param tenant: who the service counts the request against (``ConnectionSettings.tenant``).
         :param api: the API (the call's operation name: each API has its own quota).
