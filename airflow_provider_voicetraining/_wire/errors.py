@@ -146,6 +146,29 @@ class VoiceTrainingResponseError(VoiceTrainingError):
         return (_rebuild, (type(self), self.args, self.__dict__))
 
 
+class VoiceTrainingCreateUnknownError(VoiceTrainingError):
+    """A create got no usable answer and its job was not found (or not told apart); not resent.
+
+    A second create could train the voice twice.
+
+    :param message: what happened, what to check and how to retry safely.
+    :param voice_name: the voice name of the create.
+    :param batch_name: its batch name (the create operator's task-instance identity), if any.
+    :param job_ids: the candidate jobs when several matched (none: no job was found).
+    """
+
+    def __init__(
+        self, message: str, *, voice_name: str, batch_name: str | None = None, job_ids: tuple[str, ...] = ()
+    ) -> None:
+        self.voice_name = voice_name
+        self.batch_name = batch_name
+        self.job_ids = tuple(job_ids)
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
 class VoiceTrainingJobNotFinishedError(VoiceTrainingError):
     """The job is still in progress and the caller asked not to wait."""
 
