@@ -402,7 +402,7 @@ def _hint(
         return "The service throttled the calls: lower parallelism or lengthen poll intervals."
     if status >= 500:
         return "A MetaStudio service error; if it persists, quote the X-Request-Id to Huawei support."
-    return f"The service rejected the {call.operation} request's parameters: check the one its error_msg names."
+    return f"The service rejected the {call.operation} request's parameters: check the one error_msg names."
 
 
 def _location(response: WireResponse, redact: Redactor) -> str | None:
