@@ -98,9 +98,14 @@ class SharedPoller:
     :param app_user_id: the ``X-App-UserId`` the subscribers' jobs were created with.
     """
 
-    def __init__(self, hook: VoiceTrainingHook, app_user_id: str | None) -> None:
+    def __init__(
+        self, hook: VoiceTrainingHook, app_user_id: str | None, key: tuple[str, str | None] | None = None
+    ) -> None:
         self.hook = hook
         self.app_user_id = app_user_id
+        #: where :func:`poller_for` keeps it (it leaves there when it retires)
+        self.key = key
+        self._retired = False
         self.subscriptions: dict[str, list[Subscription]] = {}
         #: how many subscribers ask for each interval (the cycle's pace without a scan of all)
         self._intervals: Counter[float] = Counter()
@@ -142,6 +147,25 @@ class SharedPoller:
             del self._intervals[subscription.interval]
         if not self.subscriptions:
             self._wake.set()  # the cycle ends
+
+    async def retire_if_idle(self) -> None:
+        """Stop a poller left without subscribers and give its connections back.
+
+        It leaves the loop's registry before anything is awaited, so a trigger arriving
+        meanwhile gets a new poller; an inline wait (``asyncio.run(trigger.wait())``) ends with
+        no connection left open.
+        """
+        if self.subscriptions or self._retired:
+            return
+        self._retired = True
+        pollers = _POLLERS.get(asyncio.get_running_loop(), {})
+        if self.key is not None and pollers.get(self.key) is self:
+            del pollers[self.key]
+        tasks = [t for t in (self._task, *self._shows) if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.hook.aclose()
 
     def _all(self) -> list[Subscription]:
         return [s for subscribers in self.subscriptions.values() for s in subscribers]
@@ -270,5 +294,5 @@ async def poller_for(settings: ConnectionSettings, app_user_id: str | None, make
             if poller is None:
                 hook = make_hook()
                 await hook.__aenter__()
-                poller = pollers[key] = SharedPoller(hook, app_user_id)
+                poller = pollers[key] = SharedPoller(hook, app_user_id, key)
     return poller

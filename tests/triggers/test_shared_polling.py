@@ -9,7 +9,9 @@ list calls, 429s, dropped connections, jobs deleted mid-wait, a trigger cancelle
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import re
 import time
 import urllib.parse
@@ -259,24 +261,66 @@ def test_a_cancelled_trigger_unsubscribes_and_the_others_carry_on(emu, use_conn)
 
 def test_triggers_with_different_intervals_share_one_poller(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
     use_conn(emu)
-    now = time.time()
-    fast = emu.control.seed_job(commit_time=now, outcome="SUCCEED")["job_id"]
-    slow = emu.control.seed_job(commit_time=now, outcome="SUCCEED")["job_id"]
+    fast = emu.control.seed_job(state="PROCESSING")["job_id"]
+    slow = emu.control.seed_job(state="PROCESSING")["job_id"]
 
-    async def go() -> tuple[list[dict[str, Any]], int]:
+    async def go() -> tuple[list[dict[str, Any]], int, int]:
         async def first(job_id: str, interval: float) -> dict[str, Any]:
             trigger = VoiceTrainingJobTrigger(
                 job_id=job_id, poll_interval=interval, end_time=time.time() + 30
             )
             return next(iter([e.payload async for e in trigger.run()]))
 
-        results = await asyncio.gather(first(fast, 0.1), first(slow, 0.5))
-        return list(results), len(shared_polling._POLLERS[asyncio.get_running_loop()])
+        tasks = [asyncio.ensure_future(first(fast, 0.1)), asyncio.ensure_future(first(slow, 0.5))]
+        pollers = shared_polling._POLLERS.setdefault(asyncio.get_running_loop(), {})
+        while sum(len(p.subscriptions) for p in pollers.values()) < 2:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        sharing = len(pollers)
+        for job_id in (fast, slow):
+            await asyncio.to_thread(emu.control.set_outcome, job_id, "SUCCEED", True)
+        results = await asyncio.gather(*tasks)
+        return list(results), sharing, len(pollers)
 
     started = time.monotonic()
-    events, pollers = asyncio.run(go())
-    assert [e["status"] for e in events] == ["success", "success"] and pollers == 1
-    assert time.monotonic() - started < 5
+    events, sharing, left = asyncio.run(asyncio.wait_for(go(), 30))
+    assert [e["status"] for e in events] == ["success", "success"] and sharing == 1
+    assert left == 0  # the last subscriber leaving retired the poller
+    assert time.monotonic() - started < 10
+
+
+def _established_to(port: int) -> int:
+    """This process's open TCP sockets connected to ``port`` on loopback (client side only)."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+                if remote_port == port and fields[3] == "01" and fields[9] in inodes:
+                    count += 1
+    return count
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "per-job"])
+def test_an_inline_wait_leaves_no_connection_open(emu, use_conn, shared: bool) -> None:  # type: ignore[no-untyped-def]
+    """The non-deferrable operators' path: ``asyncio.run(trigger.wait())`` per wait."""
+    use_conn(emu)
+    port = int(emu.url.rsplit(":", 1)[1])
+    before = _established_to(port)
+    fds_before = len(os.listdir("/proc/self/fd"))
+    for position in range(3):
+        job_id = emu.control.seed_job(state="SUCCEED", asset_id=f"inline-{position}")["job_id"]
+        trigger = VoiceTrainingJobTrigger(job_id=job_id, poll_interval=0.1, shared_polling=shared)
+        event = asyncio.run(trigger.wait())
+        assert event["status"] == "success"
+        assert _established_to(port) == before, f"connections left open after wait {position + 1}"
+    assert len(os.listdir("/proc/self/fd")) <= fds_before
 
 
 def test_safety_interval_is_bounded_by_the_query_rate() -> None:
