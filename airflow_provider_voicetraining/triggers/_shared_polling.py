@@ -1,8 +1,13 @@
 """Shared polling: the waits of one event loop on one tenant and app user share one poller.
 
 Each cycle, :class:`SharedPoller` learns what changed for all its subscribers with list calls
-(``update_since`` = the previous cycle's start minus :data:`SKEW_MARGIN`, sorted by
-``update_time``, all pages) and hands each subscriber its job. Direct shows remain where a list
+(``update_since`` = the previous cycle's start minus :data:`SKEW_MARGIN`, newest
+``update_time`` first, all pages) and hands each subscriber its job. Newest first, because the
+pages are read by offset while jobs keep changing: a job that changes mid-cycle moves to the
+front, so the jobs behind it shift to later offsets (one is read twice, and skipped the second
+time) and none is missed; the changed job is the next cycle's news. Oldest first, every change
+mid-cycle shifted the rest towards the pages already read, and a job whose change preceded the
+cycle could go unread until the safety net. Direct shows remain where a list
 cannot answer: a subscriber's first look (unless the task saw the job waiting within
 :data:`FIRST_LOOK_REACH`), a cycle whose list call failed, and the safety net, once per
 :func:`safety_interval` per job. The cycle runs at the shortest interval among subscribers;
@@ -211,11 +216,13 @@ class SharedPoller:
         filters = JobFilters(
             update_since=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since)),
             sort_key="update_time",
-            sort_dir="asc",
+            sort_dir="desc",  # see the module docstring: no job is skipped while others change
         )
         try:
             # each page's news is handed out as it arrives, not after the last page
             async for job in self.hook.alist_jobs(filters, page_size=100, app_user_id=self.app_user_id):
+                if job.job_id in reported:  # shifted by a change in front of it: already handed out
+                    continue
                 reported.add(job.job_id)
                 for subscription in self.subscriptions.get(job.job_id, []):
                     subscription.deliver(Observation(job=job))

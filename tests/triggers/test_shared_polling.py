@@ -414,3 +414,61 @@ def test_the_same_events_when_seen_waiting(emu, use_conn) -> None:  # type: igno
     use_conn(emu)
     per_job, result = both(emu, lambda: seed_batch(emu), end_in=3.0, seen_waiting_at=time.time())
     assert result["events"] == per_job
+
+
+def test_jobs_changing_while_a_cycle_pages_skip_no_other_job(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19, class 6: the mechanism behind jobs a whole interval (or a safety sweep) late.
+
+    150 jobs changed before the cycle: 75 that already succeeded, 75 held in PROCESSING,
+    interleaved by update time. The cycle's second page is held (a latency fault) while the 75
+    held jobs succeed, so they move in the list the cycle is paging through by offset. Every job
+    whose change preceded the cycle must still be handed out by that cycle: paging oldest first,
+    about 25 succeeded jobs shifted past the page boundary and were never read (their triggers
+    would wait for the safety net); newest first, none is.
+    """
+    from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+    from airflow_provider_voicetraining.triggers._shared_polling import Subscription, poller_for
+
+    use_conn(emu, rate_limit_queries=0)
+    now = time.time()
+    done: list[str] = []
+    held: list[str] = []
+    for position in range(150):
+        updated = int((now - 8 + position * 0.02) * 1000)
+        if position % 2:
+            held.append(emu.control.seed_job(state="PROCESSING", lastupdate_time=updated)["job_id"])
+        else:
+            seeded = emu.control.seed_job(state="SUCCEED", asset_id=f"a-{position}", lastupdate_time=updated)
+            done.append(seeded["job_id"])
+    # the first page goes through; the second is held 5 s, long enough to change the jobs first
+    emu.control.set_faults(
+        [{"route": "list_jobs", "kind": "latency", "after": 1, "times": 1, "min_delay": 5, "max_delay": 5}]
+    )
+
+    def release_the_held_jobs_once_page_two_waits() -> None:
+        while not emu.control.stats()["faults_triggered"].get("latency"):
+            time.sleep(0.02)
+        for job_id in held:
+            emu.control.set_outcome(job_id, "SUCCEED", at_once=True, asset_id="late")
+
+    async def go() -> dict[str, shared_polling.Observation]:
+        hook = VoiceTrainingHook()
+        settings = await hook.aget_settings()
+        poller = await poller_for(settings, None, VoiceTrainingHook)
+        # every subscriber is in before the first cycle runs (nothing is awaited in between)
+        subs = [Subscription(job_id, 60.0, seen_waiting_at=now) for job_id in done + held]
+        for sub in subs:
+            poller.subscribe(sub)
+        await asyncio.to_thread(release_the_held_jobs_once_page_two_waits)
+        firsts = await asyncio.gather(*(sub.queue.get() for sub in subs))  # one cycle's answers
+        for sub in subs:
+            poller.unsubscribe(sub)
+        await poller.retire_if_idle()
+        return dict(zip((s.job_id for s in subs), firsts, strict=True))
+
+    first = asyncio.run(asyncio.wait_for(go(), 30))
+    missed = [job_id for job_id in done if first[job_id].job is None]
+    assert not missed, f"{len(missed)} of {len(done)} jobs changed before the cycle were not read"
+    assert all(first[job_id].job.state == "SUCCEED" for job_id in done)  # type: ignore[union-attr]
+    pages = emu.control.requests(route="list_jobs")
+    assert len(pages) >= 2 and all("sort_dir=desc" in r["query"] for r in pages), pages[:2]
