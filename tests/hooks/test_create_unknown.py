@@ -130,3 +130,17 @@ def test_a_retried_task_makes_exactly_one_job(emu, use_conn, tmp_path, faults: l
     assert [j.job_id for j in jobs] == [job_id] == [second.xcom["job_id"]]
     assert jobs[0].state != "CREATING"  # uploaded and committed by try 2
     assert len(emu.control.requests(route="create_basic_job")) == (2 if "status" in faults[0]["kind"] else 1)
+
+
+def test_the_rule_is_written_once_the_same_in_docstring_and_readme() -> None:
+    import re
+    from pathlib import Path
+
+    def words(text: str) -> str:
+        return re.sub(r"\s+", " ", text.replace("``", "`")).strip()
+
+    doc = VoiceTrainingHook.create_job.__doc__ or ""
+    rule = words(doc.split("\n\n")[1])
+    assert rule.startswith("A create whose outcome is unknown is never sent again.")
+    readme = words((Path(__file__).resolve().parents[2] / "README.md").read_text().replace("**", ""))
+    assert rule.replace("- ", "") in readme.replace("- ", "")
