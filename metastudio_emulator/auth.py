@@ -75,7 +75,7 @@ class AkSkVerifier:
         keys: Mapping[str, KeyPair],
         project_ids: frozenset[str],
         *,
-        max_skew_seconds: float = 900.0,
+        max_skew_seconds: float = signing.MAX_CLOCK_SKEW,
         lockout_threshold: int = 5,
         lockout_seconds: float = 300.0,
     ) -> None:

@@ -16,6 +16,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_voicetraining._wire.signing import MAX_CLOCK_SKEW
+
 DEFAULT_ACCESS_KEY = "EMULATORAK0000000001"
 DEFAULT_SECRET_KEY = "emulator-demo-secret-key-0000000000000000"  # noqa: S105 (public demo value)
 DEFAULT_PROJECT_ID = "0123456789abcdef0123456789abcdef"
@@ -70,7 +72,7 @@ class EmulatorConfig:
     # Gateway behaviour.
     token_ttl_seconds: float = 24 * 3600.0
     presign_ttl_seconds: float = 3600.0
-    max_clock_skew_seconds: float = 15 * 60.0
+    max_clock_skew_seconds: float = MAX_CLOCK_SKEW
     clock_offset_seconds: float = 0.0
     lockout_threshold: int = 5
     lockout_seconds: float = 300.0

@@ -107,8 +107,9 @@ class EmulatorControl:
         result: dict[str, Any] = self._call("GET", "/stats")
         return result
 
-    def set_clock_offset(self, seconds: float) -> None:
-        self._call("PUT", "/clock", {"offset_seconds": seconds})
+    def set_clock_offset(self, seconds: float, jobs: bool = False) -> None:
+        """Skew the gateway's clock by ``seconds``; with ``jobs``, the jobs' timestamps too."""
+        self._call("PUT", "/clock", {"offset_seconds": seconds, "jobs": jobs})
 
     def set_rate_limit(self, per_second: float | None, burst: int | None = None) -> None:
         self._call("PUT", "/rate-limit", {"per_second": per_second, "burst": burst})

@@ -18,7 +18,8 @@ DELETE   /_emulator/faults                  remove every rule
 GET      /_emulator/requests?route=         request log (optionally one route)
 DELETE   /_emulator/requests                clear the log and counters
 GET      /_emulator/stats                   requests per route/status, connections, CPU
-PUT      /_emulator/clock                   ``{"offset_seconds": 960}``
+PUT      /_emulator/clock                   ``{"offset_seconds": 960, "jobs": false}`` (jobs:
+                                            job timestamps follow the offset too)
 PUT      /_emulator/rate-limit              ``{"per_second": 5, "burst": 5}`` (null disables)
 GET      /_emulator/quotas                  totals and trainings left per quota counter
 PUT      /_emulator/quotas                  ``{"basic": 0}``: set totals (others unchanged)
@@ -162,7 +163,8 @@ class ControlApi:
     async def clock(self, request: Request) -> Response:
         body = await _json(request)
         self.rt.clock_offset = float(body.get("offset_seconds", 0.0))
-        return json_response({"offset_seconds": self.rt.clock_offset})
+        self.rt.jobs_clock_offset = self.rt.clock_offset if body.get("jobs") else 0.0
+        return json_response({"offset_seconds": self.rt.clock_offset, "jobs": bool(body.get("jobs"))})
 
     async def rate_limit(self, request: Request) -> Response:
         body = await _json(request)

@@ -49,16 +49,18 @@ class EmulatorRuntime:
         self.throttle = ApiThrottle(config.api_rate_limits, config.region, config.api_rate_overrides)
         self.log = RequestLog()
         self.clock_offset = config.clock_offset_seconds
+        #: seconds the service's own clock (job timestamps) is off: a client whose clock is fast
+        #: sees jobs created "before" it asked (``PUT /_emulator/clock`` with ``"jobs": true``)
+        self.jobs_clock_offset = 0.0
         self._seed_configured_jobs()
 
     def _seed_configured_jobs(self) -> None:
         for fields in self.config.seed_jobs:
             self.store.seed(dict(fields), self.config.project_id, self.now())
 
-    @staticmethod
-    def now() -> float:
-        """Real time: job timestamps and lifecycles."""
-        return time.time()
+    def now(self) -> float:
+        """The service's clock: job timestamps and lifecycles (real time unless offset)."""
+        return time.time() + self.jobs_clock_offset
 
     def gateway_now(self) -> float:
         """The gateway's (possibly skewed) clock: signature window, token and presign expiry."""
@@ -77,6 +79,7 @@ class EmulatorRuntime:
         )
         self.log.clear()
         self.clock_offset = self.config.clock_offset_seconds
+        self.jobs_clock_offset = 0.0
         self._seed_configured_jobs()
 
     def issue_token(self, project_id: str, ttl_seconds: float | None = None) -> tuple[str, IssuedToken]:

@@ -33,7 +33,7 @@ from airflow_provider_voicetraining.operators.voice_training import (
 )
 from airflow_provider_voicetraining.packages import make_synthetic_package
 from airflow_provider_voicetraining.sensors.voice_training import VoiceTrainingJobSensor
-from airflow_provider_voicetraining.version_compat import TaskDeferred
+from airflow_provider_voicetraining.version_compat import AirflowFailException, TaskDeferred
 from metastudio_emulator import EmulatorConfig, EmulatorServer
 
 pytestmark = pytest.mark.faults
@@ -117,6 +117,7 @@ class Run:
     result: Any = None
     error: BaseException | None = None
     deferred: TaskDeferred | None = None
+    tries: int = 1
 
     def __post_init__(self) -> None:
         self.ti.task_id = self.task.task_id
@@ -181,13 +182,26 @@ def _prepare_jobs(hook: VoiceTrainingHook, package: str, tag: str, count: int) -
         return list(workers.map(prepare, range(count)))
 
 
+#: tries of a create task, as with ``retries=2``: a create whose outcome is unknown is not sent
+#: again by the hook (``VoiceTrainingCreateUnknownError``); Airflow retries the task, whose next
+#: try adopts the job by its batch name or creates the one job
+CREATE_TRIES = 3
+
+
 def _execute(run: Run) -> None:
-    try:
-        run.result = run.task.execute(run.context)
-    except TaskDeferred as deferred:
-        run.deferred = deferred
-    except Exception as exc:
-        run.error = exc
+    tries = CREATE_TRIES if isinstance(run.task, CreateVoiceTrainingJobOperator) else 1
+    for try_number in range(1, tries + 1):
+        run.ti.try_number, run.ti.xcom, run.error, run.tries = try_number, {}, None, try_number
+        try:
+            run.result = run.task.execute(run.context)
+        except TaskDeferred as deferred:
+            run.deferred = deferred
+        except AirflowFailException as exc:  # never retried
+            run.error = exc
+        except Exception as exc:
+            run.error = exc
+            continue
+        return
 
 
 async def _wait_all(runs: list[Run]) -> list[dict[str, Any]]:
@@ -212,6 +226,10 @@ def _resume(run: Run, event: dict[str, Any]) -> None:
 
 def _correct(run: Run, emulator: Any) -> bool:
     job_id = run.ti.xcom.get("job_id") or getattr(run.task, "job_id", None)
+    if isinstance(run.task, CreateVoiceTrainingJobOperator):  # one job per task, whatever the tries
+        made = [j.job_id for j in VoiceTrainingHook().list_jobs(voice_name=run.task.voice_name)]
+        if made != [job_id]:
+            return False
     if run.expected_state == "SUCCEED":
         if run.error is not None:
             return False

@@ -862,3 +862,104 @@ def test_hostile_credential_variants_are_refused_and_never_shown(  # type: ignor
             assert secret not in text
             assert not [p for p in secret_parts(secret) if p in text]
     assert server.requests == [], "a request went out with a malformed credential"
+
+
+# ------------------------------------------------------------------------------ messages (issue 19, class 7)
+def _trigger_message(shared: bool) -> str:
+    async def go() -> list[dict[str, Any]]:
+        trigger = VoiceTrainingJobTrigger(
+            job_id=JOB, metastudio_conn_id="hostile", poll_interval=0.2, shared_polling=shared
+        )
+        return [event.payload async for event in trigger.run()]
+
+    events = asyncio.run(asyncio.wait_for(go(), 30))
+    assert [e["status"] for e in events] == ["error"]
+    return str(events[0]["message"])
+
+
+MESSAGE_CLIENTS: dict[str, Callable[[], str]] = {
+    **{
+        name: (lambda c=client: str(failing(c, VoiceTrainingAPIError)[1]))
+        for name, client in SYNC_CLIENTS.items()
+    },
+    "trigger per-job": lambda: _trigger_message(False),
+    "trigger shared": lambda: _trigger_message(True),
+}
+
+
+@pytest.mark.parametrize("client", list(MESSAGE_CLIENTS))
+def test_a_redirect_says_so_where_to_and_to_check_the_endpoint(serve, client: str) -> None:  # type: ignore[no-untyped-def]
+    target = serve(hostile.fixed(200, hostile.job_body()))
+    redirect = serve(
+        hostile.fixed(302, b"", Location=f"{target.url}/elsewhere?X-Obs-Signature=presigned-secret-0001")
+    )
+    os.environ["AIRFLOW_CONN_HOSTILE"] = connection(redirect.url)
+    message = MESSAGE_CLIENTS[client]()
+    assert "HTTP 302" in message and f"It was a redirect (to {target.url}/elsewhere)" in message
+    assert "check the endpoint" in message and "rejected the request parameters" not in message
+    assert "presigned-secret-0001" not in message  # a Location's query may be a credential
+    assert target.requests == []  # type: ignore[attr-defined]
+
+
+def _obs_error(code: str, message: str) -> bytes:
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message>'
+        "<RequestId>0000018C</RequestId></Error>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "text", "expected"),
+    [
+        (
+            403,
+            "RequestTimeTooSkewed",
+            "The difference between the request time and the server's time is too large.",
+            "clock",
+        ),
+        (403, "AccessDenied", "Request has expired", "fetch fresh upload URLs with get_upload_urls"),
+        (
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match",
+            "get_upload_urls",
+        ),
+        (404, "NoSuchBucket", "The specified bucket does not exist", "the job was deleted?"),
+        (400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed object size.", "size"),
+    ],
+    ids=["skewed clock", "expired URL", "bad signature", "no bucket", "too large"],
+)
+def test_upload_refusals_name_their_fix(
+    serve, tmp_path, status: int, code: str, text: str, expected: str
+) -> None:  # type: ignore[no-untyped-def]
+    server = serve(hostile.fixed(status, _obs_error(code, text), **{"Content-Type": "application/xml"}))
+    package = tmp_path / "p.zip"
+    package.write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    with pytest.raises(VoiceTrainingAPIError) as info:
+        VoiceTrainingHook("hostile").upload_training_data(
+            f"{server.url}/bucket/data.zip?Signature=s3cr3t", package
+        )
+    message = str(info.value)
+    assert info.value.error_code == code and expected in message, message
+    assert "IAM" not in message and "grant" not in message and "s3cr3t" not in message
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (204, b"", "is not an answer show_job gives: check that the endpoint"),
+        (
+            400,
+            b'{"error_code": "MSS.00000003", "error_msg": "bad"}',
+            "rejected the show_job request's parameters",
+        ),
+        (401, b'{"error_code": "APIG.0301", "error_msg": "verify aksk signature fail"}', "AK (login) and SK"),
+        (403, b'{"error_code": "APIG.0302", "error_msg": "no permission"}', "grant MetaStudio access"),
+        (404, b'{"error_code": "MSS.00000404", "error_msg": "no job"}', "app_user_id"),
+    ],
+    ids=["204", "400", "401", "403", "404"],
+)
+def test_every_error_status_names_what_to_check(serve, status: int, body: bytes, expected: str) -> None:  # type: ignore[no-untyped-def]
+    serve(hostile.fixed(status, body))
+    _, error = failing(sync_get, VoiceTrainingAPIError)
+    assert expected in str(error), str(error)

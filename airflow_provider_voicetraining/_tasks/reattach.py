@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_voicetraining import version_compat as compat
+from airflow_provider_voicetraining._wire.signing import MAX_CLOCK_SKEW
 from airflow_provider_voicetraining._wire.states import COMMITTABLE_STATES, StateClass, classify
 
 if TYPE_CHECKING:
@@ -31,8 +32,6 @@ STORE_KEY = "metastudio_voice_training_job"
 IDENTITY_PREFIX = "af-"
 #: 24 hex digits = 96 bits: two task instances colliding is not a practical concern.
 IDENTITY_HEX = 24
-#: How far the service's ``create_time`` may lag the Airflow clock (the hook uses the same margin).
-CLOCK_TOLERANCE = 300.0
 #: Candidates looked at per owner (one task instance makes one job per failed attempt at most).
 MAX_CANDIDATES = 20
 
@@ -97,8 +96,9 @@ class TaskAttempt:
 
     @property
     def earliest_create_time(self) -> float | None:
-        """A job of this run cannot be older than this (epoch seconds)."""
-        return None if self.run_began is None else self.run_began - CLOCK_TOLERANCE
+        """A job of this run cannot be older than this (epoch seconds; the gateway's clock
+        tolerance, :data:`~._wire.signing.MAX_CLOCK_SKEW`, before the run became due)."""
+        return None if self.run_began is None else self.run_began - MAX_CLOCK_SKEW
 
 
 @dataclass(frozen=True)

@@ -45,12 +45,23 @@ class VoiceTrainingTransportError(VoiceTrainingError):
     :param attempts: attempts made.
     :param may_have_reached: the last attempt may have been processed by the service (a reset
         or a read timeout after the request was sent), unlike a refused connection.
+    :param permanent: no later attempt can succeed either (a server certificate that does not
+        verify): not retried, and a wait ends on it at once.
     """
 
-    def __init__(self, message: str, *, operation: str, attempts: int, may_have_reached: bool = True) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str,
+        attempts: int,
+        may_have_reached: bool = True,
+        permanent: bool = False,
+    ) -> None:
         self.operation = operation
         self.attempts = attempts
         self.may_have_reached = may_have_reached
+        self.permanent = permanent
         super().__init__(message)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -135,6 +146,29 @@ class VoiceTrainingResponseError(VoiceTrainingError):
         return (_rebuild, (type(self), self.args, self.__dict__))
 
 
+class VoiceTrainingCreateUnknownError(VoiceTrainingError):
+    """A create got no usable answer and its job was not found (or not told apart); not resent.
+
+    A second create could train the voice twice.
+
+    :param message: what happened, what to check and how to retry safely.
+    :param voice_name: the voice name of the create.
+    :param batch_name: its batch name (the create operator's task-instance identity), if any.
+    :param job_ids: the candidate jobs when several matched (none: no job was found).
+    """
+
+    def __init__(
+        self, message: str, *, voice_name: str, batch_name: str | None = None, job_ids: tuple[str, ...] = ()
+    ) -> None:
+        self.voice_name = voice_name
+        self.batch_name = batch_name
+        self.job_ids = tuple(job_ids)
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
 class VoiceTrainingJobNotFinishedError(VoiceTrainingError):
     """The job is still in progress and the caller asked not to wait."""
 
@@ -170,7 +204,13 @@ def _rebuild(cls: type[Exception], args: tuple[Any, ...], state: dict[str, Any])
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Tell whether a later attempt may not see ``exc`` (network, 429, 5xx, garbled body)."""
+    """Tell whether a later attempt may not see ``exc`` (network, 429, 5xx, garbled body).
+
+    The one rule for the hook's retries and the waits' error budgets: what the hook calls
+    permanent (a 4xx but 429, a certificate that does not verify, bad input) is not transient.
+    """
     if isinstance(exc, VoiceTrainingAPIError):
         return exc.is_transient
-    return isinstance(exc, VoiceTrainingTransportError | VoiceTrainingResponseError)
+    if isinstance(exc, VoiceTrainingTransportError):
+        return not exc.permanent
+    return isinstance(exc, VoiceTrainingResponseError)

@@ -161,21 +161,29 @@ def call_flow(
             token = TOKENS.valid(key) or (yield MintToken())
         if service:
             rate = settings.query_rate if call.method == "GET" else settings.write_rate
-            queued = RATE_LIMITER.reserve(settings.tenant, call.operation, rate)
-            if queued > 0:
-                if clock() + queued >= call_deadline:
-                    raise VoiceTrainingThrottledError(
-                        f"MetaStudio {call.operation}: the client-side rate limit ({rate:g}/s for "
-                        f"{call.operation} of this tenant, in this process) queues it {queued:.1f}s, "
-                        "past the call's time budget. Lower parallelism, or raise call_timeout.",
-                        operation=call.operation,
-                        status_code=429,
-                        error_code=None,
-                        error_msg=None,
-                        request_id=None,
-                        attempts=attempts.made - 1,
-                    )
-                yield Sleep(queued)
+            slot = RATE_LIMITER.reserve(
+                settings.tenant, call.operation, rate, max_wait=call_deadline - clock()
+            )
+            if slot is None:  # nothing reserved: a refused call holds no slot
+                raise VoiceTrainingThrottledError(
+                    f"MetaStudio {call.operation}: the client-side rate limit ({rate:g}/s for "
+                    f"{call.operation} of this tenant, in this process) has no slot before the "
+                    "call's deadline. Lower parallelism, lengthen poll intervals, or raise "
+                    "call_timeout (or the connection's rate_limit_queries/rate_limit_writes if your "
+                    "quota is higher).",
+                    operation=call.operation,
+                    status_code=429,
+                    error_code=None,
+                    error_msg=None,
+                    request_id=None,
+                    attempts=attempts.made - 1,
+                )
+            if slot.wait > 0:
+                try:
+                    yield Sleep(slot.wait)
+                except BaseException:  # cancelled (or closed) while queued: the slot goes back
+                    RATE_LIMITER.release(slot)
+                    raise
         now = clock()
         attempt_deadline = min(now + attempt_timeout(call, settings), call_deadline)
         outcome = yield Send(build_request(call, settings, token, now, attempt_deadline))

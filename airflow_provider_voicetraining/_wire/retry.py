@@ -14,6 +14,7 @@ from __future__ import annotations
 import email.utils
 import math
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from airflow_provider_voicetraining._wire.settings import (
     AUTH_TOKEN,
     ConnectionSettings,
 )
+from airflow_provider_voicetraining._wire.signing import MAX_CLOCK_SKEW
 
 T = TypeVar("T")
 
@@ -257,6 +259,7 @@ def _transport_error(
             operation=call.operation,
             attempts=attempts.made,
             may_have_reached=outcome.sent,
+            permanent=outcome.permanent,
         )
     )
 
@@ -289,12 +292,89 @@ def _count(attempts: int) -> str:
     return f"{attempts} attempt{'s' if attempts != 1 else ''}"
 
 
-def _hint(settings: ConnectionSettings, status: int, error_msg: str | None) -> str:
+#: ``<Code>`` and ``<Message>`` of an OBS (upload host) XML error body.
+_OBS_CODE = re.compile(r"<Code>([^<]{1,64})</Code>")
+_OBS_MESSAGE = re.compile(r"<Message>([^<]*)</Message>")
+
+
+def _obs_error(text: str | None) -> tuple[str | None, str | None]:
+    """``(Code, Message)`` of an OBS XML error body, or ``(None, None)``."""
+    code = _OBS_CODE.search(text or "")
+    if code is None:
+        return None, None
+    message = _OBS_MESSAGE.search(text or "")
+    return code.group(1).strip(), (message.group(1).strip() if message else None)
+
+
+def _redirect_hint(call: ApiCall[Any], settings: ConnectionSettings, location: str | None) -> str:
+    where = f"to {location}" if location else "without a Location"
+    if call.target == "absolute":
+        return (
+            f"It was a redirect ({where}), which uploads do not follow: the upload URL is not the "
+            "storage host's; fetch fresh upload URLs with get_upload_urls and check any proxy."
+        )
+    return (
+        f"It was a redirect ({where}), which the provider does not follow: check the endpoint of "
+        f"{settings.described} ({settings.endpoint}: scheme https, the region's host, no path)."
+    )
+
+
+def _upload_hint(status: int, error_code: str | None, error_msg: str | None) -> str:
+    """What to check after the upload host (a presigned URL) refused an upload."""
+    code = (error_code or "").lower()
+    msg = (error_msg or "").lower()
+    if code == "requesttimetooskewed" or "skew" in msg:
+        return (
+            "The upload host says this machine's clock is too far off: synchronise the clock "
+            "(NTP) and upload again."
+        )
+    if "expired" in msg or code == "expiredtoken":
+        return (
+            "The presigned upload URL expired: fetch fresh upload URLs with get_upload_urls and upload again."
+        )
+    if status in (401, 403):
+        return (
+            f"The upload host refused the presigned URL ({error_code or 'HTTP ' + str(status)}): fetch fresh "
+            "upload URLs with get_upload_urls, and upload to them unchanged."
+        )
+    if status == 404:
+        return "The upload target does not exist (the job was deleted?): check the job, then get_upload_urls."
+    if status == 429 or status >= 500:
+        return "The upload host is busy or failing; upload again later."
+    return "The upload host rejected the file (error_msg says why): check its size and content type."
+
+
+def _hint(
+    call: ApiCall[Any],
+    settings: ConnectionSettings,
+    status: int,
+    error_code: str | None,
+    error_msg: str | None,
+    location: str | None,
+) -> str:
+    """What to check for an error answer: each names the field or the call that fixes it."""
     msg = (error_msg or "").lower()
     conn = settings.described
+    if 300 <= status < 400:
+        return _redirect_hint(call, settings, location)
+    if call.target == "absolute":
+        return _upload_hint(status, error_code, error_msg)
+    if status < 300:
+        return (
+            f"HTTP {status} is not an answer {call.operation} gives: check that the endpoint of {conn} "
+            f"({settings.endpoint}) is MetaStudio and no proxy answers in its place."
+        )
+    if call.target == "iam" and status in (400, 401, 403):
+        return (
+            f"IAM refused to issue a token: check the IAM user (login), password and domain_name of {conn}, "
+            "and that the user is not locked."
+        )
     if status == 401:
         if "expired" in msg and settings.auth_type == AUTH_AKSK:
-            return "Check the clock of this machine: X-Sdk-Date must be within 15 minutes of UTC."
+            return (
+                "Check the clock of this machine: X-Sdk-Date must be within "
+                f"{MAX_CLOCK_SKEW / 60:.0f} minutes of UTC."
+            )
         if "forbidden" in msg or "limit" in msg:
             return (
                 "The AK is locked for 5 minutes after repeated failures; fix the SK in "
@@ -322,7 +402,15 @@ def _hint(settings: ConnectionSettings, status: int, error_msg: str | None) -> s
         return "The service throttled the calls: lower parallelism or lengthen poll intervals."
     if status >= 500:
         return "A MetaStudio service error; if it persists, quote the X-Request-Id to Huawei support."
-    return "The service rejected the request parameters; error_msg says which."
+    return f"The service rejected the {call.operation} request's parameters: check the one error_msg names."
+
+
+def _location(response: WireResponse, redact: Redactor) -> str | None:
+    """A redirect's ``Location`` without its query (a presigned query is a credential), bounded."""
+    location = response.headers.get_ci("Location")
+    if not location:
+        return None
+    return redact.clip(location.split("?", 1)[0], MAX_SERVER_TEXT)
 
 
 _ERROR_CLASSES: dict[int, type[VoiceTrainingAPIError]] = {
@@ -348,6 +436,9 @@ def error_from_response(
     ``X-Request-Id``; an ``Authorization`` header's ``Signature=``) reaches the error.
     """
     raw_code, raw_msg = extract_error(response.body)
+    if call.target == "absolute" and raw_code is None:  # the upload host answers in OBS's XML
+        obs_code, obs_msg = _obs_error(raw_msg)
+        raw_code, raw_msg = obs_code or raw_code, obs_msg or raw_msg
     error_code = redact.clip(raw_code, MAX_SERVER_CODE)
     error_msg = redact.clip(raw_msg, MAX_SERVER_TEXT)
     request_id = redact.clip(response.request_id, MAX_REQUEST_ID)
@@ -356,7 +447,7 @@ def error_from_response(
     message = (
         f"MetaStudio {call.operation} failed: HTTP {status} {error_code or '-'} "
         f"{error_msg or '(no message)'!r} (X-Request-Id {request_id or '-'}, {_count(attempts)}){note}. "
-        f"{_hint(settings, status, error_msg)}"
+        f"{_hint(call, settings, status, error_code, error_msg, _location(response, redact))}"
     )
     return cls(
         redact.final(message),

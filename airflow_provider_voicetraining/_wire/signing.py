@@ -25,6 +25,10 @@ HEADER_CONTENT_SHA256 = "X-Sdk-Content-Sha256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#: The clock skew API Gateway accepts between ``X-Sdk-Date`` and its own clock (15 minutes):
+#: a client whose signed calls work may be this far off, so every comparison of the local clock
+#: with a time the service stamped (a job's ``create_time``) tolerates as much.
+MAX_CLOCK_SKEW = 15 * 60.0
 
 
 def _encode(value: str) -> str:

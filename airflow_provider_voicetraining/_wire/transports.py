@@ -329,18 +329,21 @@ class AsyncTransport:
         await self.client()  # acquired before the flow reserves rate-limit slots
         flow = call_flow(call, self.settings, self.policy, self.redact, deadline=deadline)
         outcome: Any = None
-        while True:
-            try:
-                action = flow.send(outcome)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            if isinstance(action, Send):
-                outcome = await self._send(action.request)
-            elif isinstance(action, Sleep):
-                await asyncio.sleep(action.seconds)
-                outcome = None
-            else:
-                outcome = await self._token()
+        try:
+            while True:
+                try:
+                    action = flow.send(outcome)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+                if isinstance(action, Send):
+                    outcome = await self._send(action.request)
+                elif isinstance(action, Sleep):
+                    await asyncio.sleep(action.seconds)
+                    outcome = None
+                else:
+                    outcome = await self._token()
+        finally:
+            flow.close()  # a call cancelled while queued gives its rate-limit slot back now
 
     async def _send(self, request: WireRequest) -> WireResponse | TransportFailure:
         remaining = request.deadline - time.time()

@@ -20,6 +20,7 @@ from airflow_provider_voicetraining._wire import checks as check
 from airflow_provider_voicetraining._wire import endpoints as api
 from airflow_provider_voicetraining._wire.errors import (
     VoiceTrainingAPIError,
+    VoiceTrainingCreateUnknownError,
     VoiceTrainingError,
     VoiceTrainingNotFoundError,
     VoiceTrainingResponseError,
@@ -45,6 +46,7 @@ from airflow_provider_voicetraining._wire.settings import (
     ConnectionSettings,
     parse_connection,
 )
+from airflow_provider_voicetraining._wire.signing import MAX_CLOCK_SKEW
 from airflow_provider_voicetraining._wire.states import JobState
 from airflow_provider_voicetraining._wire.transports import AsyncTransport, SyncTransport
 from airflow_provider_voicetraining._wire.vocabulary import MAX_PAGE
@@ -57,9 +59,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 BaseHook = compat.base_hook_class()
-
-#: How far the service's ``create_time`` may lag our clock when matching an unanswered create.
-CREATE_CLOCK_TOLERANCE = 300.0
 
 
 def _mask(token: Secret) -> None:
@@ -366,12 +365,13 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
     ) -> CreatedJob:
         """Create a job of ``edition``; returns its ``job_id`` and presigned upload URLs.
 
-        When the answer is lost (5xx, connection reset, read timeout, garbled body) the job may
-        or may not exist, and sending the create again could make two. The hook looks first: a
-        single uncommitted (``CREATING``) job with this ``voice_name`` (and app user) created
-        since the attempt began is adopted, with fresh upload URLs; if there is none the create
-        is sent again (at most ``max_retries`` times); if there are several it stops rather
-        than guess.
+        A create whose outcome is unknown is never sent again. When the create gets no usable
+        answer (5xx, a reset or read timeout after it was sent, a garbled 2xx body), the hook
+        looks for the job it may have made: the one uncommitted (``CREATING``) job with this
+        ``voice_name``, app user and ``batch_name``, created at most 15 minutes (the gateway's
+        clock tolerance) before the create was sent. It adopts that job (with fresh upload
+        URLs); if there is none, or several, it raises ``VoiceTrainingCreateUnknownError``.
+        (A create that surely never reached the service, or was throttled, is retried.)
 
         :param edition: ``basic``, ``middle``, ``advance`` or ``third_party``.
         :param voice_name: name of the voice (asset) to train.
@@ -384,31 +384,15 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         call = api.create_job(
             self.settings, edition, voice_name=voice_name, app_user_id=app_user_id, **fields
         )
-        transport = self._transport
-        attempt = 0
-        while True:
-            started = time.time()
-            try:
-                return transport.execute(call)
-            except (VoiceTrainingServerError, VoiceTrainingTransportError, VoiceTrainingResponseError) as exc:
-                if isinstance(exc, VoiceTrainingTransportError) and not exc.may_have_reached:
-                    raise
-                adopted = self._adopt_unacknowledged(
-                    voice_name, app_user_id, since=started, error=exc, batch_name=fields.get("batch_name")
-                )
-                if adopted is not None:
-                    return adopted
-                if not transport.policy.can_retry(attempt):
-                    raise
-                wait = transport.policy.backoff(attempt)
-                self.log.warning(
-                    "Create of %r got no usable answer (%s) and made no job; sending it again in %.1fs",
-                    voice_name,
-                    type(exc).__name__,
-                    wait,
-                )
-                attempt += 1
-                time.sleep(wait)
+        started = time.time()
+        try:
+            return self._transport.execute(call)
+        except (VoiceTrainingServerError, VoiceTrainingTransportError, VoiceTrainingResponseError) as exc:
+            if isinstance(exc, VoiceTrainingTransportError) and not exc.may_have_reached:
+                raise
+            return self._adopt_unacknowledged(
+                voice_name, app_user_id, since=started, error=exc, batch_name=fields.get("batch_name")
+            )
 
     def check_create(
         self,
@@ -439,35 +423,52 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
         app_user_id: str | None,
         *,
         since: float,
-        error: Exception,
+        error: VoiceTrainingError,
         batch_name: str | None = None,
-    ) -> CreatedJob | None:
-        """Return the job an unanswered create made, if exactly one matches; None if none does.
+    ) -> CreatedJob:
+        """Return the job an unanswered create made if exactly one matches, else raise (see create_job)."""
+        earliest = since - MAX_CLOCK_SKEW
+        what = f"voice_name {voice_name!r}" + (f", batch_name {batch_name!r}" if batch_name else "")
+        user = f" and X-App-UserId {app_user_id!r}" if app_user_id else ""
 
-        A batch name (the create operator's task-instance identity) narrows the match further.
-        """
-        candidates = [
-            job
-            for job in self.list_jobs(
+        def unknown(problem: str, job_ids: tuple[str, ...] = ()) -> VoiceTrainingCreateUnknownError:
+            return VoiceTrainingCreateUnknownError(
+                f"Create of {voice_name!r} got no usable answer ({error}); {problem}. It was not sent "
+                "again: a second create could train the voice twice. Check the project's jobs with "
+                f"{what}{user} (list_jobs or the MetaStudio console): use or delete what is there. "
+                "Retrying the create operator's task is safe: it finds a job its earlier try made by "
+                "its batch name before creating one.",
                 voice_name=voice_name,
                 batch_name=batch_name,
-                state="CREATING",
-                sort_dir="desc",
-                max_items=20,
-                app_user_id=app_user_id,
+                job_ids=job_ids,
             )
-            if job.voice_name == voice_name
-            and job.batch_name == batch_name
-            and job.create_time is not None
-            and job.create_time.timestamp() >= since - CREATE_CLOCK_TOLERANCE
-        ]
+
+        try:
+            candidates = [
+                job
+                for job in self.list_jobs(
+                    voice_name=voice_name,
+                    batch_name=batch_name,
+                    state="CREATING",
+                    sort_dir="desc",
+                    max_items=20,
+                    app_user_id=app_user_id,
+                )
+                if job.voice_name == voice_name
+                and job.batch_name == batch_name
+                and job.create_time is not None
+                and job.create_time.timestamp() >= earliest
+            ]
+        except VoiceTrainingError as exc:
+            raise unknown(f"looking for the job it may have made failed too ({exc})") from error
         if not candidates:
-            return None
+            raise unknown("no uncommitted job it may have made is listed (yet)") from error
         if len(candidates) > 1:
-            raise VoiceTrainingError(
-                f"Create of {voice_name!r} got no usable answer ({error}) and {len(candidates)} uncommitted "
-                f"jobs with that name appeared meanwhile ({', '.join(j.job_id for j in candidates)}); "
-                "refusing to guess which is ours. Delete the extra jobs or use distinct voice names."
+            ids = tuple(j.job_id for j in candidates)
+            raise unknown(
+                f"{len(ids)} uncommitted jobs with that name were created meanwhile ({', '.join(ids)}); "
+                "refusing to guess which is ours",
+                ids,
             ) from error
         job = candidates[0]
         self.log.warning(

@@ -152,8 +152,9 @@ class SharedSource(DirectSource):
             return Observation(error=exc)
 
     async def close(self) -> None:
-        """Unsubscribe (the trigger ended, or was cancelled)."""
+        """Unsubscribe (the trigger ended, or was cancelled); the last one retires the poller."""
         self.poller.unsubscribe(self.subscription)
+        await self.poller.retire_if_idle()
 
 
 async def open_source(

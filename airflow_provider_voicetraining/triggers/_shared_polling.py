@@ -1,8 +1,13 @@
 """Shared polling: the waits of one event loop on one tenant and app user share one poller.
 
 Each cycle, :class:`SharedPoller` learns what changed for all its subscribers with list calls
-(``update_since`` = the previous cycle's start minus :data:`SKEW_MARGIN`, sorted by
-``update_time``, all pages) and hands each subscriber its job. Direct shows remain where a list
+(``update_since`` = the previous cycle's start minus :data:`SKEW_MARGIN`, newest
+``update_time`` first, all pages) and hands each subscriber its job. Newest first, because the
+pages are read by offset while jobs keep changing: a job that changes mid-cycle moves to the
+front, so the jobs behind it shift to later offsets (one is read twice, and skipped the second
+time) and none is missed; the changed job is the next cycle's news. Oldest first, every change
+mid-cycle shifted the rest towards the pages already read, and a job whose change preceded the
+cycle could go unread until the safety net. Direct shows remain where a list
 cannot answer: a subscriber's first look (unless the task saw the job waiting within
 :data:`FIRST_LOOK_REACH`), a cycle whose list call failed, and the safety net, once per
 :func:`safety_interval` per job. The cycle runs at the shortest interval among subscribers;
@@ -98,9 +103,14 @@ class SharedPoller:
     :param app_user_id: the ``X-App-UserId`` the subscribers' jobs were created with.
     """
 
-    def __init__(self, hook: VoiceTrainingHook, app_user_id: str | None) -> None:
+    def __init__(
+        self, hook: VoiceTrainingHook, app_user_id: str | None, key: tuple[str, str | None] | None = None
+    ) -> None:
         self.hook = hook
         self.app_user_id = app_user_id
+        #: where :func:`poller_for` keeps it (it leaves there when it retires)
+        self.key = key
+        self._retired = False
         self.subscriptions: dict[str, list[Subscription]] = {}
         #: how many subscribers ask for each interval (the cycle's pace without a scan of all)
         self._intervals: Counter[float] = Counter()
@@ -142,6 +152,25 @@ class SharedPoller:
             del self._intervals[subscription.interval]
         if not self.subscriptions:
             self._wake.set()  # the cycle ends
+
+    async def retire_if_idle(self) -> None:
+        """Stop a poller left without subscribers and give its connections back.
+
+        It leaves the loop's registry before anything is awaited, so a trigger arriving
+        meanwhile gets a new poller; an inline wait (``asyncio.run(trigger.wait())``) ends with
+        no connection left open.
+        """
+        if self.subscriptions or self._retired:
+            return
+        self._retired = True
+        pollers = _POLLERS.get(asyncio.get_running_loop(), {})
+        if self.key is not None and pollers.get(self.key) is self:
+            del pollers[self.key]
+        tasks = [t for t in (self._task, *self._shows) if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.hook.aclose()
 
     def _all(self) -> list[Subscription]:
         return [s for subscribers in self.subscriptions.values() for s in subscribers]
@@ -187,11 +216,13 @@ class SharedPoller:
         filters = JobFilters(
             update_since=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since)),
             sort_key="update_time",
-            sort_dir="asc",
+            sort_dir="desc",  # see the module docstring: no job is skipped while others change
         )
         try:
             # each page's news is handed out as it arrives, not after the last page
             async for job in self.hook.alist_jobs(filters, page_size=100, app_user_id=self.app_user_id):
+                if job.job_id in reported:  # shifted by a change in front of it: already handed out
+                    continue
                 reported.add(job.job_id)
                 for subscription in self.subscriptions.get(job.job_id, []):
                     subscription.deliver(Observation(job=job))
@@ -270,5 +301,5 @@ async def poller_for(settings: ConnectionSettings, app_user_id: str | None, make
             if poller is None:
                 hook = make_hook()
                 await hook.__aenter__()
-                poller = pollers[key] = SharedPoller(hook, app_user_id)
+                poller = pollers[key] = SharedPoller(hook, app_user_id, key)
     return poller

@@ -85,14 +85,18 @@ def test_malformed_bodies_that_persist_raise_a_response_error(emu, use_conn) -> 
         VoiceTrainingHook().get_job(job_id)
 
 
-def test_unanswered_create_that_made_no_job_is_sent_again(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+def test_unanswered_create_that_made_no_job_is_not_sent_again(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    from airflow_provider_voicetraining.errors import VoiceTrainingCreateUnknownError
+
     use_conn(emu)
     emu.control.set_faults([{"route": "create_basic_job", "kind": "status", "status": 500, "times": 1}])
     hook = VoiceTrainingHook()
-    created = hook.create_job("basic", voice_name="second-try")
-    assert statuses(emu, "create_basic_job") == [500, 200]
-    assert len(emu.control.requests(route="list_jobs")) == 1  # looked before sending again
-    assert [j.job_id for j in hook.list_jobs(voice_name="second-try")] == [created.job_id]
+    with pytest.raises(VoiceTrainingCreateUnknownError, match="was not sent again") as info:
+        hook.create_job("basic", voice_name="second-try")
+    assert statuses(emu, "create_basic_job") == [500]
+    assert len(emu.control.requests(route="list_jobs")) == 1  # looked, found nothing, stopped
+    assert info.value.voice_name == "second-try" and info.value.job_ids == ()
+    assert list(hook.list_jobs(voice_name="second-try")) == []
 
 
 def test_unanswered_create_that_made_a_job_adopts_it(emu, use_conn, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,9 @@ list calls, 429s, dropped connections, jobs deleted mid-wait, a trigger cancelle
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import re
 import time
 import urllib.parse
@@ -259,24 +261,66 @@ def test_a_cancelled_trigger_unsubscribes_and_the_others_carry_on(emu, use_conn)
 
 def test_triggers_with_different_intervals_share_one_poller(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
     use_conn(emu)
-    now = time.time()
-    fast = emu.control.seed_job(commit_time=now, outcome="SUCCEED")["job_id"]
-    slow = emu.control.seed_job(commit_time=now, outcome="SUCCEED")["job_id"]
+    fast = emu.control.seed_job(state="PROCESSING")["job_id"]
+    slow = emu.control.seed_job(state="PROCESSING")["job_id"]
 
-    async def go() -> tuple[list[dict[str, Any]], int]:
+    async def go() -> tuple[list[dict[str, Any]], int, int]:
         async def first(job_id: str, interval: float) -> dict[str, Any]:
             trigger = VoiceTrainingJobTrigger(
                 job_id=job_id, poll_interval=interval, end_time=time.time() + 30
             )
             return next(iter([e.payload async for e in trigger.run()]))
 
-        results = await asyncio.gather(first(fast, 0.1), first(slow, 0.5))
-        return list(results), len(shared_polling._POLLERS[asyncio.get_running_loop()])
+        tasks = [asyncio.ensure_future(first(fast, 0.1)), asyncio.ensure_future(first(slow, 0.5))]
+        pollers = shared_polling._POLLERS.setdefault(asyncio.get_running_loop(), {})
+        while sum(len(p.subscriptions) for p in pollers.values()) < 2:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        sharing = len(pollers)
+        for job_id in (fast, slow):
+            await asyncio.to_thread(emu.control.set_outcome, job_id, "SUCCEED", True)
+        results = await asyncio.gather(*tasks)
+        return list(results), sharing, len(pollers)
 
     started = time.monotonic()
-    events, pollers = asyncio.run(go())
-    assert [e["status"] for e in events] == ["success", "success"] and pollers == 1
-    assert time.monotonic() - started < 5
+    events, sharing, left = asyncio.run(asyncio.wait_for(go(), 30))
+    assert [e["status"] for e in events] == ["success", "success"] and sharing == 1
+    assert left == 0  # the last subscriber leaving retired the poller
+    assert time.monotonic() - started < 10
+
+
+def _established_to(port: int) -> int:
+    """This process's open TCP sockets connected to ``port`` on loopback (client side only)."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+                if remote_port == port and fields[3] == "01" and fields[9] in inodes:
+                    count += 1
+    return count
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "per-job"])
+def test_an_inline_wait_leaves_no_connection_open(emu, use_conn, shared: bool) -> None:  # type: ignore[no-untyped-def]
+    """The non-deferrable operators' path: ``asyncio.run(trigger.wait())`` per wait."""
+    use_conn(emu)
+    port = int(emu.url.rsplit(":", 1)[1])
+    before = _established_to(port)
+    fds_before = len(os.listdir("/proc/self/fd"))
+    for position in range(3):
+        job_id = emu.control.seed_job(state="SUCCEED", asset_id=f"inline-{position}")["job_id"]
+        trigger = VoiceTrainingJobTrigger(job_id=job_id, poll_interval=0.1, shared_polling=shared)
+        event = asyncio.run(trigger.wait())
+        assert event["status"] == "success"
+        assert _established_to(port) == before, f"connections left open after wait {position + 1}"
+    assert len(os.listdir("/proc/self/fd")) <= fds_before
 
 
 def test_safety_interval_is_bounded_by_the_query_rate() -> None:
@@ -370,3 +414,61 @@ def test_the_same_events_when_seen_waiting(emu, use_conn) -> None:  # type: igno
     use_conn(emu)
     per_job, result = both(emu, lambda: seed_batch(emu), end_in=3.0, seen_waiting_at=time.time())
     assert result["events"] == per_job
+
+
+def test_jobs_changing_while_a_cycle_pages_skip_no_other_job(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19, class 6: the mechanism behind jobs a whole interval (or a safety sweep) late.
+
+    150 jobs changed before the cycle: 75 that already succeeded, 75 held in PROCESSING,
+    interleaved by update time. The cycle's second page is held (a latency fault) while the 75
+    held jobs succeed, so they move in the list the cycle is paging through by offset. Every job
+    whose change preceded the cycle must still be handed out by that cycle: paging oldest first,
+    about 25 succeeded jobs shifted past the page boundary and were never read (their triggers
+    would wait for the safety net); newest first, none is.
+    """
+    from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
+    from airflow_provider_voicetraining.triggers._shared_polling import Subscription, poller_for
+
+    use_conn(emu, rate_limit_queries=0)
+    now = time.time()
+    done: list[str] = []
+    held: list[str] = []
+    for position in range(150):
+        updated = int((now - 8 + position * 0.02) * 1000)
+        if position % 2:
+            held.append(emu.control.seed_job(state="PROCESSING", lastupdate_time=updated)["job_id"])
+        else:
+            seeded = emu.control.seed_job(state="SUCCEED", asset_id=f"a-{position}", lastupdate_time=updated)
+            done.append(seeded["job_id"])
+    # the first page goes through; the second is held 5 s, long enough to change the jobs first
+    emu.control.set_faults(
+        [{"route": "list_jobs", "kind": "latency", "after": 1, "times": 1, "min_delay": 5, "max_delay": 5}]
+    )
+
+    def release_the_held_jobs_once_page_two_waits() -> None:
+        while not emu.control.stats()["faults_triggered"].get("latency"):
+            time.sleep(0.02)
+        for job_id in held:
+            emu.control.set_outcome(job_id, "SUCCEED", at_once=True, asset_id="late")
+
+    async def go() -> dict[str, shared_polling.Observation]:
+        hook = VoiceTrainingHook()
+        settings = await hook.aget_settings()
+        poller = await poller_for(settings, None, VoiceTrainingHook)
+        # every subscriber is in before the first cycle runs (nothing is awaited in between)
+        subs = [Subscription(job_id, 60.0, seen_waiting_at=now) for job_id in done + held]
+        for sub in subs:
+            poller.subscribe(sub)
+        await asyncio.to_thread(release_the_held_jobs_once_page_two_waits)
+        firsts = await asyncio.gather(*(sub.queue.get() for sub in subs))  # one cycle's answers
+        for sub in subs:
+            poller.unsubscribe(sub)
+        await poller.retire_if_idle()
+        return dict(zip((s.job_id for s in subs), firsts, strict=True))
+
+    first = asyncio.run(asyncio.wait_for(go(), 30))
+    missed = [job_id for job_id in done if first[job_id].job is None]
+    assert not missed, f"{len(missed)} of {len(done)} jobs changed before the cycle were not read"
+    assert all(first[job_id].job.state == "SUCCEED" for job_id in done)  # type: ignore[union-attr]
+    pages = emu.control.requests(route="list_jobs")
+    assert len(pages) >= 2 and all("sort_dir=desc" in r["query"] for r in pages), pages[:2]
