@@ -87,15 +87,28 @@ Control plane (``/_emulator/``, unauthenticated, never faulted, not in the reque
 
 from __future__ import annotations
 
-from metastudio_emulator.config import EmulatorConfig
-from metastudio_emulator.control import EmulatorControl, EmulatorControlError
-from metastudio_emulator.server import (
-    EmulatorProcess,
-    EmulatorServer,
-    spawn_emulator_process,
-)
+#: What to install when the emulator's server stack is missing (the ``emulator`` extra).
+INSTALL_HINT = "pip install 'airflow-provider-voicetraining[emulator]'"
+
+try:
+    from metastudio_emulator.config import EmulatorConfig
+    from metastudio_emulator.control import EmulatorControl, EmulatorControlError
+    from metastudio_emulator.server import (
+        EmulatorProcess,
+        EmulatorServer,
+        spawn_emulator_process,
+    )
+except ModuleNotFoundError as _missing:  # the server stack comes with the extra, not the provider
+    if (_missing.name or "").partition(".")[0] in {"metastudio_emulator", "airflow_provider_voicetraining"}:
+        raise
+    raise ImportError(
+        f"The MetaStudio emulator needs its extra, which is not installed ({_missing.name} is missing): "
+        f"{INSTALL_HINT}",
+        name=_missing.name,
+    ) from _missing
 
 __all__ = [
+    "INSTALL_HINT",
     "EmulatorConfig",
     "EmulatorControl",
     "EmulatorControlError",
