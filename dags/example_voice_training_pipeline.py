@@ -8,7 +8,7 @@ the provider has no typed method for, through the hook's signed ``requests`` ses
 (``VoiceTrainingHook.get_conn()``).
 
 Runs unchanged against the local emulator (``make demo``) or the real MetaStudio: only the
-``metastudio_default`` connection differs (see the README). Trigger it with a config to train
+``metastudio_default`` connection differs (see docs/connection.md). Trigger it with a config to train
 from your own recordings::
 
     airflow dags trigger example_voice_training_pipeline \\

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
+# autodoc imports Airflow: give it a private home under the build folder, and quiet logs
+os.environ.setdefault("AIRFLOW_HOME", str(DOCS / "_build" / "airflow-home"))
+os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 sys.path.insert(0, str(DOCS / "_ext"))
 sys.path.insert(0, str(DOCS.parent))  # the package, the emulator and the example DAGs
 

@@ -71,13 +71,13 @@ AK for five minutes (the next requests get "AK access failed to reach the limit,
 
 Lifecycle, outcome rule, faults, quotas, recording checks
 ---------------------------------------------------------
-Documented once for users in the README ("The emulator"); implemented in :mod:`.lifecycle`
+Documented once for users in the docs (``docs/emulator.md``); implemented in :mod:`.lifecycle`
 (timelines and the outcome rule), :mod:`.faults` (fault kinds and rule keys), :mod:`.quotas`
 (counters from the provider's ``Edition`` table, one training per first commit) and
 :mod:`.store` (the assessment of a recording check, from the recordings' names).
 
 Control plane (``/_emulator/``, unauthenticated, never faulted, not in the request log)
-------------------------------------------------------------------------------------
+---------------------------------------------------------------------------------------
 ``GET health``; ``POST reset``; ``POST jobs`` (seed); ``GET jobs``, ``GET jobs/{id}``;
 ``POST jobs/{id}/outcome``; ``GET|PUT|DELETE faults``; ``GET requests?route=``,
 ``DELETE requests``; ``GET stats``; ``PUT clock``; ``PUT rate-limit``; ``GET|PUT quotas``;

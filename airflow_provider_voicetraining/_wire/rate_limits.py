@@ -4,8 +4,7 @@ Every call to the service reserves a slot with :data:`RATE_LIMITER` for its (ten
 connection's ``query_rate`` (GET) or ``write_rate`` (anything else), and the request flow sleeps
 until the slot is due. One limiter per process, shared by every hook, trigger and thread (a
 reservation is a few operations under a lock). The schedule: at most ``rate`` requests start in
-any window of one second plus :data:`GUARD`. The region's rates and the reasoning: the README's
-Design section.
+any window of one second plus :data:`GUARD`. The region's rates and the reasoning: docs/design.md.
 """
 
 from __future__ import annotations

@@ -58,7 +58,8 @@ def lifecycle_transitions() -> list[tuple[str, str, str]]:
             steps = [step.state for step in build_timeline(edition.job_type, outcome)]
             for before, after in zip(steps, steps[1:], strict=False):
                 if after == JobState.WAITING_SPLIT.value:
-                    edges.setdefault((before, after), "advance, third_party")
+                    splitting = ", ".join(e.name for e in EDITIONS.values() if e.splits)
+                    edges.setdefault((before, after), splitting)
                 else:
                     edges.setdefault((before, after), "")
     return [(a, b, label) for (a, b), label in edges.items()]
