@@ -374,7 +374,9 @@ def report(scenario: str, runs: dict[str, dict[str, Any]]) -> list[list[Any]]:
             [
                 point["waits"],
                 *(
-                    next(p for p in runs[n]["points"] if p["waits"] == point["waits"])["requests_per_interval"]
+                    next(p for p in runs[n]["points"] if p["waits"] == point["waits"])[
+                        "requests_per_interval"
+                    ]
                     for n in names
                 ),
             ]

@@ -99,6 +99,7 @@ with DAG(
         report = "\n".join(lines)
         log.info(report)
         return {"job_id": details["job_id"], "state": details["state"], "report": report}
+
     # [END howto_failure_details]
 
     route_task = route()

@@ -117,6 +117,7 @@ with DAG(
         summary = {key: asset.get(key) for key in ("asset_id", "asset_name", "asset_type", "asset_state")}
         log.info(f"Voice asset: {summary}")
         return summary
+
     # [END howto_hook_get_conn]
 
     describe_voice_asset(use_voice(wait_for_voice.output))  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ from airflow_provider_voicetraining import __version__  # noqa: E402
 
 project = "airflow-provider-voicetraining"
 author = "airflow-provider-voicetraining developers"
-copyright = "the airflow-provider-voicetraining developers, Apache License 2.0"  # noqa: A001
+copyright = "the airflow-provider-voicetraining developers, Apache License 2.0"
 version = release = __version__
 
 extensions = [

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any, ClassVar
@@ -48,7 +49,9 @@ def lifecycle_transitions() -> list[tuple[str, str, str]]:
     from airflow_provider_voicetraining.vocabulary import EDITIONS
     from metastudio_emulator.lifecycle import OUTCOME_ALIASES, build_timeline
 
-    first = {build_timeline(e.job_type, o)[0].state for e in EDITIONS.values() for o in OUTCOME_ALIASES.values()}
+    first = {
+        build_timeline(e.job_type, o)[0].state for e in EDITIONS.values() for o in OUTCOME_ALIASES.values()
+    }
     (committed,) = first  # every timeline starts where a commit leads
     edges: dict[tuple[str, str], str] = {}
     for state in sorted(COMMITTABLE_STATES):
@@ -56,7 +59,7 @@ def lifecycle_transitions() -> list[tuple[str, str, str]]:
     for edition in EDITIONS.values():
         for outcome in sorted(set(OUTCOME_ALIASES.values())):
             steps = [step.state for step in build_timeline(edition.job_type, outcome)]
-            for before, after in zip(steps, steps[1:], strict=False):
+            for before, after in itertools.pairwise(steps):
                 if after == JobState.WAITING_SPLIT.value:
                     splitting = ", ".join(e.name for e in EDITIONS.values() if e.splits)
                     edges.setdefault((before, after), splitting)
