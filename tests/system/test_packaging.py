@@ -42,6 +42,10 @@ def _run(*cmd: str, env: dict[str, str] | None = None, cwd: Path = REPO) -> str:
     return result.stdout
 
 
+def _install(python: str, *args: str) -> None:
+    _run(UV, "pip", "install", "--quiet", "--python", python, *args)
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("dist")
@@ -69,18 +73,7 @@ def installed(built: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) 
         )
     )
     airflow = importlib.metadata.version("apache-airflow")
-    _run(
-        UV,
-        "pip",
-        "install",
-        "--quiet",
-        "--python",
-        python,
-        "--constraint",
-        str(constraints),
-        f"apache-airflow=={airflow}",
-        str(built["wheel"]),
-    )
+    _install(python, "--constraint", str(constraints), f"apache-airflow=={airflow}", str(built["wheel"]))
     env = {
         key: value
         for key, value in os.environ.items()
@@ -168,20 +161,8 @@ def test_the_emulator_without_its_extra_names_the_extra(
     _run(UV, "venv", "--quiet", "--python", sys.executable, str(venv))
     python = str(venv / "bin" / "python")
     constraints = str(Path(installed["root"]) / "constraints.txt")
-    _run(UV, "pip", "install", "--quiet", "--python", python, "--no-deps", str(built["wheel"]))
-    _run(
-        UV,
-        "pip",
-        "install",
-        "--quiet",
-        "--python",
-        python,
-        "--constraint",
-        constraints,
-        "httpx",
-        "requests",
-        "pendulum",
-    )
+    _install(python, "--no-deps", str(built["wheel"]))
+    _install(python, "--constraint", constraints, "httpx", "requests", "pendulum")
     result = subprocess.run(
         [python, "-c", "import metastudio_emulator"],
         env=_cli_env(installed),
