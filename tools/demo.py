@@ -14,6 +14,7 @@ Run it with ``make demo``, or ``.venv-airflow-3.3.2/bin/python -m tools.demo [--
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import sys
@@ -89,6 +90,9 @@ def _run_dag(voice_name: str) -> int:
 
     from airflow_provider_voicetraining.version_compat import load_dagbag
 
+    if os.environ["AIRFLOW__LOGGING__NAMESPACE_LEVELS"]:
+        # Airflow < 3.1 has no [logging] namespace_levels: the same level on its stdlib logger
+        logging.getLogger("airflow.assets.manager").setLevel(logging.ERROR)
     print("Migrating the Airflow database (SQLite) ...")
     initdb()
     bag = load_dagbag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
