@@ -81,7 +81,8 @@ $(DEMO_STAMP): pyproject.toml Makefile
 	@echo "Installing apache-airflow==$(AIRFLOW_VERSION) and the provider with its emulator into $(DEMO_VENV) ..."
 	@$(DEMO_VENV)/bin/uv pip install --quiet --python $(DEMO_VENV)/bin/python $(if $(RESOLVE_DATE),--exclude-newer $(RESOLVE_DATE)) \
 	  "apache-airflow==$(AIRFLOW_VERSION)"
-	@$(DEMO_VENV)/bin/uv pip install --quiet --python $(DEMO_VENV)/bin/python -e ".[emulator]" "apache-airflow==$(AIRFLOW_VERSION)"
+	@$(DEMO_VENV)/bin/uv pip install --quiet --python $(DEMO_VENV)/bin/python $(if $(RESOLVE_DATE),--exclude-newer $(RESOLVE_DATE)) \
+	  -e ".[emulator]" "apache-airflow==$(AIRFLOW_VERSION)"
 	@touch $(DEMO_STAMP)
 
 demo: $(DEMO_STAMP)
