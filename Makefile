@@ -1,11 +1,13 @@
 # Two commands set everything up on a fresh machine (Python >= 3.10 with venv):
 #   make demo   run the example pipeline with real Airflow against the local emulator
 #   make playground   the example DAGs in Airflow's UI against the emulator (Ctrl-C stops it)
-#   make test   ruff, mypy and the whole test suite on every supported Airflow release line
-#               (what CI runs: tools/test_matrix.sh)
+#   make test   ruff, mypy, the docs and the whole test suite on every supported Airflow
+#               release line (what CI runs: tools/test_matrix.sh)
 # Each creates its own virtual environments. For a quicker loop while you work:
 #   make quick            ruff and the unit tests on one Airflow version (a couple of minutes)
 #   make test-version     everything on one version (AIRFLOW_VERSION, default 3.3.2)
+#   make docs             the documentation site into docs/_build/html (warnings are errors)
+#   make dist             the sdist and the wheel into dist/, checked with twine
 
 PYTHON ?= python3
 AIRFLOW_VERSION ?= 3.3.2
@@ -20,7 +22,7 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 3
 # Versions `make test` runs, lowest and newest supported release lines
 AIRFLOW_VERSIONS ?= 3.0.6 3.3.2
-SOURCES := airflow_provider_voicetraining metastudio_emulator dags tests benchmarks tools
+SOURCES := airflow_provider_voicetraining metastudio_emulator dags tests benchmarks tools docs
 # Browser tests drive Debian's chromium through Playwright (its own browser downloads are not
 # reachable everywhere): `make` installs the package with apt-get when it is missing.
 CHROMIUM ?= $(shell command -v chromium 2>/dev/null || command -v chromium-browser 2>/dev/null)
@@ -31,7 +33,14 @@ RESOLVE_DATE_3.0.6 := 2025-09-20
 RESOLVE_DATE_3.3.2 := 2026-11-20
 RESOLVE_DATE ?= $(RESOLVE_DATE_$(AIRFLOW_VERSION))
 
-.PHONY: demo playground playground-stop test test-version quick lint typecheck unit system bench clean venv chromium system-packages
+# `make demo` runs in a venv of its own holding Airflow, the provider and its emulator extra only
+DEMO_VENV ?= .venv-demo-$(AIRFLOW_VERSION)
+DEMO_STAMP := $(DEMO_VENV)/.installed
+DOCS_STAMP := $(VENV)/.docs-installed
+# Sphinx options: warnings are errors (a broken reference or include fails the build)
+SPHINXOPTS ?= -W --keep-going -q
+
+.PHONY: demo playground playground-stop test test-version quick lint typecheck unit system bench clean venv chromium system-packages docs graphviz dist
 
 # System packages the tests need, installed with apt-get when missing (root, or sudo). One
 # helper for every such package: $(call ensure_package,CHECK,DEBIAN PACKAGE,WHAT FOR).
@@ -59,13 +68,25 @@ $(STAMP): pyproject.toml Makefile
 	@echo "Installing apache-airflow==$(AIRFLOW_VERSION) (dependencies as of $(or $(RESOLVE_DATE),today)) and the provider into $(VENV) ..."
 	@$(BIN)/uv pip install --quiet --python $(BIN)/python $(if $(RESOLVE_DATE),--exclude-newer $(RESOLVE_DATE)) \
 	  "apache-airflow==$(AIRFLOW_VERSION)" apache-airflow-providers-openlineage apache-airflow-providers-celery
-	@$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev]" "apache-airflow==$(AIRFLOW_VERSION)"
+	@$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[emulator]" --group dev "apache-airflow==$(AIRFLOW_VERSION)"
 	@touch $(STAMP)
 
 venv: $(STAMP)
 
-demo: $(STAMP)
-	$(BIN)/python -m tools.demo
+# The demo's own venv: Airflow (its dependency tree as of its release), the provider and the
+# emulator's extra; no test, lint or docs tool.
+$(DEMO_STAMP): pyproject.toml Makefile
+	@test -x $(DEMO_VENV)/bin/python || $(PYTHON) -m venv $(DEMO_VENV)
+	@$(DEMO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade uv
+	@echo "Installing apache-airflow==$(AIRFLOW_VERSION) and the provider with its emulator into $(DEMO_VENV) ..."
+	@$(DEMO_VENV)/bin/uv pip install --quiet --python $(DEMO_VENV)/bin/python $(if $(RESOLVE_DATE),--exclude-newer $(RESOLVE_DATE)) \
+	  "apache-airflow==$(AIRFLOW_VERSION)"
+	@$(DEMO_VENV)/bin/uv pip install --quiet --python $(DEMO_VENV)/bin/python $(if $(RESOLVE_DATE),--exclude-newer $(RESOLVE_DATE)) \
+	  -e ".[emulator]" "apache-airflow==$(AIRFLOW_VERSION)"
+	@touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
+	$(DEMO_VENV)/bin/python -m tools.demo
 
 # Airflow's UI, components and the emulator on loopback; everything it writes is in .playground/
 playground: $(STAMP)
@@ -115,8 +136,28 @@ test-version: lint typecheck unit system
 
 quick: lint unit
 
+# The docs draw their diagrams with Graphviz's dot (Debian's graphviz, installed when missing).
+graphviz:
+	$(call ensure_package,command -v dot,graphviz,the diagrams of the docs: make docs)
+
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	@$(BIN)/uv pip install --quiet --python $(BIN)/python --group docs
+	@touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP) graphviz
+	@rm -rf docs/_build
+	$(BIN)/python -m sphinx -b html $(SPHINXOPTS) docs docs/_build/html
+	@echo "Docs: docs/_build/html/index.html"
+
+dist: $(STAMP)
+	@rm -rf dist
+	$(BIN)/python -m build --sdist --wheel --outdir dist . >/dev/null
+	$(BIN)/twine check --strict dist/*
+	@ls -l dist
+
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf .venv-airflow-* .demo .playground .test-artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv-airflow-* .venv-demo-* .demo .playground .test-artifacts .pytest_cache .mypy_cache .ruff_cache \
+	  docs/_build dist build

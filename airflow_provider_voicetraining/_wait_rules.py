@@ -41,7 +41,7 @@ KIND_VOICE = "voice"
 KIND_SHORT = "short"
 JOB_KINDS = (KIND_VOICE, KIND_SHORT)
 
-#: XCom keys (documented in the README).
+#: XCom keys (documented in docs/xcom-assets-lineage.md).
 XCOM_JOB_ID = "job_id"
 XCOM_JOB = "job"
 XCOM_FAILURE = "failure_details"

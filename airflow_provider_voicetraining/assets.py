@@ -32,7 +32,7 @@ __all__ = [
 SCHEME = "metastudio"
 #: the alias every voice is attached to unless a task names another one (or none)
 VOICE_ALIAS = "metastudio_voices"
-#: keys of an event's ``extra`` (documented in the README)
+#: keys of an event's ``extra`` (documented in docs/xcom-assets-lineage.md)
 EVENT_EXTRA_KEYS = ("asset_id", "job_id", "voice_name", "app_user_id")
 
 _FIX = (

@@ -3,8 +3,8 @@
 No other module of the provider branches on the Airflow version: they import from here (as
 Airflow's own providers keep a root ``version_compat.py``). Public (``__all__``): the version
 flags and the Airflow exceptions whose import path differs per line. The helper functions
-serve the provider's own modules and may change; the table of what differs per line is in the
-README's Design section.
+serve the provider's own modules and may change; the table of what differs per line is in
+docs/design.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``python -m benchmarks [NAME ...] [--json-dir DIR]``: run the benchmarks (all by default).
 
 Each runs in its own interpreter (``python -m benchmarks.NAME``), one after the other, and
-prints its tables; see ``BENCHMARKS.md`` for the method and the figures. About 40 minutes.
+prints its tables; see ``docs/performance.md`` for the method and the figures. About 40 minutes.
 """
 
 from __future__ import annotations

@@ -162,7 +162,7 @@ def interleaved(
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """A Markdown table (right-aligned numbers), ready to paste into BENCHMARKS.md."""
+    """A Markdown table (right-aligned numbers), ready to paste into docs/performance.md."""
     text_rows = [[_cell(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in text_rows:

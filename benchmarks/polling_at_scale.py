@@ -17,6 +17,10 @@ over TLS):
   API requests per interval; shared and per-job. The safety net's first sweep is due only
   after 5,000 s: the shared run then back-dates every subscription's last direct show, so that
   the sweep runs at its real pace, and measures three more intervals.
+* ``sweep``: requests per 5 s interval against the number of waits (10 to 1,000, held in
+  PROCESSING, one app user), shared and per-job, each size on a fresh emulator, measured over
+  three intervals after a start-up of three; not in the default run. Its ``--json`` output,
+  committed as ``docs/_data/polling_sweep.json``, is the docs' performance plot.
 * ``creates``: 500 ``CreateVoiceTrainingJobOperator`` runs (create, upload, commit) from 16
   worker threads of one process against an emulator that throttles create and commit at
   cn-east-3's 3/s. Figures: tasks failed (target 0), 429s seen, creates per second (target
@@ -54,7 +58,15 @@ from benchmarks._common import (
 )
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
-VARIANTS = {"1k": ["shared", "per_job"], "10k": ["shared", "per_job"], "creates": ["limited"]}
+VARIANTS = {
+    "1k": ["shared", "per_job"],
+    "10k": ["shared", "per_job"],
+    "creates": ["limited"],
+    "sweep": ["shared", "per_job"],
+}
+#: the ``sweep`` scenario: waits held in PROCESSING, 5 s interval, requests per interval measured
+SWEEP_SIZES = (10, 30, 100, 300, 1000)
+SWEEP_INTERVAL = 5.0
 
 
 def rss_bytes() -> int:
@@ -109,8 +121,17 @@ def wrong_event(job: dict[str, Any], event: dict[str, Any] | None) -> bool:
 
 
 async def drive(
-    jobs: list[dict[str, Any]], interval: float, shared: bool, launch_at: float, emu: Any, big: bool
+    jobs: list[dict[str, Any]],
+    interval: float,
+    shared: bool,
+    launch_at: float,
+    emu: Any,
+    settle: float | None,
+    sweep: bool = False,
 ) -> dict[str, Any]:
+    """Run one trigger per job; with ``settle``, measure three intervals once that many seconds
+    passed (every trigger subscribed and shown once) and then stop; with ``sweep`` too, three
+    more intervals during the safety net's sweep."""
     from airflow_provider_voicetraining.triggers.voice_training import VoiceTrainingJobTrigger
 
     events: dict[str, tuple[float, dict[str, Any]]] = {}
@@ -136,8 +157,8 @@ async def drive(
     rss_before, cpu_before, wall_before = rss_bytes(), time.process_time(), time.time()
     tasks = [asyncio.ensure_future(one(i, j)) for i, j in enumerate(jobs)]
     window: dict[str, float] = {}
-    if big:
-        await asyncio.sleep(120.0)  # start-up: every trigger subscribed and shown once
+    if settle is not None:
+        await asyncio.sleep(settle)  # start-up: every trigger subscribed and shown once
         stats_before = await asyncio.to_thread(emu.control.stats)
         cpu, wall = time.process_time(), time.time()
         await asyncio.sleep(3 * interval)
@@ -146,7 +167,7 @@ async def drive(
             "cpu_share": (time.process_time() - cpu) / (time.time() - wall),
             "requests_per_interval": (stats_after["requests_total"] - stats_before["requests_total"]) / 3,
         }
-        if shared:
+        if shared and sweep:
             # The safety net's first sweep is due 5,000 s after start-up: back-date every
             # subscription's last direct show so that the sweep runs now, at its real pace.
             from airflow_provider_voicetraining.triggers import _shared_polling as shared_polling
@@ -199,7 +220,8 @@ def run_waits(scenario: str, variant: str) -> dict[str, Any]:
             extra["rate_limit_queries"] = 200  # a tenant with a raised quota
         os.environ[CONN_ENV] = emu.connection_json(**extra)
         before = emu.control.stats()
-        measured = asyncio.run(drive(jobs, interval, variant != "per_job", launch_at, emu, big))
+        shared = variant != "per_job"
+        measured = asyncio.run(drive(jobs, interval, shared, launch_at, emu, 120.0 if big else None, big))
         after = emu.control.stats()
     events, started = measured.pop("events"), measured.pop("started")
     result: dict[str, Any] = {
@@ -224,6 +246,35 @@ def run_waits(scenario: str, variant: str) -> dict[str, Any]:
             delay_max=max(delays, default=float("nan")),
         )
     return result
+
+
+def run_sweep(_: str, variant: str) -> dict[str, Any]:
+    """Requests per interval against the number of waits, each size on a fresh emulator."""
+    prepare_env()
+    import airflow.sdk  # noqa: F401
+
+    import airflow_provider_voicetraining.hooks.voice_training
+    import airflow_provider_voicetraining.triggers.voice_training  # noqa: F401
+    from metastudio_emulator import EmulatorConfig, spawn_emulator_process
+
+    points = []
+    for n in SWEEP_SIZES:
+        launch_at = time.time() + 8
+        jobs = plan(n, launch_at, users=1, hold=True)
+        config = EmulatorConfig(tls=True, seed=1, seed_jobs=[j["fields"] for j in jobs])
+        with spawn_emulator_process(config) as emu:
+            extra = {"rate_limit_queries": 0} if variant == "per_job" else {}
+            os.environ[CONN_ENV] = emu.connection_json(**extra)
+            settle = 3 * SWEEP_INTERVAL  # starts spread over one interval, then a first look
+            measured = asyncio.run(drive(jobs, SWEEP_INTERVAL, variant != "per_job", launch_at, emu, settle))
+        points.append(
+            {
+                "waits": n,
+                "requests_per_interval": measured["requests_per_interval"],
+                "cpu_share": measured["cpu_share"],
+            }
+        )
+    return {"scenario": "sweep", "variant": variant, "interval": SWEEP_INTERVAL, "points": points}
 
 
 # ------------------------------------------------------------------------------ creates
@@ -318,6 +369,21 @@ def report(scenario: str, runs: dict[str, dict[str, Any]]) -> list[list[Any]]:
                 verdict(r["creates_per_second"] >= 2.7),
             ],
         ]
+    if scenario == "sweep":
+        rows = [
+            [
+                point["waits"],
+                *(
+                    next(p for p in runs[n]["points"] if p["waits"] == point["waits"])[
+                        "requests_per_interval"
+                    ]
+                    for n in names
+                ),
+            ]
+            for point in runs[names[0]]["points"]
+        ]
+        print(table([f"waits ({SWEEP_INTERVAL:.0f} s interval): requests per interval", *names], rows))
+        return []
     keys = [k for k in runs[names[0]] if k not in ("scenario", "variant", "requests_by_route")]
     print(table(["", *names], [[k, *(runs[n].get(k) for n in names)] for k in keys]))
     print(
@@ -381,7 +447,7 @@ def main(argv: list[str] | None = None) -> None:
     only = {v.strip() for v in args.variants.split(",")} if args.variants else None
     if args.child:
         scenario, variant = args.child.split(":")
-        runner = run_creates if scenario == "creates" else run_waits
+        runner = {"creates": run_creates, "sweep": run_sweep}.get(scenario, run_waits)
         sys.stdout.write(json.dumps(runner(scenario, variant), default=str) + "\n")
         return
     prepare_env()

@@ -57,6 +57,7 @@ with DAG(
         log.info(f"No job_id given: collecting the newest job {newest.job_id} ({newest.voice_name})")
         return newest.job_id
 
+    # [START howto_operator_voice_training_result]
     get_result = VoiceTrainingJobResultOperator(
         task_id="get_result",
         job_id=find_job(),
@@ -65,6 +66,7 @@ with DAG(
         wait_timeout=3 * 24 * 3600,
         fail_on_job_failure=False,
     )
+    # [END howto_operator_voice_training_result]
 
     @task.branch
     def route(ti=None) -> str:  # type: ignore[no-untyped-def]
@@ -77,6 +79,7 @@ with DAG(
         log.info(f"Voice ready: asset_id={asset_id}")
         return str(asset_id)
 
+    # [START howto_failure_details]
     @task
     def report_failure(ti=None) -> dict:  # type: ignore[no-untyped-def,type-arg]
         details = ti.xcom_pull(task_ids="get_result", key="failure_details")
@@ -96,6 +99,8 @@ with DAG(
         report = "\n".join(lines)
         log.info(report)
         return {"job_id": details["job_id"], "state": details["state"], "report": report}
+
+    # [END howto_failure_details]
 
     route_task = route()
     get_result >> route_task

@@ -21,6 +21,7 @@ voices = AssetAlias(VOICE_ALIAS)
 #: task log lines (print() output would land in the log's collapsed "Post Execute" group)
 log = logging.getLogger(__name__)
 
+# [START howto_asset_alias_schedule]
 with DAG(
     dag_id="example_voice_training_new_voices",
     schedule=[voices],
@@ -56,3 +57,4 @@ with DAG(
         return entries
 
     catalogue_new_voices()
+# [END howto_asset_alias_schedule]

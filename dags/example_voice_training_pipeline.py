@@ -8,7 +8,7 @@ the provider has no typed method for, through the hook's signed ``requests`` ses
 (``VoiceTrainingHook.get_conn()``).
 
 Runs unchanged against the local emulator (``make demo``) or the real MetaStudio: only the
-``metastudio_default`` connection differs (see the README). Trigger it with a config to train
+``metastudio_default`` connection differs (see docs/connection.md). Trigger it with a config to train
 from your own recordings::
 
     airflow dags trigger example_voice_training_pipeline \\
@@ -68,6 +68,7 @@ with DAG(
 
     package = prepare_training_package()
 
+    # [START howto_operator_create_voice_training_job]
     create_voice_job = CreateVoiceTrainingJobOperator(
         task_id="create_voice_job",
         edition="{{ params.edition }}",
@@ -79,7 +80,9 @@ with DAG(
         description="Trained by the example_voice_training_pipeline DAG",
         wait_for_completion=False,
     )
+    # [END howto_operator_create_voice_training_job]
 
+    # [START howto_sensor_voice_training_job]
     wait_for_voice = VoiceTrainingJobSensor(
         task_id="wait_for_voice",
         job_id=create_voice_job.output,
@@ -87,6 +90,7 @@ with DAG(
         poke_interval=POLL_INTERVAL,
         timeout=3 * 24 * 3600,
     )
+    # [END howto_sensor_voice_training_job]
 
     @task
     def use_voice(job: dict) -> str:  # type: ignore[type-arg]
@@ -95,6 +99,7 @@ with DAG(
         log.info(f"Voice {job['voice_name']!r} is ready: asset_id={asset_id}")
         return str(asset_id)
 
+    # [START howto_hook_get_conn]
     @task
     def describe_voice_asset(asset_id: str) -> dict:  # type: ignore[type-arg]
         """Read the voice's asset (ShowAsset) through the hook's authenticated requests session."""
@@ -112,5 +117,7 @@ with DAG(
         summary = {key: asset.get(key) for key in ("asset_id", "asset_name", "asset_type", "asset_state")}
         log.info(f"Voice asset: {summary}")
         return summary
+
+    # [END howto_hook_get_conn]
 
     describe_voice_asset(use_voice(wait_for_voice.output))  # type: ignore[arg-type]

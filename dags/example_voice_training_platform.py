@@ -131,13 +131,16 @@ with DAG(
         return report
 
     requests = collect_requests()
+    # [START howto_operator_assess_voice_recordings]
     check_recordings = AssessVoiceRecordingsOperator.partial(
         task_id="check_recordings",
         deferrable=True,
         poll_interval=POLL_INTERVAL,
         fail_on_bad_recordings=False,  # report them; only the users who passed are trained
     ).expand_kwargs(recordings_to_check(requests))
+    # [END howto_operator_assess_voice_recordings]
     to_train = voices_to_train(requests, check_recordings.output)
+    # [START howto_operator_create_mapped]
     train_voice = CreateVoiceTrainingJobOperator.partial(
         task_id="train_voice",
         wait_for_completion=True,
@@ -148,4 +151,5 @@ with DAG(
         fail_on_job_failure=False,  # a failed voice is reported per user, not a failed DAG
         retries=2,  # a retry reconnects to the user's job: never a second training
     ).expand_kwargs(to_train)
+    # [END howto_operator_create_mapped]
     publish(requests, check_recordings.output, to_train, train_voice.output)

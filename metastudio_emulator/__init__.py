@@ -71,13 +71,13 @@ AK for five minutes (the next requests get "AK access failed to reach the limit,
 
 Lifecycle, outcome rule, faults, quotas, recording checks
 ---------------------------------------------------------
-Documented once for users in the README ("The emulator"); implemented in :mod:`.lifecycle`
+Documented once for users in the docs (``docs/emulator.md``); implemented in :mod:`.lifecycle`
 (timelines and the outcome rule), :mod:`.faults` (fault kinds and rule keys), :mod:`.quotas`
 (counters from the provider's ``Edition`` table, one training per first commit) and
 :mod:`.store` (the assessment of a recording check, from the recordings' names).
 
 Control plane (``/_emulator/``, unauthenticated, never faulted, not in the request log)
-------------------------------------------------------------------------------------
+---------------------------------------------------------------------------------------
 ``GET health``; ``POST reset``; ``POST jobs`` (seed); ``GET jobs``, ``GET jobs/{id}``;
 ``POST jobs/{id}/outcome``; ``GET|PUT|DELETE faults``; ``GET requests?route=``,
 ``DELETE requests``; ``GET stats``; ``PUT clock``; ``PUT rate-limit``; ``GET|PUT quotas``;
@@ -87,15 +87,28 @@ Control plane (``/_emulator/``, unauthenticated, never faulted, not in the reque
 
 from __future__ import annotations
 
-from metastudio_emulator.config import EmulatorConfig
-from metastudio_emulator.control import EmulatorControl, EmulatorControlError
-from metastudio_emulator.server import (
-    EmulatorProcess,
-    EmulatorServer,
-    spawn_emulator_process,
-)
+#: What to install when the emulator's server stack is missing (the ``emulator`` extra).
+INSTALL_HINT = "pip install 'airflow-provider-voicetraining[emulator]'"
+
+try:
+    from metastudio_emulator.config import EmulatorConfig
+    from metastudio_emulator.control import EmulatorControl, EmulatorControlError
+    from metastudio_emulator.server import (
+        EmulatorProcess,
+        EmulatorServer,
+        spawn_emulator_process,
+    )
+except ModuleNotFoundError as _missing:  # the server stack comes with the extra, not the provider
+    if (_missing.name or "").partition(".")[0] in {"metastudio_emulator", "airflow_provider_voicetraining"}:
+        raise
+    raise ImportError(
+        f"The MetaStudio emulator needs its extra, which is not installed ({_missing.name} is missing): "
+        f"{INSTALL_HINT}",
+        name=_missing.name,
+    ) from _missing
 
 __all__ = [
+    "INSTALL_HINT",
     "EmulatorConfig",
     "EmulatorControl",
     "EmulatorControlError",

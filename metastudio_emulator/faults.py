@@ -6,7 +6,7 @@ A rule names a route (or ``"*"`` for every API route; control routes are never a
 and a fixed seed plus the same request sequence gives the same faults in every run.
 
 The kinds (``status``, ``throttle``, ``latency``, ``drop``, ``malformed``, ``token_expiry``)
-and rule keys are documented for users in the README, "The emulator"; :class:`FaultRule` holds
+and rule keys are documented for users in docs/emulator.md; :class:`FaultRule` holds
 the keys and their defaults, :meth:`FaultInjector.decide` the semantics.
 """
 

@@ -6,7 +6,7 @@ runs deterministic, lets one server hold thousands of jobs at no cost, and makes
 job take 0.2 s in a unit test (``time_scale=0.01``) or hours in a demo (``time_scale=3600``).
 
 The outcome rule (control-API override, then the package audit, then the ``voice_name``
-prefix, else success) is documented for users in the README, "The emulator"; this module
+prefix, else success) is documented for users in docs/emulator.md; this module
 implements it (:data:`PREFIX_OUTCOMES`, :func:`outcome_from_voice_name`, :func:`audit_package`).
 """
 

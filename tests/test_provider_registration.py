@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_voicetraining import get_provider_info
+from airflow_provider_voicetraining import __version__, get_provider_info
 from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
 
 
@@ -23,6 +23,8 @@ def test_entry_point_and_package_name() -> None:
     assert get_provider_info()["package-name"] == "airflow-provider-voicetraining"
     assert ours[0].dist is not None
     assert ours[0].dist.name.replace("_", "-") == "airflow-provider-voicetraining"
+    # one version source: the distribution's metadata and the provider info read __version__
+    assert ours[0].dist.version == __version__ == get_provider_info()["versions"][0]
 
 
 def test_provider_info_matches_airflows_schema() -> None:
@@ -60,7 +62,7 @@ def _airflow_cli(*args: str) -> str:
 
 def test_airflow_cli_lists_the_provider_and_its_hook() -> None:
     providers = json.loads(_airflow_cli("providers", "list", "-o", "json"))
-    assert {"package_name": "airflow-provider-voicetraining", "version": "0.1.0"}.items() <= next(
+    assert {"package_name": "airflow-provider-voicetraining", "version": __version__}.items() <= next(
         p for p in providers if p["package_name"] == "airflow-provider-voicetraining"
     ).items()
     hooks = json.loads(_airflow_cli("providers", "hooks", "-o", "json"))

@@ -2,7 +2,7 @@
 # `make test`: the whole suite on every supported Airflow release line, as CI runs it.
 #
 #   1. one virtual environment per version, installed side by side (make venv);
-#   2. ruff once, mypy per version;
+#   2. ruff once, the docs once (make docs), mypy per version;
 #   3. the unit tests of one version beside the system tests of another, in turns: the unit
 #      tests mostly wait on emulated time, the system tests mostly on real Airflow components,
 #      so the pair shares two cores well. Tests run in random order (pytest-randomly; each log
@@ -57,6 +57,8 @@ make --no-print-directory chromium system-packages || STATUS[system-packages]=1
 
 newest=${VERSIONS[-1]}
 run "lint" make --no-print-directory lint AIRFLOW_VERSION="$newest"
+# the documentation site, warnings as errors (the system tests open it in a browser)
+run "docs" make --no-print-directory docs AIRFLOW_VERSION="$newest"
 for version in "${VERSIONS[@]}"; do
   run "typecheck-$version" make --no-print-directory typecheck AIRFLOW_VERSION="$version"
 done

@@ -7,7 +7,7 @@ A job is adopted only if :func:`belongs` says it is this task instance's; :func:
 decides (``WAIT``, ``DONE``, ``FINISH`` or ``REPLACE``). The one rule to know: when a try cannot
 prove a committed, unfailed lookalike is its own, it refuses to create another
 (:class:`~airflow_provider_voicetraining.errors.VoiceTrainingAmbiguousJobError`).
-The table of outcomes is in the README ("Retries and reruns"); the reasoning in its Design section.
+The table of outcomes is in docs/operators/create.md ("Retries and reruns"); the reasoning in docs/design.md.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Each builder checks its arguments before anything is sent, builds the path from checked pieces
 only (each segment percent-encoded) and says how to decode the answer; the hook's methods map
-one to one onto them (the README's hook table lists the endpoints). ``P`` below is
+one to one onto them (docs/hook.md lists the endpoints). ``P`` below is
 ``/v1/{project_id}/voice-training-manage``.
 """
 

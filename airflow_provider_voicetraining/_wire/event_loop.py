@@ -6,7 +6,7 @@ kept for its later calls and closed when the thread ends; a thread that already 
 first use). After ``fork()`` the child starts afresh and never touches a loop it inherited. A
 call the caller abandons (``KeyboardInterrupt``, Airflow's ``execution_timeout``) is cancelled
 before the exception propagates. Why sync calls run on a loop at all, and why on the caller's
-thread: the README's Design section ("One transport").
+thread: docs/design.md ("One transport").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""How much of an answer the provider accepts: one table of the bounds, documented in the README.
+"""How much of an answer the provider accepts: one table of the bounds, documented in docs/hook.md.
 
 A job detail is a few KB and a page of 100 jobs tens of KB (measured on the emulator: 1.6 KB
 and 160 KB), so the caps leave a wide margin for fields the service adds while keeping one

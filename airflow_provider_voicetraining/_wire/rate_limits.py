@@ -7,7 +7,7 @@ reservation is a few operations under a lock). The schedule: at most ``rate`` re
 any window of one second plus :data:`GUARD`. A call that could not start before its deadline
 reserves nothing, and a call cancelled while it waits for its slot gives the slot back
 (:meth:`RateLimiter.release`): only requests that are sent count. The region's rates and the
-reasoning: the README's Design section.
+reasoning: docs/design.md.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 :func:`decide` takes what one attempt produced (an HTTP answer or a transport failure) and what
 the call has spent so far, and returns :class:`Done`, :class:`Retry`, :class:`RefreshToken` or
-:class:`Fail`; the request flow only carries it out. The rule (the README's "Retries"): transient
+:class:`Fail`; the request flow only carries it out. The rule (docs/hook.md, "Retries"): transient
 failures are retried with back-off at most ``max_retries`` times per call, other 4xx never; a
 call that is not idempotent (create) only when the request surely never reached the service or
 was throttled; a refused IAM token is re-minted (the first time for free); certificate failures

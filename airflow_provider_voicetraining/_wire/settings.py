@@ -1,6 +1,6 @@
 """The ``huaweicloud_metastudio`` connection: parsed, validated and frozen into settings.
 
-This is the public contract of the connection (documented in the README). Everything is
+This is the public contract of the connection (documented in docs/connection.md). Everything is
 checked here, once, before the first request: a bad field fails with its name and the fix.
 """
 

@@ -4,7 +4,7 @@ Byte-identical to ``huaweicloudsdkcore.signer.Signer`` (3.1.219): the tests comp
 official signer on the published vectors and on generated requests. :func:`verify` is the
 emulator's side, from the received request alone, as API Gateway does. Pure: no I/O, no Airflow.
 The official signer's surprising rules (canonical URI, query encoding, which headers are signed)
-are listed in the README's Design section.
+are listed in docs/design.md.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ Every attempt ends by its deadline whatever the phase; a body is read raw and de
 call's cap (:class:`~.bodies.CappedBody`); redirects are never followed. Connections are pooled
 per event loop and transport settings (:class:`HttpClient`, at most :data:`POOL_SIZE`), shared
 by every transport of the loop. Why one transport, why exchanges are not cancelled at their
-deadline, why 16 connections: the README's Design section.
+deadline, why 16 connections: docs/design.md.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ class HttpClient:
     A request goes straight to the transport for its URL (direct, or the environment's proxy for
     its scheme unless ``NO_PROXY`` names its host); httpx's ``AsyncClient`` on top added
     cookies, redirects, auth hooks and URL merging the provider does not use, at about a third
-    of a call's CPU (BENCHMARKS.md). Proxies are read from the environment once, when the
+    of a call's CPU (docs/performance.md). Proxies are read from the environment once, when the
     client is built, as httpx's client did.
     """
 

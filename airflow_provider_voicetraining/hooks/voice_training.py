@@ -212,7 +212,7 @@ class VoiceTrainingHook(BaseHook):  # type: ignore[misc,valid-type]
     def get_conn(self) -> requests.Session:
         """Return a ``requests.Session`` that authenticates any MetaStudio call (one per hook).
 
-        For the APIs without a typed method (the asset library, TTS ...); the README's "Any other
+        For the APIs without a typed method (the asset library, TTS ...); docs/hook.md's "Any other
         MetaStudio API" says what it adds to plain ``requests`` and what it leaves to the caller.
         Its auth is :class:`~airflow_provider_voicetraining.auth.MetaStudioAuth` (AK/SK signing,
         or the hook's IAM tokens: same cache, same re-mint on 401); it sends the connection's

@@ -2,7 +2,7 @@
 
 Both return the ``asset_id`` on success (the create operator without waiting: the ``job_id``)
 and push ``job``, ``job_id``, ``console_url`` and, when the job failed, ``failure_details``: the
-XCom contract is the README's table ("Job states, XCom and payload shapes").
+XCom contract is the table of docs/xcom-assets-lineage.md ("Job states, XCom and payload shapes").
 """
 
 from __future__ import annotations
@@ -197,7 +197,7 @@ class CreateVoiceTrainingJobOperator(_ResultHandling):
     Everything is checked before the job is created (the package, every field, the connection,
     and with ``check_quota`` the edition's quota): bad input leaves no remote job. A task
     instance trains at most one voice: a retry or rerun reconnects to its earlier try's job
-    (README, "Retries and reruns"). ``job_id`` is pushed to XCom right after creation.
+    (docs/operators/create.md, "Retries and reruns"). ``job_id`` is pushed to XCom right after creation.
 
     :param edition: ``basic`` (20 sentences), ``middle`` (100), ``advance`` (one long
         recording) or ``third_party``.

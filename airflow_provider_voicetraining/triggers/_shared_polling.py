@@ -11,8 +11,8 @@ cycle could go unread until the safety net. Direct shows remain where a list
 cannot answer: a subscriber's first look (unless the task saw the job waiting within
 :data:`FIRST_LOOK_REACH`), a cycle whose list call failed, and the safety net, once per
 :func:`safety_interval` per job. The cycle runs at the shortest interval among subscribers;
-a poller without subscribers stops. Why these numbers: the README's Design section and
-BENCHMARKS.md.
+a poller without subscribers stops. Why these numbers: docs/design.md and
+docs/performance.md.
 """
 
 from __future__ import annotations

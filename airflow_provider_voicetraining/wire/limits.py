@@ -1,4 +1,4 @@
-"""Deprecated: the size and time bounds are internal (``_wire.limits``); the README lists them."""
+"""Deprecated: the size and time bounds are internal (``_wire.limits``); docs/hook.md lists them."""
 
 import warnings
 

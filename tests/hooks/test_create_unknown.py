@@ -1,6 +1,6 @@
 """Class 4 of issue 19: never a second paid training.
 
-The rule (README "Retries", ``VoiceTrainingHook.create_job``): a create whose outcome is unknown
+The rule (docs/hook.md, ``VoiceTrainingHook.create_job``): a create whose outcome is unknown
 is never sent again; the job it made is adopted if exactly one matches, else
 ``VoiceTrainingCreateUnknownError``. The outcome must not depend on clock skew up to what the
 gateway accepts (15 minutes): the emulator's clock, job timestamps included, is set off by the
@@ -142,5 +142,5 @@ def test_the_rule_is_written_once_the_same_in_docstring_and_readme() -> None:
     doc = VoiceTrainingHook.create_job.__doc__ or ""
     rule = words(doc.split("\n\n")[1])
     assert rule.startswith("A create whose outcome is unknown is never sent again.")
-    readme = words((Path(__file__).resolve().parents[2] / "README.md").read_text().replace("**", ""))
+    readme = words((Path(__file__).resolve().parents[2] / "docs" / "hook.md").read_text().replace("**", ""))
     assert rule.replace("- ", "") in readme.replace("- ", "")

@@ -1,11 +1,12 @@
-"""The layout's rules, pinned (the README's Development section draws the layout).
+"""The layout's rules, pinned (docs/design.md draws the layout).
 
 * floors: no import runs upward, lazy and ``TYPE_CHECKING`` imports included; ``_wire`` imports
   nothing of the package outside itself, and no Airflow; the provider never imports the emulator;
   the sensor, operators and link import nothing from ``_wire``;
 * the public surface: every public module (no leading underscore in its path) has an ``__all__``
-  whose names exist; ``dags/`` and the README's code import public names only; every package path
-  the README names resolves; each deprecated path warns and names the new one;
+  whose names exist; ``dags/``, the README's and the docs' code import public names only; every
+  package path the README and the docs name resolves; each deprecated path warns and names the
+  new one;
 * importing the sensor and operator modules (what a DAG file does on every parse) loads no HTTP
   stack, not the hook and not Airflow's trigger base (fresh interpreters).
 """
@@ -176,14 +177,22 @@ def _python_blocks(markdown: Path) -> list[str]:
     return re.findall(r"```python\n(.*?)```", markdown.read_text(), flags=re.S)
 
 
+def _documents() -> list[Path]:
+    """What users read: the README and every page of the docs."""
+    pages = [p for p in sorted((REPO / "docs").rglob("*.md")) if "_build" not in p.parts]
+    return [REPO / "README.md", *pages]
+
+
 def _documented_code() -> list[tuple[str, str]]:
-    """``(where, source)`` of the code users copy: the example DAGs and the README's blocks."""
+    """``(where, source)`` of the code users copy: the example DAGs, the README's and the docs' blocks."""
     code = [(str(p.relative_to(REPO)), p.read_text()) for p in sorted((REPO / "dags").glob("*.py"))]
-    code += [(f"README.md block {i}", block) for i, block in enumerate(_python_blocks(REPO / "README.md"))]
+    for document in _documents():
+        where = document.relative_to(REPO)
+        code += [(f"{where} block {i}", block) for i, block in enumerate(_python_blocks(document))]
     return code
 
 
-def test_dags_and_the_readme_import_public_names_only() -> None:
+def test_dags_the_readme_and_the_docs_import_public_names_only() -> None:
     private = []
     for where, source in _documented_code():
         for node in ast.walk(ast.parse(source)):
@@ -201,8 +210,8 @@ def test_dags_and_the_readme_import_public_names_only() -> None:
     assert private == []
 
 
-def test_every_package_path_the_readme_names_resolves() -> None:
-    text = (REPO / "README.md").read_text()
+def test_every_package_path_the_readme_and_the_docs_name_resolves() -> None:
+    text = "\n".join(document.read_text() for document in _documents())
     paths = sorted(set(re.findall(rf"\b{PACKAGE}(?:\.[A-Za-z_][A-Za-z0-9_]*)+", text)))
     assert len(paths) > 10
     unresolved = []
