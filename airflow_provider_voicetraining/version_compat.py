@@ -222,6 +222,31 @@ def triggering_alias_events(context: Any, alias: Any) -> list[Any]:
     ]
 
 
+def asset_event_recorded(name: str, uri: str) -> str | None:
+    """Where Airflow recorded the newest event of the asset ``name``/``uri`` (``"dag/run/task at
+    time"``), or ``None`` when it holds none.
+
+    The Task SDK's inlet-event lookup (``context["inlet_events"]`` without the asset in the task's
+    inlets: a voice is known only at run time): one Execution API call for the newest event, the
+    same on 3.0 ... 3.3. A failed lookup counts as none (the caller then emits: a duplicate event
+    is better than a lost voice).
+    """
+    try:
+        from airflow.sdk.execution_time.context import InletEventsAccessor
+
+        newest = list(InletEventsAccessor(asset_name=name, asset_uri=uri).ascending(False).limit(1))
+    except Exception as exc:  # no supervisor (a unit test), or the API refused: not decisive
+        import logging
+
+        logging.getLogger(__name__).warning("Could not look up the events of asset %s: %s", uri, exc)
+        return None
+    if not newest:
+        return None
+    event = newest[0]
+    source = "/".join(str(p) for p in (event.source_dag_id, event.source_run_id, event.source_task_id) if p)
+    return f"{source or 'created by hand'} at {event.timestamp.isoformat()}"
+
+
 def load_dagbag(dag_folder: str) -> Any:
     """Parse ``dag_folder`` into a DagBag, without Airflow's bundled examples (demo and tests)."""
     try:  # 3.1+ (airflow.models.dagbag still works there, with a deprecation warning)
