@@ -51,8 +51,11 @@ def voice_uri(region: str, project_id: str, asset_id: str) -> str:
 
 
 def voice_asset_name(voice_name: str | None, asset_id: str, uri: str) -> str:
-    """The Airflow asset name of a voice: ``<voice_name> (<asset_id>)`` (unique like the asset id,
-    found by the voice's name in the Assets page), or ``uri`` for a voice without a name."""
+    """Return the Airflow asset name of a voice: ``<voice_name> (<asset_id>)``, else ``uri``.
+
+    Unique like the asset id, and found by the voice's name in the Assets page; a voice without
+    a name is named by its URI.
+    """
     name = (voice_name or "").strip()
     return f"{name} ({asset_id})" if name else uri
 
@@ -97,8 +100,10 @@ def create_asset(
 
 
 def _named_voice_asset(uri: str, voice_name: str | None, asset_id: str, extra: dict[str, Any]) -> Asset:
-    """The voice's asset named after the voice; by its URI where Airflow refuses the name (a
-    non-ASCII name on a MySQL metadata database)."""
+    """Build the voice's asset, named after the voice.
+
+    Named by its URI where Airflow refuses the name (a non-ASCII name on a MySQL database).
+    """
     from airflow.sdk import Asset
 
     try:
@@ -129,9 +134,9 @@ def declare_voice_alias(task: Any, alias: str | None) -> None:
 
 
 def emit_voice_event(task: Any, context: Context, job: Mapping[str, Any]) -> Asset | None:
-    """On success: attach the voice's asset to the task's alias, with the event extra, unless
-    Airflow already holds an event for that voice (one event per voice, not per look at it).
+    """On success: attach the voice's asset to the task's alias, with the event extra.
 
+    Unless Airflow already holds an event for that voice: one event per voice, not per look at it.
     Needs the task's ``asset_alias`` and ``hook`` (the region and project of the connection).
     Returns the asset given an event, else ``None``.
     """

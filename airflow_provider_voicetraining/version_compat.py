@@ -223,8 +223,7 @@ def triggering_alias_events(context: Any, alias: Any) -> list[Any]:
 
 
 def asset_event_recorded(name: str, uri: str) -> str | None:
-    """Where Airflow recorded the newest event of the asset ``name``/``uri`` (``"dag/run/task at
-    time"``), or ``None`` when it holds none.
+    """Return where Airflow recorded the asset's newest event (``"dag/run/task at time"``), or ``None``.
 
     The Task SDK's inlet-event lookup (``context["inlet_events"]`` without the asset in the task's
     inlets: a voice is known only at run time): one Execution API call for the newest event, the

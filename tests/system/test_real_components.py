@@ -37,6 +37,7 @@ FAILOVER_REASON = "Training was interrupted by a resource failure."
 PIPELINE_TASKS = (
     "prepare_training_package",
     "create_voice_job",
+    "remove_generated_package",
     "wait_for_voice",
     "use_voice",
     "describe_voice_asset",
@@ -127,6 +128,7 @@ def test_pipeline_failure_fails_the_sensor_with_failure_details(
     assert cluster.task_states(*run.key) == {
         "prepare_training_package": "success",
         "create_voice_job": "success",
+        "remove_generated_package": "success",
         "wait_for_voice": "failed",
         "use_voice": "upstream_failed",
         "describe_voice_asset": "upstream_failed",
