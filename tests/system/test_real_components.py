@@ -107,6 +107,13 @@ def _xcom_or_none(cluster: AirflowCluster, run: Run, task_id: str, key: str = "r
 
 
 # ------------------------------------------------------------------------------------ outcomes
+def test_every_component_listens_on_loopback_only(cluster: AirflowCluster, main_runs: MainRuns) -> None:
+    """The api-server binds 127.0.0.1; no log server of the scheduler or triggerer runs."""
+    listening = cluster.listening_sockets()
+    assert any(port == cluster.port for _, _, port in listening), listening
+    assert all(address in ("127.0.0.1", "::1") for _, address, _ in listening), listening
+
+
 def test_pipeline_success_hands_the_sensor_asset_id_to_use_voice(
     cluster: AirflowCluster, main_runs: MainRuns, system_emulator: EmulatorProcess
 ) -> None:
