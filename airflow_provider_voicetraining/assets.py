@@ -152,7 +152,7 @@ def emit_voice_event(task: Any, context: Context, job: Mapping[str, Any]) -> Ass
     uri = voice_uri(settings.region, settings.project_id, job["asset_id"])
     extra = event_extra(job, getattr(task, "app_user_id", None))
     asset = _named_voice_asset(uri, job.get("voice_name"), job["asset_id"], extra)
-    earlier = asset_event_recorded(asset.name, asset.uri)
+    earlier = asset_event_recorded(asset)
     if earlier is not None:
         task.log.info(
             "Voice %s (%s) already has its asset event (%s): no new event, nothing downstream starts again",

@@ -238,26 +238,29 @@ def triggering_alias_events(context: Any, alias: Any) -> list[Any]:
     ]
 
 
-def asset_event_recorded(name: str, uri: str) -> str | None:
+def asset_event_recorded(asset: Any) -> str | None:
     """Return where Airflow recorded the asset's newest event (``"dag/run/task at time"``), or ``None``.
 
-    The Task SDK's inlet-event lookup (``context["inlet_events"]`` without the asset in the task's
-    inlets: a voice is known only at run time): one Execution API call for the newest event, the
-    same on 3.0 ... 3.3. A failed lookup counts as none (the caller then emits: a duplicate event
-    is better than a lost voice).
+    The Task SDK's lookup behind ``context["inlet_events"]``, for an asset that is not among the
+    task's inlets (a voice is known only at run time): one Execution API call; 3.1+ asks for the
+    newest event only, 3.0.x for all of them (one, as a rule). A failed lookup counts as none (the
+    caller then emits: a duplicate event is better than a lost voice).
     """
     try:
-        from airflow.sdk.execution_time.context import InletEventsAccessor
+        from airflow.sdk.execution_time.context import InletEventsAccessors
 
-        newest = list(InletEventsAccessor(asset_name=name, asset_uri=uri).ascending(False).limit(1))
+        events = InletEventsAccessors([asset])[asset]
+        if hasattr(events, "limit"):  # 3.1+: a lazy accessor
+            events = events.ascending(False).limit(1)
+        newest = list(events)[-1:]  # 3.0.x: every event, oldest first
     except Exception as exc:  # no supervisor (a unit test), or the API refused: not decisive
         import logging
 
-        logging.getLogger(__name__).warning("Could not look up the events of asset %s: %s", uri, exc)
+        logging.getLogger(__name__).warning("Could not look up the events of asset %s: %s", asset.uri, exc)
         return None
     if not newest:
         return None
-    event = newest[0]
+    event = newest[-1]
     source = "/".join(str(p) for p in (event.source_dag_id, event.source_run_id, event.source_task_id) if p)
     return f"{source or 'created by hand'} at {event.timestamp.isoformat()}"
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_voicetraining.assets import VOICE_ALIAS, voice_uri
+from airflow_provider_voicetraining.version_compat import AIRFLOW_V_3_3_PLUS
 from tests.airflow_helpers import run_dag
 
 PROJECT = "0123456789abcdef0123456789abcdef"
@@ -88,12 +89,10 @@ def test_the_voice_asset_is_named_after_the_voice(emu, use_conn, dagbag) -> None
     assert result.asset_events()[0]["uri"] == uri
     [(name, _group, extra)] = _assets_with_uri(uri)
     assert name == f"shop-narrator ({asset_id})"
-    assert extra == {
-        "asset_id": asset_id,
-        "job_id": seeded["job_id"],
-        "voice_name": "shop-narrator",
-        "app_user_id": None,
-    }
+    expected = {"asset_id": asset_id, "job_id": seeded["job_id"], "voice_name": "shop-narrator"}
+    expected["app_user_id"] = None
+    # the asset's own extra: 3.3 stores it for an asset created through an alias; 3.0 leaves it empty
+    assert extra == expected if AIRFLOW_V_3_3_PLUS else extra in ({}, expected)
 
 
 def test_voice_asset_names() -> None:
