@@ -271,6 +271,8 @@ class AirflowCluster:
                 "HOME": str(self.root / "home"),
                 "PYTHONPATH": os.pathsep.join(python_path),
                 "PYTHONUNBUFFERED": "1",
+                # temporary files of the components and their tasks go with the cluster's folder
+                "TMPDIR": str(self.root / "tmp"),
                 "NO_PROXY": "127.0.0.1,localhost",
                 "no_proxy": "127.0.0.1,localhost",
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags),
@@ -325,7 +327,7 @@ class AirflowCluster:
 
     def prepare(self) -> None:
         """DAG folder (example DAGs + system-test DAGs) and a migrated SQLite database."""
-        for folder in (self.dags, self.logs, self.component_logs, self.root / "home"):
+        for folder in (self.dags, self.logs, self.component_logs, self.root / "home", self.root / "tmp"):
             folder.mkdir(parents=True, exist_ok=True)
         if self.users:
             (self.root / "passwords.json").write_text(json.dumps(self.users))
