@@ -750,11 +750,12 @@ def _add_connection_through_the_form(
 
 @pytest.fixture(scope="module")
 def form_connections(
-    browser: Browser, ui: AirflowCluster, system_emulator: EmulatorProcess
+    browser: Browser, ui: AirflowCluster, system_emulator: EmulatorProcess, existing_runs: dict[str, Any]
 ) -> dict[str, dict[str, Any]]:
     """One connection per Auth type choice, added through the form; its Test button pressed;
     then a run of ``system_form_connection_<choice>`` with it (the wait deferred, so the task
-    and the trigger both use it). What each step answered, per choice."""
+    and the trigger both use it). What each step answered, per choice. After ``existing_runs``
+    found its newest job: the jobs seeded here must not become that job."""
     if not HAS_PROVIDER_FORM:
         pytest.skip("Airflow 3.0's connection form is the generic one (no Auth type dropdown)")
     found: dict[str, dict[str, Any]] = {}
