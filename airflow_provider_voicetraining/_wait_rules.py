@@ -47,7 +47,8 @@ XCOM_JOB = "job"
 XCOM_FAILURE = "failure_details"
 XCOM_CONSOLE_URL = "console_url"
 XCOM_ASSESSMENT = "assessment"
-#: The try that deferred (how a resume tells its own event from an earlier try's; see compat).
+#: The try that deferred, before Airflow 3.3 (how a resume tells its own event from an earlier
+#: try's; see version_compat.record_deferral).
 XCOM_DEFERRED_IN_TRY = "deferred_in_try"
 
 

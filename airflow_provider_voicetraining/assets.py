@@ -2,8 +2,11 @@
 
 The tasks declare an :class:`~airflow.sdk.AssetAlias` (default :data:`VOICE_ALIAS`) in their
 ``outlets`` and, on success, attach the voice's asset to it with ``extra`` =
-:data:`EVENT_EXTRA_KEYS`. :func:`normalize_uri` is the scheme's ``asset-uris`` handler (a bad
-URI fails with the field and the fix). Import-light: every Airflow component imports the handler.
+:data:`EVENT_EXTRA_KEYS`: one event per voice, emitted by the first task that reports it (a
+later look at the same trained voice finds Airflow's event and emits none). The asset is named
+after the voice (:func:`voice_asset_name`), so the Assets page finds it by the voice's name.
+:func:`normalize_uri` is the scheme's ``asset-uris`` handler (a bad URI fails with the field and
+the fix). Import-light: every Airflow component imports the handler.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from urllib.parse import SplitResult, urlunsplit
 
 from airflow_provider_voicetraining._wire import checks as check
 from airflow_provider_voicetraining._wire.errors import VoiceTrainingValidationError
-from airflow_provider_voicetraining.version_compat import triggering_alias_events
+from airflow_provider_voicetraining.version_compat import asset_event_recorded, triggering_alias_events
 
 if TYPE_CHECKING:
     from airflow.sdk import Asset, Context
@@ -26,6 +29,7 @@ __all__ = [
     "create_asset",
     "normalize_uri",
     "triggering_alias_events",
+    "voice_asset_name",
     "voice_uri",
 ]
 
@@ -44,6 +48,16 @@ _FIX = (
 def voice_uri(region: str, project_id: str, asset_id: str) -> str:
     """Return the asset URI of a voice (each part checked)."""
     return urlunsplit(_checked(region, project_id, asset_id))
+
+
+def voice_asset_name(voice_name: str | None, asset_id: str, uri: str) -> str:
+    """Return the Airflow asset name of a voice: ``<voice_name> (<asset_id>)``, else ``uri``.
+
+    Unique like the asset id, and found by the voice's name in the Assets page; a voice without
+    a name is named by its URI.
+    """
+    name = (voice_name or "").strip()
+    return f"{name} ({asset_id})" if name else uri
 
 
 def normalize_uri(parts: SplitResult) -> SplitResult:
@@ -79,10 +93,23 @@ def _checked(region: str, project_id: str, asset_id: str) -> SplitResult:
 def create_asset(
     *, region: str, project_id: str, asset_id: str, extra: dict[str, Any] | None = None
 ) -> Asset:
-    """Build the :class:`~airflow.sdk.Asset` of a voice (the ``asset-uris`` factory)."""
+    """Build the :class:`~airflow.sdk.Asset` of a voice (the ``asset-uris`` factory; named by its URI)."""
     from airflow.sdk import Asset
 
     return Asset(uri=voice_uri(region, project_id, asset_id), extra=extra or {})
+
+
+def _named_voice_asset(uri: str, voice_name: str | None, asset_id: str, extra: dict[str, Any]) -> Asset:
+    """Build the voice's asset, named after the voice.
+
+    Named by its URI where Airflow refuses the name (a non-ASCII name on a MySQL database).
+    """
+    from airflow.sdk import Asset
+
+    try:
+        return Asset(name=voice_asset_name(voice_name, asset_id, uri), uri=uri, extra=extra)
+    except ValueError:
+        return Asset(name=uri, uri=uri, extra=extra)
 
 
 def event_extra(job: Mapping[str, Any], app_user_id: str | None = None) -> dict[str, Any]:
@@ -109,7 +136,9 @@ def declare_voice_alias(task: Any, alias: str | None) -> None:
 def emit_voice_event(task: Any, context: Context, job: Mapping[str, Any]) -> Asset | None:
     """On success: attach the voice's asset to the task's alias, with the event extra.
 
+    Unless Airflow already holds an event for that voice: one event per voice, not per look at it.
     Needs the task's ``asset_alias`` and ``hook`` (the region and project of the connection).
+    Returns the asset given an event, else ``None``.
     """
     alias = getattr(task, "asset_alias", None)
     if alias is None or not job.get("asset_id"):
@@ -120,8 +149,18 @@ def emit_voice_event(task: Any, context: Context, job: Mapping[str, Any]) -> Ass
     from airflow.sdk import AssetAlias
 
     settings = task.hook.settings
-    asset = create_asset(region=settings.region, project_id=settings.project_id, asset_id=job["asset_id"])
+    uri = voice_uri(settings.region, settings.project_id, job["asset_id"])
     extra = event_extra(job, getattr(task, "app_user_id", None))
+    asset = _named_voice_asset(uri, job.get("voice_name"), job["asset_id"], extra)
+    earlier = asset_event_recorded(asset)
+    if earlier is not None:
+        task.log.info(
+            "Voice %s (%s) already has its asset event (%s): no new event, nothing downstream starts again",
+            job.get("voice_name"),
+            asset.uri,
+            earlier,
+        )
+        return None
     context["outlet_events"][AssetAlias(alias)].add(asset, extra=extra)
     task.log.info("Voice %s is asset %s (event through alias %s)", job.get("voice_name"), asset.uri, alias)
     return asset

@@ -123,15 +123,31 @@ def retry_follows(context: Any) -> bool:
     return bool(retries) and int(ti.try_number) <= int(getattr(ti, "max_tries", 0) or 0)
 
 
+def record_deferral(context: Any, marker_key: str) -> None:
+    """Before deferring: record the try that defers, where :func:`stale_resume` needs it.
+
+    Only before 3.3, as the internal XCom ``marker_key`` (3.3 clears a resume's state when a try
+    ends, so nothing is recorded and users see no such XCom there). Not in the resume's kwargs:
+    carried there, it failed every retry of a deferred wait on 3.0.6.
+    """
+    if sys.modules[__name__].AIRFLOW_V_3_3_PLUS:
+        return
+    ti = context["ti"]
+    ti.xcom_push(key=marker_key, value=int(ti.try_number))
+
+
 def stale_resume(context: Any, marker_key: str) -> bool:
     """Whether Airflow resumed this try with an event meant for an earlier one.
 
     Airflow 3.0.x does not clear a task instance's ``next_method``/``next_kwargs`` when a try
     that resumed from deferral fails, so the retry is resumed again with the same trigger event
     (and fails the same way) instead of running ``execute``; it does not clear XCom either,
-    taking the retry for a resume. 3.3 clears both. Before deferring, a task records its
-    ``try_number`` under the XCom ``marker_key``; a resume in another try is stale.
+    taking the retry for a resume. 3.3 clears both when a try ends (never stale: no look-up).
+    Before 3.3 a task records its ``try_number`` under the XCom ``marker_key`` before deferring
+    (:func:`record_deferral`); a resume in another try is stale.
     """
+    if sys.modules[__name__].AIRFLOW_V_3_3_PLUS:
+        return False
     ti = context.get("ti")
     if ti is None:
         return False
@@ -220,6 +236,33 @@ def triggering_alias_events(context: Any, alias: Any) -> list[Any]:
         for e in context["inlet_events"][alias]
         if e.timestamp <= until and (since is None or e.timestamp > since)
     ]
+
+
+def asset_event_recorded(asset: Any) -> str | None:
+    """Return where Airflow recorded the asset's newest event (``"dag/run/task at time"``), or ``None``.
+
+    The Task SDK's lookup behind ``context["inlet_events"]``, for an asset that is not among the
+    task's inlets (a voice is known only at run time): one Execution API call; 3.1+ asks for the
+    newest event only, 3.0.x for all of them (one, as a rule). A failed lookup counts as none (the
+    caller then emits: a duplicate event is better than a lost voice).
+    """
+    try:
+        from airflow.sdk.execution_time.context import InletEventsAccessors
+
+        events = InletEventsAccessors([asset])[asset]
+        if hasattr(events, "limit"):  # 3.1+: a lazy accessor
+            events = events.ascending(False).limit(1)
+        newest = list(events)[-1:]  # 3.0.x: every event, oldest first
+    except Exception as exc:  # no supervisor (a unit test), or the API refused: not decisive
+        import logging
+
+        logging.getLogger(__name__).warning("Could not look up the events of asset %s: %s", asset.uri, exc)
+        return None
+    if not newest:
+        return None
+    event = newest[-1]
+    source = "/".join(str(p) for p in (event.source_dag_id, event.source_run_id, event.source_task_id) if p)
+    return f"{source or 'created by hand'} at {event.timestamp.isoformat()}"
 
 
 def load_dagbag(dag_folder: str) -> Any:

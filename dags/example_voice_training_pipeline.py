@@ -1,7 +1,12 @@
 """Create a custom voice, wait for its training in the triggerer, then use the voice.
 
-prepare_training_package -> create_voice_job -> wait_for_voice (deferrable) -> use_voice
-    -> describe_voice_asset
+prepare_training_package (setup) -> create_voice_job -> remove_generated_package (teardown)
+                                    create_voice_job -> wait_for_voice (deferrable) -> use_voice
+                                        -> describe_voice_asset
+
+A generated package lives in a temporary folder of its own; the teardown task removes it once
+the job has it (uploaded, or failed), whatever the outcome: no run leaves files behind. A
+package you give is never removed.
 
 The last task reads the trained voice from MetaStudio's asset library (``ShowAsset``), an API
 the provider has no typed method for, through the hook's signed ``requests`` session
@@ -25,7 +30,7 @@ import os
 import tempfile
 
 import pendulum
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, Param, task, teardown
 
 from airflow_provider_voicetraining.operators.voice_training import CreateVoiceTrainingJobOperator
 from airflow_provider_voicetraining.sensors.voice_training import VoiceTrainingJobSensor
@@ -33,6 +38,9 @@ from airflow_provider_voicetraining.vocabulary import EDITIONS
 
 #: Training takes hours: poll every minute. The demo and tests set a short interval.
 POLL_INTERVAL = float(os.environ.get("VOICE_TRAINING_POLL_INTERVAL", "60"))
+
+#: the temporary folders of generated packages start with this (the teardown removes only those)
+GENERATED = "voice-package-"
 
 #: task log lines (print() output would land in the log's collapsed "Post Execute" group)
 log = logging.getLogger(__name__)
@@ -63,8 +71,20 @@ with DAG(
         given = params["training_package"]
         if given:
             return validate_package(given, params["edition"]).path
-        path = os.path.join(tempfile.mkdtemp(prefix="voice-package-"), "training.zip")
+        path = os.path.join(tempfile.mkdtemp(prefix=GENERATED), "training.zip")
         return make_synthetic_package(path, params["edition"])
+
+    @teardown
+    def remove_generated_package(path: str | None, params: dict | None = None) -> None:  # type: ignore[type-arg]
+        """Remove the temporary folder of a generated package (never a package you gave)."""
+        import shutil
+
+        assert params is not None
+        folder = os.path.dirname(path) if path else ""
+        if params["training_package"] or not os.path.basename(folder).startswith(GENERATED):
+            return
+        shutil.rmtree(folder, ignore_errors=True)
+        log.info(f"Removed the generated package {path}")
 
     package = prepare_training_package()
 
@@ -81,6 +101,8 @@ with DAG(
         wait_for_completion=False,
     )
     # [END howto_operator_create_voice_training_job]
+
+    package >> create_voice_job >> remove_generated_package(package).as_teardown(setups=package)
 
     # [START howto_sensor_voice_training_job]
     wait_for_voice = VoiceTrainingJobSensor(

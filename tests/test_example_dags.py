@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from tests.airflow_helpers import run_dag
@@ -25,6 +28,9 @@ def test_pipeline_trains_and_uses_the_voice(emu, use_conn, dagbag) -> None:  # t
     result = run_dag(dagbag, "example_voice_training_pipeline", {"voice_name": "example-voice"})
     assert result.state == "success"
     assert set(result.tasks.values()) == {"success"}
+    assert result.tasks["remove_generated_package"] == "success"
+    # the generated package's temporary folder is gone with the run
+    assert not os.path.exists(os.path.dirname(result.xcom("prepare_training_package")))
     job_id = result.xcom("create_voice_job")
     asset_id = result.xcom("use_voice")
     assert asset_id == result.xcom("wait_for_voice")["asset_id"]
@@ -47,6 +53,19 @@ def test_pipeline_failure_stops_before_using_the_voice(emu, use_conn, dagbag) ->
     assert result.tasks["use_voice"] == "upstream_failed"
     assert result.tasks["describe_voice_asset"] == "upstream_failed"
     assert result.xcom("wait_for_voice", "failure_details")["state"] == "FAILED"
+    assert not os.path.exists(os.path.dirname(result.xcom("prepare_training_package")))
+
+
+def test_pipeline_never_removes_a_package_it_was_given(emu, use_conn, dagbag, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from airflow_provider_voicetraining.packages import make_synthetic_package
+
+    use_conn(emu)
+    given = make_synthetic_package(tmp_path / "voice-package-mine" / "shop.zip", "basic", seconds=0.01)
+    result = run_dag(
+        dagbag, "example_voice_training_pipeline", {"voice_name": "given-package", "training_package": given}
+    )
+    assert result.state == "success" and result.tasks["remove_generated_package"] == "success"
+    assert os.path.exists(given)
 
 
 @pytest.mark.parametrize(

@@ -7,13 +7,14 @@
 4. prints each task's state and the resulting ``asset_id``, stops the emulator, exits 0 only if
    the run succeeded.
 
-Run it with ``make demo``, or ``.venv-airflow-3.3.2/bin/python -m tools.demo [--keep-home]``
+Run it with ``make demo``, or ``.venv-demo-3.3.2/bin/python -m tools.demo [--keep-home]``
 (the project's virtual environment: it needs Airflow and the emulator's extra).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import shutil
@@ -34,12 +35,24 @@ def _dags_folder() -> Path:
     return here
 
 
+def _check_environment() -> None:
+    """Say what to run when this Python lacks what the demo needs (not the project's venv)."""
+    missing = [name for name in ("airflow", "metastudio_emulator") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise SystemExit(
+            f"The demo needs Airflow and this project installed; {sys.executable} cannot import "
+            f"{' or '.join(missing)}.\nRun it with `make demo` (it creates the virtual environment "
+            "first), or `.venv-demo-3.3.2/bin/python -m tools.demo` once that exists."
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--keep-home", action="store_true", help="keep the temporary AIRFLOW_HOME")
     parser.add_argument("--voice-name", default="demo-narrator", help="prefix fail- to see a failure")
     parser.add_argument("--verbose", action="store_true", help="show Airflow's INFO logs too")
     args = parser.parse_args(argv)
+    _check_environment()
 
     from cryptography.fernet import Fernet
 
@@ -115,8 +128,9 @@ def _run_dag(voice_name: str) -> int:
         # no console link: the emulator serving it stops with the demo
         print(f"\njob_id   = {job_id}")
     failure = _xcom(run, "wait_for_voice", "failure_details")
-    if failure:
-        print(f"failure  = {failure}")
+    if isinstance(failure, dict):
+        # without its console link: the emulator serving it stops with the demo
+        print(f"failure  = { {k: v for k, v in failure.items() if k != 'console_url'} }")
     if asset_id:
         print(f"asset_id = {asset_id}")
     return 0 if str(run.state) == "success" and asset_id else 1

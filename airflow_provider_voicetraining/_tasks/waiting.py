@@ -209,8 +209,7 @@ class JobWaitMixin:
             backstop = None
             if end_time is not None:
                 backstop = timedelta(seconds=max(0.0, end_time - time.time()) + DEFER_GRACE_SECONDS)
-            ti = context["ti"]
-            ti.xcom_push(key=XCOM_DEFERRED_IN_TRY, value=int(ti.try_number))
+            compat.record_deferral(context, XCOM_DEFERRED_IN_TRY)
             self.defer(trigger=trigger, method_name="execute_complete", timeout=backstop)  # type: ignore[attr-defined]
         event = asyncio.run(trigger.wait())
         return self.execute_complete(context, event)

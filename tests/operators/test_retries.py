@@ -81,6 +81,9 @@ def test_a_failed_wait_is_retried_and_the_retry_waits_for_the_same_job(
     assert result.xcom("create") == job["view"]["asset_id"]
     assert _statuses(slow_emu, "commit_job") == [200] and _statuses(slow_emu, "obs_upload") == [200]
     assert _statuses(slow_emu, "delete_job") == []
+    # the internal marker of the try that deferred: an XCom only where Airflow needs it (< 3.3)
+    deferred = "deferrable" in dag_id
+    assert ("deferred_in_try" in result.xcom_keys("create")) == (deferred and not compat.AIRFLOW_V_3_3_PLUS)
 
 
 def test_a_job_that_finished_before_the_retry_is_returned(emu, use_conn, dagbag, package) -> None:  # type: ignore[no-untyped-def]

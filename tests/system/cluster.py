@@ -41,6 +41,13 @@ TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 #: seconds between the triggerer's heartbeats, and after which a silent triggerer counts as dead
 TRIGGERER_HEARTBEAT = 1
 TRIGGERER_HEALTH_THRESHOLD = 5
+#: Airflow's log servers (the scheduler's, for its LocalExecutor workers, and the triggerer's)
+#: listen on every interface and have no host setting: they are skipped (tests bind only
+#: loopback); the api-server reads every log from the shared folder.
+COMPONENT_OPTIONS: dict[str, tuple[str, ...]] = {
+    "scheduler": ("--skip-serve-logs",),
+    "triggerer": ("--skip-serve-logs",),
+}
 
 _LIVE_GROUPS: set[int] = set()
 
@@ -57,6 +64,15 @@ def airflow_command() -> list[str]:
     """The ``airflow`` CLI of the virtual environment running the tests."""
     script = Path(sys.executable).parent / "airflow"
     return [str(script)] if script.exists() else [sys.executable, "-m", "airflow"]
+
+
+def _proc_net_address(hex_address: str) -> str:
+    """An address of ``/proc/net/tcp[6]`` (hex, host byte order per 32-bit word) as text."""
+    import ipaddress
+
+    raw = bytes.fromhex(hex_address)
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    return str(ipaddress.ip_address(words))
 
 
 def free_port() -> int:
@@ -255,6 +271,8 @@ class AirflowCluster:
                 "HOME": str(self.root / "home"),
                 "PYTHONPATH": os.pathsep.join(python_path),
                 "PYTHONUNBUFFERED": "1",
+                # temporary files of the components and their tasks go with the cluster's folder
+                "TMPDIR": str(self.root / "tmp"),
                 "NO_PROXY": "127.0.0.1,localhost",
                 "no_proxy": "127.0.0.1,localhost",
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags),
@@ -309,7 +327,7 @@ class AirflowCluster:
 
     def prepare(self) -> None:
         """DAG folder (example DAGs + system-test DAGs) and a migrated SQLite database."""
-        for folder in (self.dags, self.logs, self.component_logs, self.root / "home"):
+        for folder in (self.dags, self.logs, self.component_logs, self.root / "home", self.root / "tmp"):
             folder.mkdir(parents=True, exist_ok=True)
         if self.users:
             (self.root / "passwords.json").write_text(json.dumps(self.users))
@@ -355,7 +373,7 @@ class AirflowCluster:
     def start(self) -> None:
         self.prepare()
         for command in ("api-server", "scheduler", "dag-processor", "triggerer"):
-            self.start_component(command, command)
+            self.start_component(command, command, *COMPONENT_OPTIONS.get(command, ()))
         self.sampler.start()
 
     def stop(self) -> list[str]:
@@ -387,6 +405,27 @@ class AirflowCluster:
                 found.append((int(entry.name), cmdline.strip()))
         return found
 
+    def listening_sockets(self) -> list[tuple[int, str, int]]:
+        """``(pid, address, port)`` of every TCP socket a process of this cluster listens on."""
+        listening: dict[str, tuple[str, int]] = {}  # socket inode -> address, port
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with contextlib.suppress(OSError):
+                for line in Path(table).read_text().splitlines()[1:]:
+                    fields = line.split()
+                    if fields[3] == "0A":  # TCP_LISTEN
+                        address, port = fields[1].split(":")
+                        listening[fields[9]] = (_proc_net_address(address), int(port, 16))
+        found = []
+        for pid, _ in self.leftover_processes():
+            with contextlib.suppress(OSError):
+                for fd in Path(f"/proc/{pid}/fd").iterdir():
+                    with contextlib.suppress(OSError):
+                        target = os.readlink(fd)
+                        inode = target[len("socket:[") : -1] if target.startswith("socket:[") else ""
+                        if inode in listening:
+                            found.append((pid, *listening[inode]))
+        return found
+
     def all_components(self) -> list[Component]:
         return self.retired + list(self.components.values())
 
@@ -396,7 +435,9 @@ class AirflowCluster:
         kill_component(old)
         self.retired.append(old)
         number = 1 + sum(c.name.startswith("triggerer") for c in self.retired)
-        return self.start_component("triggerer", "triggerer", name=f"triggerer-{number}")
+        return self.start_component(
+            "triggerer", "triggerer", *COMPONENT_OPTIONS["triggerer"], name=f"triggerer-{number}"
+        )
 
     def check_components(self) -> None:
         dead = [c for c in self.components.values() if not c.running()]

@@ -511,8 +511,10 @@ def test_the_trained_voice_is_an_asset_event_that_runs_the_new_voices_dag(
     for run in ("ui_pipeline_defaults", "ui_pipeline_conf"):
         job = ui.xcom(PIPELINE, run, "wait_for_voice")
         voices[voice_uri("cn-north-4", "0123456789abcdef0123456789abcdef", job["asset_id"])] = job
-    events = ui.get("/api/v2/assets/events", params={"source_dag_id": PIPELINE, "limit": 100})["asset_events"]
-    emitted = {e["uri"]: e for e in events if e["source_task_id"] == "wait_for_voice"}
+    # one event per voice, from its first collector: the pipeline's wait, or the existing-job
+    # DAG's default run when it collected the same (newest) job first
+    events = ui.get("/api/v2/assets/events", params={"limit": 100})["asset_events"]
+    emitted = {e["uri"]: e for e in events if e["source_task_id"] in ("wait_for_voice", "get_result")}
     assert set(voices) <= set(emitted), (list(voices), events)
     for uri, job in voices.items():
         assert emitted[uri]["extra"] == {
@@ -710,3 +712,151 @@ def test_the_playground_lists_metastudio_default_and_its_test_button_succeeds(
     )
     assert not _processes_using(home)
     assert not (playground["folder"] / "tmp").exists() and not (playground["folder"] / "state.json").exists()
+
+
+# ------------------------------------------------------- each Auth type choice of the form
+#: the form's Auth type choices -> connection-id suffix and the emulator's auth type
+AUTH_CHOICES = {"AK/SK": "aksk", "password": "password", "token": "token"}
+
+
+def _add_connection_through_the_form(
+    browser: Browser, ui: AirflowCluster, conn_id: str, choice: str, stored: dict[str, Any]
+) -> dict[str, Any]:
+    """Add ``conn_id`` in the form with the Auth type ``choice`` picked from its dropdown."""
+    page = browser.page
+    page.goto(f"{browser.url}/connections")
+    page.get_by_role("button", name="Add Connection").click()
+    dialog = browser.dialog()
+    dialog.get_by_label("Connection ID").fill(conn_id)
+    dialog.get_by_role("combobox").first.fill("MetaStudio")
+    page.keyboard.press("Enter")
+    dialog.get_by_label("Access Key (AK) or IAM user name").fill(stored["login"])
+    dialog.get_by_label("Secret Key (SK), IAM password or X-Auth-Token").fill(stored["password"])
+    dialog.get_by_label("Port: not used; enter 0 so that the Test button works").fill("0")
+    dialog.get_by_text("Extra Fields", exact=True).click()
+    dialog.locator("#element_auth_type").click()
+    page.get_by_role("option", name=choice, exact=True).click()
+    for name, value in stored["extra"].items():
+        if name != "auth_type":
+            dialog.locator(f"[name='element_{name}']").fill(str(value))
+    browser.shot(f"30-form-{AUTH_CHOICES[choice]}")
+    with page.expect_response(
+        lambda r: r.url.endswith("/api/v2/connections") and r.request.method == "POST"
+    ) as sent:
+        dialog.get_by_role("button", name="Save").click()
+    assert sent.value.status in (200, 201), sent.value.text()
+    return dict(ui.get(f"/api/v2/connections/{conn_id}"))
+
+
+@pytest.fixture(scope="module")
+def form_connections(
+    browser: Browser, ui: AirflowCluster, system_emulator: EmulatorProcess, existing_runs: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """One connection per Auth type choice, added through the form; its Test button pressed;
+    then a run of ``system_form_connection_<choice>`` with it (the wait deferred, so the task
+    and the trigger both use it). What each step answered, per choice. After ``existing_runs``
+    found its newest job: the jobs seeded here must not become that job."""
+    if not HAS_PROVIDER_FORM:
+        pytest.skip("Airflow 3.0's connection form is the generic one (no Auth type dropdown)")
+    found: dict[str, dict[str, Any]] = {}
+    for choice, slug in AUTH_CHOICES.items():
+        stored = system_emulator.connection_dict(auth_type=slug, timeout=10, max_retries=2)
+        stored["extra"].pop("security_token", None)
+        conn_id = f"metastudio_form_{slug}"
+        saved = _add_connection_through_the_form(browser, ui, conn_id, choice, stored)
+        page = browser.page
+        page.goto(f"{browser.url}/connections")
+        row = page.get_by_role("row").filter(has_text=conn_id)
+        with page.expect_response("**/api/v2/connections/test") as answer:
+            row.get_by_role("button", name="Test Connection").click()
+        browser.wait_for_text("Connected to")
+        browser.shot(f"31-test-button-{slug}")
+        job = system_emulator.control.seed_job(state="PROCESSING", lifecycle=True, voice_name=f"form-{slug}")
+        run_id = ui.trigger(f"system_form_connection_{slug}", f"form_{slug}", {"job_id": job["job_id"]})
+        found[choice] = {"saved": saved, "test": answer.value.json(), "run": run_id, "job_id": job["job_id"]}
+    return found
+
+
+@pytest.mark.parametrize("choice", list(AUTH_CHOICES))
+def test_each_auth_type_choice_of_the_form_tests_and_runs_without_a_too_short_warning(
+    ui: AirflowCluster, form_connections: dict[str, dict[str, Any]], choice: str
+) -> None:
+    slug = AUTH_CHOICES[choice]
+    found = form_connections[choice]
+    saved_extra = json.loads(found["saved"]["extra"])
+    assert saved_extra.get("auth_type") == choice and "null" not in saved_extra.values()
+    assert found["test"]["status"] is True and found["test"]["message"].startswith("Connected to"), found
+    dag_id = f"system_form_connection_{slug}"
+    _finished(ui, (dag_id, found["run"]))
+    assert ui.xcom(dag_id, found["run"], "collect", "job")["job_id"] == found["job_id"]
+    logs = [p for p in ui.task_log_dir(dag_id, found["run"], "collect").rglob("*.log") if p.is_file()]
+    assert any(".trigger." in p.name for p in logs), logs  # the wait ran in the triggerer
+    noisy = [p.name for p in logs if "too short" in p.read_text(errors="replace")]
+    assert not noisy, noisy
+
+
+# ------------------------------------------------------------ voices by name, once each
+def test_the_assets_list_finds_a_trained_voice_by_its_name(
+    browser: Browser, ui: AirflowCluster, deferred_wait: dict[str, Any]
+) -> None:
+    run = "ui_pipeline_conf"
+    _finished(ui, (PIPELINE, run))
+    job = ui.xcom(PIPELINE, run, "wait_for_voice")
+    name = f"ui-conf-narrator ({job['asset_id']})"
+    # what the Assets page's search asks for (a name pattern)
+    listed = ui.get("/api/v2/assets", params={"name_pattern": "ui-conf-narrator"})["assets"]
+    assert [a["name"] for a in listed] == [name], listed
+    assert listed[0]["uri"].endswith(f"/voices/{job['asset_id']}")
+    page = browser.page
+    page.goto(f"{browser.url}/assets")
+    page.get_by_placeholder("Search", exact=False).first.fill("ui-conf-narrator")
+    browser.wait_for_text(name, reload_every=None)
+    browser.shot("40-assets-found-by-voice-name")
+
+
+def test_a_second_collection_of_a_voice_does_not_start_the_downstream_dag_again(
+    browser: Browser, ui: AirflowCluster, deferred_wait: dict[str, Any]
+) -> None:
+    """One event per voice: collecting the trained voice again (the existing-job DAG, after the
+    new-voices DAG ran for it) emits no event, so no new-voices run starts for it."""
+    run = "ui_pipeline_conf"
+    _finished(ui, (PIPELINE, run))
+    job = ui.xcom(PIPELINE, run, "wait_for_voice")
+    uri = voice_uri("cn-north-4", "0123456789abcdef0123456789abcdef", job["asset_id"])
+
+    def events() -> list[dict[str, Any]]:
+        every = ui.get("/api/v2/assets/events", params={"limit": 100})["asset_events"]
+        return [e for e in every if e["uri"] == uri]
+
+    def catalogued_in() -> list[str]:
+        return [
+            r["dag_run_id"]
+            for r in ui.get(f"/api/v2/dags/{NEW_VOICES}/dagRuns")["dag_runs"]
+            if r["state"] == "success"
+            and any(
+                e["uri"] == uri for e in _xcom(ui, NEW_VOICES, r["dag_run_id"], "catalogue_new_voices") or []
+            )
+        ]
+
+    before = _wait("the new-voices DAG to catalogue the voice", catalogued_in, 90, ui)
+    # the pipeline's event (a collector racing it at the very same moment may add its own)
+    recorded = events()
+    assert recorded, uri
+    runs_before = {r["dag_run_id"] for r in ui.get(f"/api/v2/dags/{NEW_VOICES}/dagRuns")["dag_runs"]}
+    again = _trigger(browser, EXISTING, "ui_existing_again", {"job_id": job["job_id"]})
+    assert again["conf"] == {"job_id": job["job_id"]}
+    _finished(ui, (EXISTING, "ui_existing_again"))
+    assert ui.task_states(EXISTING, "ui_existing_again")["use_voice"] == "success"
+    assert events() == recorded
+    assert catalogued_in() == before
+    # the scheduler saw the run finish (a run it had queued would exist by now)
+    runs_after = {r["dag_run_id"] for r in ui.get(f"/api/v2/dags/{NEW_VOICES}/dagRuns")["dag_runs"]}
+    assert not any(
+        uri in json.dumps(_xcom(ui, NEW_VOICES, r, "catalogue_new_voices")) for r in runs_after - runs_before
+    )
+    log = ui.task_log_dir(EXISTING, "ui_existing_again", "get_result")
+    text = "".join(p.read_text(errors="replace") for p in log.rglob("*.log"))
+    assert "already has its asset event" in text
+    browser.page.goto(f"{browser.url}/dags/{EXISTING}/runs/ui_existing_again/tasks/get_result")
+    browser.wait_for_text("already has its asset event", reload_every=10)
+    browser.shot("41-second-collection-no-event")

@@ -37,6 +37,7 @@ FAILOVER_REASON = "Training was interrupted by a resource failure."
 PIPELINE_TASKS = (
     "prepare_training_package",
     "create_voice_job",
+    "remove_generated_package",
     "wait_for_voice",
     "use_voice",
     "describe_voice_asset",
@@ -106,6 +107,13 @@ def _xcom_or_none(cluster: AirflowCluster, run: Run, task_id: str, key: str = "r
 
 
 # ------------------------------------------------------------------------------------ outcomes
+def test_every_component_listens_on_loopback_only(cluster: AirflowCluster, main_runs: MainRuns) -> None:
+    """The api-server binds 127.0.0.1; no log server of the scheduler or triggerer runs."""
+    listening = cluster.listening_sockets()
+    assert any(port == cluster.port for _, _, port in listening), listening
+    assert all(address in ("127.0.0.1", "::1") for _, address, _ in listening), listening
+
+
 def test_pipeline_success_hands_the_sensor_asset_id_to_use_voice(
     cluster: AirflowCluster, main_runs: MainRuns, system_emulator: EmulatorProcess
 ) -> None:
@@ -127,6 +135,7 @@ def test_pipeline_failure_fails_the_sensor_with_failure_details(
     assert cluster.task_states(*run.key) == {
         "prepare_training_package": "success",
         "create_voice_job": "success",
+        "remove_generated_package": "success",
         "wait_for_voice": "failed",
         "use_voice": "upstream_failed",
         "describe_voice_asset": "upstream_failed",
