@@ -57,9 +57,9 @@ VICTIM_DAGS = {v: f"system_voice_training_production_victim_{v}" for v in ("crea
 USERS = [f"tenant-{n:02d}" for n in range(1, 9)]
 #: remote jobs of the workload (besides the two victims). Each task run costs Airflow 3 about
 #: 4 CPU-seconds on this shape (task supervisor and runner, api-server, scheduler), so 200 jobs
-#: (about 470 task runs) take 11-14 minutes on two cores: ``make test`` runs 48 (a few minutes
+#: (about 470 task runs) take 11-14 minutes on two cores: ``make test`` runs 24 (two minutes
 #: per Airflow version), ``VOICE_TRAINING_PRODUCTION_JOBS=200`` the full workload of docs/deploying.md
-JOBS = int(os.environ.get("VOICE_TRAINING_PRODUCTION_JOBS", "48"))
+JOBS = int(os.environ.get("VOICE_TRAINING_PRODUCTION_JOBS", "24"))
 #: create-only tasks (each followed by a sensor and a result operator), and create-and-wait
 #: (deferrable) tasks; every FAIL_EVERY-th voice of each kind fails
 CREATED = max(12, JOBS * 3 // 20)
