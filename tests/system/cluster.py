@@ -75,6 +75,13 @@ def _proc_net_address(hex_address: str) -> str:
     return str(ipaddress.ip_address(words))
 
 
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "?"
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -381,7 +388,7 @@ class AirflowCluster:
         self.sampler.stop()
         stop_components(list(self.components.values()) + self.retired)
         self.session.close()
-        leftovers = self.leftover_processes()
+        leftovers = [(pid, _command_line(pid)) for pid in sorted(self.process_ids())]
         for pid, _ in leftovers:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -405,6 +412,22 @@ class AirflowCluster:
                 found.append((int(entry.name), cmdline.strip()))
         return found
 
+    def process_ids(self) -> set[int]:
+        """Every live process of this cluster's Airflow components: those in the session of one (each starts
+        in a session of its own) and those whose environment names this cluster's home (a
+        process that retitles itself with ``setproctitle``, as Airflow's components do, may
+        overwrite the environment ``/proc`` shows, so neither test alone finds them all)."""
+        sessions = {c.popen.pid for c in [*self.components.values(), *self.retired]}
+        found = {pid for pid, _ in self.leftover_processes()}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and int(entry.name) != os.getpid():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    # fields after the command name (which may hold spaces): state, ppid, pgrp, session
+                    stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                    if int(stat[3]) in sessions and stat[0] != "Z":
+                        found.add(int(entry.name))
+        return found
+
     def listening_sockets(self) -> list[tuple[int, str, int]]:
         """``(pid, address, port)`` of every TCP socket a process of this cluster listens on."""
         listening: dict[str, tuple[str, int]] = {}  # socket inode -> address, port
@@ -416,7 +439,7 @@ class AirflowCluster:
                         address, port = fields[1].split(":")
                         listening[fields[9]] = (_proc_net_address(address), int(port, 16))
         found = []
-        for pid, _ in self.leftover_processes():
+        for pid in self.process_ids():
             with contextlib.suppress(OSError):
                 for fd in Path(f"/proc/{pid}/fd").iterdir():
                     with contextlib.suppress(OSError):
