@@ -60,13 +60,13 @@ USERS = [f"tenant-{n:02d}" for n in range(1, 9)]
 #: (about 470 task runs) take 11-14 minutes on two cores: ``make test`` runs 24 (two minutes
 #: per Airflow version), ``VOICE_TRAINING_PRODUCTION_JOBS=200`` the full workload of docs/deploying.md
 JOBS = int(os.environ.get("VOICE_TRAINING_PRODUCTION_JOBS", "24"))
-#: create-only tasks (each followed by a sensor and a result operator), and create-and-wait
-#: (deferrable) tasks; every FAIL_EVERY-th voice of each kind fails
-CREATED = max(12, JOBS * 3 // 20)
+#: create-only tasks (each followed by a sensor and a result operator: three task runs per job),
+#: and create-and-wait (deferrable) tasks; every FAIL_EVERY-th voice of each kind fails
+CREATED = max(6, JOBS * 3 // 20)
 TRAINED = JOBS - CREATED
-FAIL_EVERY = 8
+FAIL_EVERY = 6
 #: sensor mode of the create-only jobs: poke and reschedule hold or re-take worker slots
-POKE, RESCHEDULE = 4, 4
+POKE = RESCHEDULE = max(2, CREATED // 6)
 SENSOR_MODES = (
     ("poke",) * POKE + ("reschedule",) * RESCHEDULE + ("deferrable",) * (CREATED - POKE - RESCHEDULE)
 )
