@@ -3,10 +3,12 @@
 #
 #   1. one virtual environment per version, installed side by side (make venv);
 #   2. ruff once, the docs once (make docs), mypy per version;
-#   3. the unit tests of one version beside the system tests of another, in turns: the unit
-#      tests mostly wait on emulated time, the system tests mostly on real Airflow components,
-#      so the pair shares two cores well. Tests run in random order (pytest-randomly; each log
-#      prints its seed: PYTEST_ARGS="--randomly-seed=N" repeats an order).
+#   3. one lane per version, running side by side: its mypy, then its unit tests and its
+#      system tests, alternating which comes first (the first lane starts with its unit tests,
+#      the second with its system tests), so the unit tests of one version (they mostly wait
+#      on emulated time) run beside the system tests of another (real Airflow components) and
+#      a lane that finishes a phase early goes on at once. Tests run in random order
+#      (pytest-randomly; each log prints its seed: PYTEST_ARGS="--randomly-seed=N" repeats an order).
 #
 # Every phase runs even when an earlier one failed; each writes its log under
 # .test-artifacts/test-matrix/ and prints one summary line; a failed phase's log tail is printed.
@@ -18,13 +20,12 @@ VERSIONS=(${AIRFLOW_VERSIONS:-3.0.6 3.3.2})
 LOGS=.test-artifacts/test-matrix
 rm -rf "$LOGS"
 mkdir -p "$LOGS"
-declare -A STATUS=()
-declare -A SUMMARY=()
 started=$SECONDS
 
 note() { printf '[%4ds] %s\n' "$((SECONDS - started))" "$*"; }
 
-# run NAME COMMAND...: the command's output goes to $LOGS/NAME.log; its status is remembered
+# run NAME COMMAND...: the command's output goes to $LOGS/NAME.log; its status and summary
+# line go to $LOGS/NAME.rc and $LOGS/NAME.summary (lanes run in background subshells)
 run() {
   local name=$1
   shift
@@ -35,10 +36,10 @@ run() {
   local closing
   closing=$(grep -E '^(=+ )?[0-9]+ (passed|failed|error|errors|skipped|deselected)' "$LOGS/$name.log" | tail -n 1)
   [ "$rc" -eq 5 ] && rc=0
-  STATUS[$name]=$rc
-  SUMMARY[$name]="$(printf '%-22s %-6s %4ds  %s' "$name" "$([ "$rc" -eq 0 ] && echo ok || echo FAILED)" \
-    "$((SECONDS - begin))" "${closing//=/}")"
-  note "${SUMMARY[$name]}"
+  echo "$rc" >"$LOGS/$name.rc"
+  printf '%-22s %-6s %4ds  %s\n' "$name" "$([ "$rc" -eq 0 ] && echo ok || echo FAILED)" \
+    "$((SECONDS - begin))" "${closing//=/}" >"$LOGS/$name.summary"
+  note "$(cat "$LOGS/$name.summary")"
   return 0
 }
 
@@ -47,41 +48,42 @@ for version in "${VERSIONS[@]}"; do
   run "install-$version" make --no-print-directory venv AIRFLOW_VERSION="$version" &
 done
 wait
-# `run` in a background job cannot set our arrays: read the install results back from the logs
-for version in "${VERSIONS[@]}"; do
-  if [ -f ".venv-airflow-$version/.installed" ]; then STATUS[install-$version]=0; else STATUS[install-$version]=1; fi
-  SUMMARY[install-$version]="$(printf '%-22s %-6s' "install-$version" \
-    "$([ "${STATUS[install-$version]}" -eq 0 ] && echo ok || echo FAILED)")"
-done
-make --no-print-directory chromium system-packages || STATUS[system-packages]=1
+installed() { [ -f ".venv-airflow-$1/.installed" ]; }
+make --no-print-directory chromium system-packages || echo 1 >"$LOGS/system-packages.rc"
 
 newest=${VERSIONS[-1]}
-run "lint" make --no-print-directory lint AIRFLOW_VERSION="$newest"
-# the documentation site, warnings as errors (the system tests open it in a browser)
-run "docs" make --no-print-directory docs AIRFLOW_VERSION="$newest"
-for version in "${VERSIONS[@]}"; do
-  run "typecheck-$version" make --no-print-directory typecheck AIRFLOW_VERSION="$version"
-done
+if installed "$newest"; then
+  run "lint" make --no-print-directory lint AIRFLOW_VERSION="$newest"
+  # the documentation site, warnings as errors (the system tests open it in a browser)
+  run "docs" make --no-print-directory docs AIRFLOW_VERSION="$newest"
+fi
 
-# unit tests of version i beside the system tests of version i+1 (wrapping around)
+# lane VERSION FIRST SECOND: mypy, then the two test phases of one version, in that order
+lane() {
+  local version=$1
+  installed "$version" || return 0
+  run "typecheck-$version" make --no-print-directory typecheck AIRFLOW_VERSION="$version"
+  for phase in "$2" "$3"; do
+    run "$phase-$version" make --no-print-directory "$phase" AIRFLOW_VERSION="$version"
+  done
+}
 count=${#VERSIONS[@]}
 for ((i = 0; i < count; i++)); do
-  unit_version=${VERSIONS[i]}
-  system_version=${VERSIONS[(i + 1) % count]}
-  note "unit tests on $unit_version beside system tests on $system_version"
-  if [ "${STATUS[install-$unit_version]}" -eq 0 ]; then
-    (run "unit-$unit_version" make --no-print-directory unit AIRFLOW_VERSION="$unit_version"
-     echo "${STATUS[unit-$unit_version]}" >"$LOGS/unit-$unit_version.rc"
-     echo "${SUMMARY[unit-$unit_version]}" >"$LOGS/unit-$unit_version.summary") &
-  fi
-  if [ "${STATUS[install-$system_version]}" -eq 0 ]; then
-    run "system-$system_version" make --no-print-directory system AIRFLOW_VERSION="$system_version"
-  fi
-  wait
-  if [ -f "$LOGS/unit-$unit_version.rc" ]; then
-    STATUS[unit-$unit_version]=$(cat "$LOGS/unit-$unit_version.rc")
-    SUMMARY[unit-$unit_version]=$(cat "$LOGS/unit-$unit_version.summary")
-  fi
+  if ((i % 2 == 0)); then order=(unit system); else order=(system unit); fi
+  note "lane ${VERSIONS[i]}: ${order[0]} tests, then ${order[1]} tests"
+  lane "${VERSIONS[i]}" "${order[@]}" &
+done
+wait
+
+declare -A STATUS=()
+declare -A SUMMARY=()
+for rc in "$LOGS"/*.rc; do
+  name=$(basename "$rc" .rc)
+  STATUS[$name]=$(cat "$rc")
+  SUMMARY[$name]=$(cat "$LOGS/$name.summary" 2>/dev/null || echo "$name FAILED")
+done
+for version in "${VERSIONS[@]}"; do
+  installed "$version" || STATUS[install-$version]=1
 done
 
 failed=()
@@ -100,6 +102,19 @@ echo
 echo "=================== summary (${VERSIONS[*]}; logs in $LOGS/) ==================="
 for name in $(printf '%s\n' "${!SUMMARY[@]}" | sort); do
   echo "${SUMMARY[$name]}"
+done
+# one line per version: every phase of it must have run and passed
+for version in "${VERSIONS[@]}"; do
+  bad=()
+  for phase in install typecheck unit system; do
+    [ "${STATUS[$phase-$version]:-1}" -eq 0 ] || bad+=("$phase")
+  done
+  if [ ${#bad[@]} -eq 0 ]; then
+    echo "Airflow $version: ok"
+  else
+    echo "Airflow $version: FAILED (${bad[*]})"
+    failed+=("$version")
+  fi
 done
 # totals of every pytest run, as one plain closing line
 passed=0
