@@ -20,6 +20,9 @@ PYTEST_ARGS ?=
 # system tests (real api-server, scheduler, triggerer, browser) run in one process, sharing
 # components. Exit status 5 (nothing selected) is fine for either.
 PYTEST_WORKERS ?= 3
+# What `make system` collects (collecting the unit tests too would import them only to deselect
+# them): `make system SYSTEM_TESTS=tests/system/test_browser.py` runs one module
+SYSTEM_TESTS ?= tests/system
 # Versions `make test` runs, lowest and newest supported release lines
 AIRFLOW_VERSIONS ?= 3.0.6 3.3.2
 SOURCES := airflow_provider_voicetraining metastudio_emulator dags tests benchmarks tools docs
@@ -123,11 +126,11 @@ define pytest_ok
 endef
 
 unit: $(STAMP)
-	$(call pytest_ok,$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m "not system" $(PYTEST_ARGS))
+	$(call pytest_ok,$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m "not system" --ignore=tests/system $(PYTEST_ARGS))
 
 system: $(STAMP) chromium system-packages
 	$(call pytest_ok,CHROMIUM="$(or $(CHROMIUM),$$(command -v chromium || command -v chromium-browser))" \
-	  $(BIN)/python -m pytest -q -m system $(PYTEST_ARGS))
+	  $(BIN)/python -m pytest -q -m system $(SYSTEM_TESTS) $(PYTEST_ARGS))
 
 test:
 	@AIRFLOW_VERSIONS="$(AIRFLOW_VERSIONS)" bash tools/test_matrix.sh

@@ -249,7 +249,8 @@ def asset_event_recorded(asset: Any) -> str | None:
     try:
         from airflow.sdk.execution_time.context import InletEventsAccessors
 
-        events = InletEventsAccessors([asset])[asset]
+        # typed as a list on 3.0.x, a lazy accessor (with ``limit``) from 3.1
+        events: Any = InletEventsAccessors([asset])[asset]
         if hasattr(events, "limit"):  # 3.1+: a lazy accessor
             events = events.ascending(False).limit(1)
         newest = list(events)[-1:]  # 3.0.x: every event, oldest first
