@@ -20,6 +20,10 @@ PYTEST_ARGS ?=
 # system tests (real api-server, scheduler, triggerer, browser) run in one process, sharing
 # components. Exit status 5 (nothing selected) is fine for either.
 PYTEST_WORKERS ?= 3
+# Installs compile every module to bytecode once (uv does not by default): where
+# PYTHONDONTWRITEBYTECODE is set, as on some CI machines, every Airflow process, worker and CLI
+# call otherwise compiled all it imported from source, each time (half of an import's CPU time)
+UV_FLAGS ?= --quiet --compile-bytecode
 # What `make system` collects (collecting the unit tests too would import them only to deselect
 # them): `make system SYSTEM_TESTS=tests/system/test_browser.py` runs one module
 SYSTEM_TESTS ?= tests/system
@@ -69,9 +73,9 @@ $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip uv
 	@echo "Installing apache-airflow==$(AIRFLOW_VERSION) (dependencies as of $(or $(RESOLVE_DATE),today)) and the provider into $(VENV) ..."
-	@$(BIN)/uv pip install --quiet --python $(BIN)/python $(if $(RESOLVE_DATE),--exclude-newer $(RESOLVE_DATE)) \
+	@$(BIN)/uv pip install $(UV_FLAGS) --python $(BIN)/python $(if $(RESOLVE_DATE),--exclude-newer $(RESOLVE_DATE)) \
 	  "apache-airflow==$(AIRFLOW_VERSION)" apache-airflow-providers-openlineage apache-airflow-providers-celery
-	@$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[emulator]" --group dev "apache-airflow==$(AIRFLOW_VERSION)"
+	@$(BIN)/uv pip install $(UV_FLAGS) --python $(BIN)/python -e ".[emulator]" --group dev "apache-airflow==$(AIRFLOW_VERSION)"
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -82,9 +86,9 @@ $(DEMO_STAMP): pyproject.toml Makefile
 	@test -x $(DEMO_VENV)/bin/python || $(PYTHON) -m venv $(DEMO_VENV)
 	@$(DEMO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade uv
 	@echo "Installing apache-airflow==$(AIRFLOW_VERSION) and the provider with its emulator into $(DEMO_VENV) ..."
-	@$(DEMO_VENV)/bin/uv pip install --quiet --python $(DEMO_VENV)/bin/python $(if $(RESOLVE_DATE),--exclude-newer $(RESOLVE_DATE)) \
+	@$(DEMO_VENV)/bin/uv pip install $(UV_FLAGS) --python $(DEMO_VENV)/bin/python $(if $(RESOLVE_DATE),--exclude-newer $(RESOLVE_DATE)) \
 	  "apache-airflow==$(AIRFLOW_VERSION)"
-	@$(DEMO_VENV)/bin/uv pip install --quiet --python $(DEMO_VENV)/bin/python $(if $(RESOLVE_DATE),--exclude-newer $(RESOLVE_DATE)) \
+	@$(DEMO_VENV)/bin/uv pip install $(UV_FLAGS) --python $(DEMO_VENV)/bin/python $(if $(RESOLVE_DATE),--exclude-newer $(RESOLVE_DATE)) \
 	  -e ".[emulator]" "apache-airflow==$(AIRFLOW_VERSION)"
 	@touch $(DEMO_STAMP)
 
@@ -144,7 +148,7 @@ graphviz:
 	$(call ensure_package,command -v dot,graphviz,the diagrams of the docs: make docs)
 
 $(DOCS_STAMP): $(STAMP) pyproject.toml
-	@$(BIN)/uv pip install --quiet --python $(BIN)/python --group docs
+	@$(BIN)/uv pip install $(UV_FLAGS) --python $(BIN)/python --group docs
 	@touch $(DOCS_STAMP)
 
 docs: $(DOCS_STAMP) graphviz
