@@ -220,7 +220,8 @@ def _gzip_of_zeros(size: int) -> bytes:
     crc = 0
     for _ in range(size // block):
         crc = zlib.crc32(bytes(block), crc)
-    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # magic, deflate, no flags/mtime, level 9, unknown OS
+    # magic, deflate, no flags, no mtime, level 9, unknown OS
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
     return header + segment * (size // block) + final_block + struct.pack("<II", crc, size & 0xFFFFFFFF)
 
 
