@@ -217,9 +217,9 @@ def _gzip_of_zeros(size: int) -> bytes:
     compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
     segment = compressor.compress(bytes(block)) + compressor.flush(zlib.Z_FULL_FLUSH)
     final_block = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS).flush()
-    crc = 0
+    crc, zeros = 0, bytes(block)
     for _ in range(size // block):
-        crc = zlib.crc32(bytes(block), crc)
+        crc = zlib.crc32(zeros, crc)
     # magic, deflate, no flags, no mtime, level 9, unknown OS
     header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
     return header + segment * (size // block) + final_block + struct.pack("<II", crc, size & 0xFFFFFFFF)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
 import logging
 import os
@@ -314,6 +315,16 @@ def test_huge_endless_and_compressed_bodies_cost_one_capped_body(serve, case: st
     assert outcome.startswith("VoiceTrainingResponseError"), outcome
     assert "larger than the provider accepts" in outcome
     assert growth < 64, f"{case}: peak RSS grew {growth:.0f} MB"
+
+
+def test_the_gzip_bombs_are_valid_gzip() -> None:
+    """The bombs are built from a repeated segment (cheap): they must still be gzip a client
+    reads to the end, CRC and size checked (shown on 8 MiB; the 1 GiB bomb differs only in
+    the repeat count, its trailer and the CRC of more zeros)."""
+    assert gzip.decompress(hostile._gzip_of_zeros(8 << 20)) == bytes(8 << 20)
+    bomb = hostile.gzip_bomb()
+    assert len(bomb) < 2 << 20 and int.from_bytes(bomb[-4:], "little") == 1 << 30
+    assert gzip.decompress(hostile.double_gzip_bomb()) == bomb
 
 
 @pytest.mark.parametrize("client", ["async hook", "trigger"])
