@@ -6,9 +6,13 @@ conftest import, before any test module imports Airflow.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
+import sqlite3
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +40,15 @@ os.environ.update(
 for _var in list(os.environ):
     if _var.startswith("AIRFLOW_CONN_"):
         del os.environ[_var]
+# Bytecode caches, as after `pip install`: with PYTHONDONTWRITEBYTECODE=1 (set on some CI
+# machines) every xdist worker and every subprocess (Airflow's CLI, fresh interpreters that
+# measure memory, dag.test() imports) recompiled every module it imported, Airflow's included:
+# about a third of the unit tests' CPU time. The cache goes into the venv running the tests
+# (removed with it), never into the source tree or site-packages.
+if os.environ.pop("PYTHONDONTWRITEBYTECODE", None) is not None or sys.dont_write_bytecode:
+    os.environ.setdefault("PYTHONPYCACHEPREFIX", os.path.join(sys.prefix, "pycache"))
+    sys.dont_write_bytecode = False
+    sys.pycache_prefix = os.environ["PYTHONPYCACHEPREFIX"]
 os.makedirs(os.environ["HOME"], exist_ok=True)
 os.makedirs(os.environ["AIRFLOW_HOME"], exist_ok=True)
 
@@ -138,11 +151,41 @@ def _fresh_token_cache() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """A migrated SQLite metadata database (dag.test() needs one)."""
+def airflow_db(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A migrated SQLite metadata database (dag.test() needs one), one file per xdist worker.
+
+    Migrating costs seconds of CPU: under pytest-xdist the first worker to get here migrates
+    its database and keeps a copy in the run's shared temporary directory (under a lock); the
+    others copy that instead of migrating.
+    """
+    from airflow import __version__ as airflow_version
+    from airflow import settings
     from airflow.utils.db import initdb
 
-    initdb()
+    database = settings.engine.url.database
+    if os.environ.get("PYTEST_XDIST_WORKER") is None or settings.engine.url.get_backend_name() != "sqlite":
+        initdb()
+        return
+    # the run's temporary root, shared by its workers (pytest-of-<user>/pytest-<n>)
+    template = tmp_path_factory.getbasetemp().parent / f"airflow-{airflow_version}.db"
+    with open(f"{template}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not template.exists():
+            initdb()
+            _copy_sqlite(Path(str(database)), template.with_suffix(".partial"))
+            template.with_suffix(".partial").rename(template)  # whole or absent
+        else:
+            _copy_sqlite(template, Path(str(database)))
+            settings.engine.dispose()
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """Copy a SQLite database with SQLite's online backup (safe with connections open on it)."""
+    with (
+        contextlib.closing(sqlite3.connect(source)) as src,
+        contextlib.closing(sqlite3.connect(target)) as dst,
+    ):
+        src.backup(dst)
 
 
 @pytest.fixture(scope="session")

@@ -432,8 +432,12 @@ def _as_bytes(body: bytes | str | None) -> bytes | None:
     return body.encode("utf-8") if isinstance(body, str) else body
 
 
+# 200 examples per property and run: nearly all of the time goes to drawing these rich inputs
+# (the signing itself is microseconds). Every run draws new examples, and `make test` runs the
+# unit tests once per supported Airflow version (signing does not depend on it), so each CI run
+# still compares 400 fresh requests with the official Signer per property.
 PROPERTY_SETTINGS = settings(
-    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
 
 
