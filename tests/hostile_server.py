@@ -94,6 +94,7 @@ class HostileServer:
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind((host, 0))
         self.listener.listen(64)
+        self.listener.settimeout(0.1)  # the accepter looks at ``stopping`` ten times a second
         shown = f"[{host}]" if ":" in host else host
         self.url = f"http://{shown}:{self.listener.getsockname()[1]}"
         self.connections: list[socket.socket] = []
@@ -109,7 +110,6 @@ class HostileServer:
         self.stop()
 
     def _accept(self) -> None:
-        self.listener.settimeout(0.1)
         while not self.stopping.is_set():
             try:
                 sock, _ = self.listener.accept()
@@ -131,6 +131,10 @@ class HostileServer:
 
     def stop(self) -> None:
         self.stopping.set()
+        # the accepter ends first (within its 0.1 s timeout): it never sees a closed listener,
+        # and no connection it accepted is added after the ones below were closed
+        if self._accepter.ident is not None:  # started
+            self._accepter.join(5)
         with contextlib.suppress(OSError):
             self.listener.close()
         for sock in self.connections:
@@ -138,7 +142,6 @@ class HostileServer:
                 sock.shutdown(socket.SHUT_RDWR)
             with contextlib.suppress(OSError):
                 sock.close()
-        self._accepter.join(5)
         for thread in self._threads:
             thread.join(5)
         alive = [t for t in self._threads if t.is_alive()]

@@ -405,10 +405,30 @@ def test_a_wait_seen_waiting_long_ago_is_shown_first(emu, use_conn) -> None:  # 
     use_conn(emu, rate_limit_queries=0)
     job_id = emu.control.seed_job(state="PROCESSING")["job_id"]
     long_ago = time.time() - shared_polling.FIRST_LOOK_REACH - 60
-    events = asyncio.run(run_batch([job_id], shared=True, end_in=1.0, seen_waiting_at=long_ago))
-    assert events[job_id]["status"] == "timeout"
-    shows = [r for r in emu.control.requests() if r["route"] == "show_job"]
-    assert len(shows) >= 2  # the first look and the final one at the deadline
+    interval = 5.0  # the safety net's first show is due ten intervals (50 s) in: past the test
+    assert shared_polling.safety_interval(1, interval, 0) > 30
+
+    def shown() -> list[dict[str, Any]]:
+        return [r for r in emu.control.requests(route="show_job") if job_id in r["path"]]
+
+    def release_once_shown() -> None:
+        deadline = time.monotonic() + 25
+        while not shown() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        emu.control.set_outcome(job_id, "SUCCEED", at_once=True)
+
+    events = asyncio.run(
+        run_batch(
+            [job_id],
+            shared=True,
+            end_in=30,
+            interval=interval,
+            during=release_once_shown,
+            seen_waiting_at=long_ago,
+        )
+    )
+    assert events[job_id]["status"] == "success"
+    assert shown(), "the wait did not show the job first"
 
 
 def test_the_same_events_when_seen_waiting(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
