@@ -14,7 +14,10 @@ another end user is followed [1].
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +61,54 @@ def _succeed_time(job: dict[str, Any]) -> float:
     return float(passed[-1]["entered_at"])
 
 
+def _running_retry_started_at(dag_id: str) -> float | None:
+    """When try 2+ of ``create`` started (the metadata database dag.test() writes)."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with contextlib.suppress(Exception), create_session() as session:  # SQLite busy: look again
+        ti = session.query(TaskInstance).filter_by(dag_id=dag_id, task_id="create").one_or_none()
+        # running, or already deferred again: a deferrable retry may pass through running
+        # between two looks of the watcher
+        started = ti is not None and ti.try_number >= 2 and str(ti.state) in ("running", "deferred")
+        if started and ti.start_date:
+            return float(ti.start_date.timestamp())
+    return None
+
+
+@contextlib.contextmanager
+def _held_until_the_retry_looks(emu: EmulatorServer, dag_id: str) -> Iterator[None]:
+    """Hold the run's voice job in PROCESSING from its commit until the retry (try 2) runs and
+    has asked the service about it, then let it finish: the retry finds the job running, however
+    slowly the machine gets there (no race against the job's timeline)."""
+    stop = threading.Event()
+
+    def watch() -> None:
+        job_id = None
+        while not stop.wait(0.05):
+            if job_id is None:
+                jobs = _voice_jobs(emu)
+                if jobs:
+                    job_id = jobs[0]["job_id"]
+                    emu.control.set_outcome(job_id, "PROCESSING")
+                continue
+            started = _running_retry_started_at(dag_id)
+            if started is not None and any(
+                r["time"] > started and (r["route"] == "list_jobs" or job_id in r["path"])
+                for r in emu.control.requests()
+            ):
+                emu.control.set_outcome(job_id, None)
+                return
+
+    watcher = threading.Thread(target=watch, name="hold-until-retry", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join(5)
+
+
 @pytest.mark.parametrize(
     ("dag_id", "faults"),
     [
@@ -72,7 +123,8 @@ def test_a_failed_wait_is_retried_and_the_retry_waits_for_the_same_job(
 ) -> None:  # type: ignore[no-untyped-def]
     use_conn(slow_emu, **NO_RETRIES)
     slow_emu.control.set_faults(faults)
-    result = run_dag(dagbag, dag_id, {"package": package, "voice_name": "retry-wait"})
+    with _held_until_the_retry_looks(slow_emu, dag_id):
+        result = run_dag(dagbag, dag_id, {"package": package, "voice_name": "retry-wait"})
     assert result.instances[("create", -1)] == ("success", 2)
     job = _only_job(slow_emu, result)
     assert slow_emu.control.faults()["triggered"] == {"status": 1}
