@@ -77,6 +77,16 @@ def _airflow() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "airflow"]
 
 
+#: how long an Airflow component waits for SQLite's write lock before "database is locked"
+#: (SQLite's default, 5 s, is too short when four components write on a busy two-core machine)
+SQLITE_LOCK_WAIT_SECONDS = 60
+
+
+def sqlite_url(path: Path) -> str:
+    """The SQLAlchemy URL of the SQLite database at ``path`` (absolute), with a long lock wait."""
+    return f"sqlite:///{path}?timeout={SQLITE_LOCK_WAIT_SECONDS}"
+
+
 def _environment(home: Path, port: int, fernet_key: str) -> dict[str, str]:
     """What every component and the CLI share (the Airflow settings a newcomer would guess)."""
     url = f"http://127.0.0.1:{port}"
@@ -93,7 +103,7 @@ def _environment(home: Path, port: int, fernet_key: str) -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sqlite_url(home / "airflow.db"),
         "AIRFLOW__API__BASE_URL": url,
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),

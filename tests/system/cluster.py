@@ -34,6 +34,8 @@ from typing import Any
 import requests
 from cryptography.fernet import Fernet
 
+from tools.playground import sqlite_url
+
 REPO = Path(__file__).resolve().parents[2]
 SYSTEM_DAGS = Path(__file__).resolve().parent / "dags"
 ARTIFACTS = REPO / ".test-artifacts"
@@ -284,7 +286,7 @@ class AirflowCluster:
                 "no_proxy": "127.0.0.1,localhost",
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags),
                 "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db_path}",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sqlite_url(self.db_path),
                 "AIRFLOW__CORE__PARALLELISM": "4",
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 # Airflow 3.0.6 with SQLite sometimes starts a worker before the queued state is
