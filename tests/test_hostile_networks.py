@@ -376,13 +376,15 @@ def test_the_gzip_bombs_are_valid_gzip() -> None:
 @pytest.mark.parametrize("client", ["async hook", "trigger"])
 def test_async_reads_of_huge_bodies_do_not_block_the_loop(serve, client: str) -> None:  # type: ignore[no-untyped-def]
     serve(hostile.compressed(hostile.gzip_bomb(), "gzip"))
+    # CPU seconds the loop's thread spent between two turns of the ticker: decompressing
+    # in one go would show as one long turn; time other processes take does not count
     lags: list[float] = []
 
     async def ticker(stop: asyncio.Event) -> None:
         while not stop.is_set():
-            started = time.monotonic()
+            started = time.thread_time()
             await asyncio.sleep(0.01)
-            lags.append(time.monotonic() - started - 0.01)
+            lags.append(time.thread_time() - started)
 
     async def go() -> Any:
         stop = asyncio.Event()
@@ -405,12 +407,12 @@ def test_async_reads_of_huge_bodies_do_not_block_the_loop(serve, client: str) ->
     with contextlib.suppress(VoiceTrainingError):
         async_get()
     result = asyncio.run(go())
-    record("gzip bomb, loop lag", client, max(lags), f"max lag {max(lags) * 1000:.0f} ms")
+    record("gzip bomb, loop lag", client, max(lags), f"max turn {max(lags) * 1000:.0f} CPU-ms")
     if client == "trigger":
         assert result["status"] == "error" and "larger than the provider accepts" in result["message"]
     else:
         assert isinstance(result, VoiceTrainingResponseError)
-    assert max(lags) < 0.25, f"the event loop was blocked for {max(lags):.2f}s"
+    assert max(lags) < 0.25, f"the event loop was blocked for {max(lags):.2f} CPU-s"
 
 
 # ------------------------------------------------------------------------------ malformed bodies
