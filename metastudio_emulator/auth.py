@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -89,20 +88,21 @@ class AkSkVerifier:
     def reset(self) -> None:
         self._locks.clear()
 
-    def locked(self, access_key: str) -> bool:
+    def locked(self, access_key: str, now: float) -> bool:
+        """Whether ``access_key`` is locked at gateway time ``now`` (epoch seconds)."""
         lock = self._locks.get(access_key)
         if lock is None or lock.locked_until == 0.0:
             return False
-        if time.monotonic() >= lock.locked_until:
+        if now >= lock.locked_until:
             self._locks.pop(access_key, None)
             return False
         return True
 
-    def _fail(self, access_key: str, detail: str) -> ApiError:
+    def _fail(self, access_key: str, detail: str, now: float) -> ApiError:
         lock = self._locks.setdefault(access_key, _Lock())
         lock.failures += 1
         if self.lockout_threshold > 0 and lock.failures >= self.lockout_threshold:
-            lock.locked_until = time.monotonic() + self.lockout_seconds
+            lock.locked_until = now + self.lockout_seconds
         return auth_failed(MSG_VERIFY_FAIL, detail)
 
     def verify(self, req: SignedRequest, now: float) -> Identity:
@@ -117,18 +117,18 @@ class AkSkVerifier:
         pair = self._keys.get(auth.access_key)
         if pair is None:
             raise auth_failed(msg_unknown_ak(auth.access_key), "unknown access key")
-        if self.locked(auth.access_key):
+        if self.locked(auth.access_key, now):
             raise auth_failed(MSG_LOCKED, "access key locked after repeated failures")
         signed = set(auth.signed_headers)
         date = req.headers.get("x-sdk-date")
         if date is None or "x-sdk-date" not in signed:
-            raise self._fail(auth.access_key, "X-Sdk-Date missing or not signed")
+            raise self._fail(auth.access_key, "X-Sdk-Date missing or not signed", now)
         if "host" not in signed:
-            raise self._fail(auth.access_key, "host not signed")
+            raise self._fail(auth.access_key, "host not signed", now)
         try:
             sent_at = signing.parse_sdk_date(date.strip())
         except ValueError:
-            raise self._fail(auth.access_key, "X-Sdk-Date malformed") from None
+            raise self._fail(auth.access_key, "X-Sdk-Date malformed", now) from None
         if abs(now - sent_at) > self.max_skew_seconds:
             raise auth_failed(MSG_EXPIRED, f"X-Sdk-Date {now - sent_at:+.0f}s away from the gateway clock")
         ok = signing.verify(
@@ -141,7 +141,7 @@ class AkSkVerifier:
             secret_key=pair.secret_key,
         )
         if not ok:
-            raise self._fail(auth.access_key, "signature mismatch")
+            raise self._fail(auth.access_key, "signature mismatch", now)
         kind = "aksk"
         if pair.security_token is not None:
             kind = "aksk_temporary"
@@ -264,18 +264,18 @@ def project_mismatch(detail: str) -> ApiError:
 
 
 class TokenBucket:
-    """Classic token bucket; ``take`` returns seconds to wait (0 when allowed)."""
+    """Classic token bucket on the gateway's clock; ``take`` returns seconds to wait (0 when allowed)."""
 
-    def __init__(self, rate: float, burst: int) -> None:
+    def __init__(self, rate: float, burst: int, now: float) -> None:
         self.rate = rate
         self.burst = max(1, burst)
         self._tokens = float(self.burst)
-        self._at = time.monotonic()
-
-    def take(self) -> float:
-        now = time.monotonic()
-        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
         self._at = now
+
+    def take(self, now: float) -> float:
+        """Take a token at gateway time ``now`` (epoch seconds)."""
+        self._tokens = min(self.burst, self._tokens + max(0.0, now - self._at) * self.rate)
+        self._at = max(self._at, now)
         if self._tokens >= 1.0:
             self._tokens -= 1.0
             return 0.0
@@ -293,13 +293,14 @@ class RateLimiter:
         self.burst = burst if burst else max(1, int(per_second or 1))
         self._buckets: dict[str, TokenBucket] = {}
 
-    def check(self, principal: str) -> None:
+    def check(self, principal: str, now: float) -> None:
+        """Admit a request of ``principal`` at gateway time ``now`` or raise the 429."""
         if self.per_second is None:
             return
         bucket = self._buckets.get(principal)
         if bucket is None:
-            bucket = self._buckets[principal] = TokenBucket(self.per_second, self.burst)
-        wait = bucket.take()
+            bucket = self._buckets[principal] = TokenBucket(self.per_second, self.burst, now)
+        wait = bucket.take(now)
         if wait > 0:
             limit = int(self.per_second) if float(self.per_second).is_integer() else self.per_second
             raise throttled(limit, wait)

@@ -367,7 +367,7 @@ def api_endpoint(runtime: EmulatorRuntime, spec: RouteSpec, handler: Handler) ->
                 project = request.path_params.get("project_id") if spec.auth == "iam" else None
                 identity = await authenticate(runtime, request, project)
                 ctx.auth = identity.kind
-                runtime.rate_limiter.check(identity.principal)
+                runtime.rate_limiter.check(identity.principal, runtime.gateway_now())
                 if spec.auth == "iam":
                     runtime.throttle.check(identity.principal, spec.name, request.method)
             elif spec.auth == "presign":

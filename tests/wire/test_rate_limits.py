@@ -42,18 +42,20 @@ def test_region_defaults_are_the_documented_limits() -> None:
     assert rate_limits("eu-west-101").writes == 3  # unknown: the lowest documented
 
 
-@pytest.fixture(scope="module")
-def throttling_emulator() -> Iterator[EmulatorServer]:
-    config = EmulatorConfig(time_scale=0.01, region="cn-east-3", api_rate_limits=True)
+@pytest.fixture(scope="module", params=[True, False], ids=["limited", "unlimited"])
+def throttling_emulator(request: pytest.FixtureRequest) -> Iterator[tuple[EmulatorServer, bool]]:
+    """cn-east-3's documented rates, and whether the client paces itself. The unpaced client
+    meets a gateway allowing one show-job per 100 s: a burst draws 429s however slow the machine."""
+    overrides = {} if request.param else {"show_job": 0.01}
+    config = EmulatorConfig(
+        time_scale=0.01, region="cn-east-3", api_rate_limits=True, api_rate_overrides=overrides
+    )
     with EmulatorServer(config) as server:
-        yield server
+        yield server, request.param
 
 
-@pytest.mark.parametrize("client_limit", [True, False], ids=["limited", "unlimited"])
-def test_a_burst_queues_on_the_client_instead_of_drawing_429s(
-    throttling_emulator, monkeypatch, client_limit: bool
-) -> None:  # type: ignore[no-untyped-def]
-    emu = throttling_emulator
+def test_a_burst_queues_on_the_client_instead_of_drawing_429s(throttling_emulator, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    emu, client_limit = throttling_emulator
     emu.control.reset()
     # the limited client may retry: on a heavily loaded machine a request can leave its slot
     # late and meet the next window's, so a rare 429 is honoured like any other
@@ -99,7 +101,7 @@ def test_a_burst_queues_on_the_client_instead_of_drawing_429s(
         assert statuses.count(429) < statuses.count(200), statuses  # the unlimited burst: ~20 of 30
         assert elapsed >= 1.9
     else:
-        assert statuses.count(429) >= 10 and "VoiceTrainingThrottledError" in results
+        assert statuses.count(429) >= 29 and "VoiceTrainingThrottledError" in results
     json.dumps(emu.control.stats()["api_rate_limits"])
 
 
