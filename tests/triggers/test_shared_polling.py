@@ -23,6 +23,7 @@ import pytest
 
 from airflow_provider_voicetraining.triggers import _shared_polling as shared_polling
 from airflow_provider_voicetraining.triggers.voice_training import VoiceTrainingJobTrigger
+from tests.helpers import SCHEDULING_SLACK
 
 INTERVAL = 0.1
 
@@ -110,7 +111,8 @@ def once_all_seen(emu: Any, ids: list[str], then: Callable[[], None], settle: fl
 
 
 def seed_batch(emu: Any) -> list[str]:
-    """Jobs with every kind of ending; timelines run off the clock (lifecycle seeds)."""
+    """Jobs with every kind of ending; timelines run off the clock (lifecycle seeds, done in about
+    0.2 s); the held and unknown-state ones end at the deadline (``SCHEDULING_SLACK`` away)."""
     now = time.time()
     seeds = [
         {"outcome": "SUCCEED", "asset_id": "asset-ok"},
@@ -142,7 +144,7 @@ def both(emu: Any, scenario: Callable[[], list[str]], **kwargs: Any) -> tuple[di
 
 def test_the_same_events_through_both_sources(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
     use_conn(emu)
-    per_job, result = both(emu, lambda: seed_batch(emu), end_in=3.0)
+    per_job, result = both(emu, lambda: seed_batch(emu), end_in=SCHEDULING_SLACK)
     assert result["events"] == per_job
     statuses = sorted(e["status"] for e in per_job.values())
     assert statuses == ["failed", "failed", "success", "success", "timeout", "timeout"]
@@ -165,7 +167,7 @@ def test_the_same_events_under_faults(emu, use_conn, faults: list[dict[str, Any]
         emu.control.set_faults(faults, seed=3)
         return ids
 
-    per_job, result = both(emu, scenario, end_in=3.0)
+    per_job, result = both(emu, scenario, end_in=SCHEDULING_SLACK)
     assert result["events"] == per_job
 
 
@@ -451,7 +453,7 @@ def test_the_same_events_when_seen_waiting(emu, use_conn) -> None:  # type: igno
     """Every ending, seen waiting before it was seeded (a list since then misses no change):
     the same events as per-job polling (which ignores ``seen_waiting_at``)."""
     use_conn(emu)
-    per_job, result = both(emu, lambda: seed_batch(emu), end_in=3.0, seen_waiting_at=time.time())
+    per_job, result = both(emu, lambda: seed_batch(emu), end_in=SCHEDULING_SLACK, seen_waiting_at=time.time())
     assert result["events"] == per_job
 
 
