@@ -75,8 +75,11 @@ def _job_decoder(asked: str) -> Callable[[WireResponse], VoiceTrainingJob]:
     return decode
 
 
-def _decode_empty(response: WireResponse) -> None:
-    return None
+def _decode_acknowledgement(response: WireResponse) -> None:
+    """Commits and deletes answer an empty body (or a JSON object): anything else is not their
+    answer (a gateway that garbled it may never have passed the request on), so the call is
+    retried, and a retry refused because the first attempt went through is recognised."""
+    response.object()
 
 
 def _job_call(
@@ -107,7 +110,7 @@ def show_job(
 
 
 def delete_job(settings: ConnectionSettings, job_id: str, app_user_id: str | None = None) -> ApiCall[None]:
-    return _job_call(settings, "delete_job", "DELETE", job_id, app_user_id, _decode_empty)
+    return _job_call(settings, "delete_job", "DELETE", job_id, app_user_id, _decode_acknowledgement)
 
 
 def show_audit_result(
@@ -248,7 +251,7 @@ def commit_job(
         path=_path(settings, "user", "jobs", job_id),
         body=commit_body(overrides),
         app_user_id=check.app_user_id(app_user_id),
-        decode=_decode_empty,
+        decode=_decode_acknowledgement,
     )
 
 
@@ -344,7 +347,13 @@ def commit_short_job(
 ) -> ApiCall[None]:
     """Commit a short job (no body): the check starts."""
     return _job_call(
-        settings, "commit_short_job", "POST", job_id, app_user_id, _decode_empty, collection="short-jobs"
+        settings,
+        "commit_short_job",
+        "POST",
+        job_id,
+        app_user_id,
+        _decode_acknowledgement,
+        collection="short-jobs",
     )
 
 

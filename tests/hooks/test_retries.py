@@ -182,6 +182,36 @@ def test_retried_commit_that_meets_the_failed_audit_of_its_first_attempt_succeed
     assert hook.get_job(created.job_id).state == "AUDIT_FAILED"
 
 
+@pytest.mark.parametrize("process", [True, False], ids=["passed on", "never passed on"])
+def test_a_garbled_commit_answer_is_retried_until_the_job_is_committed(  # type: ignore[no-untyped-def]
+    emu, use_conn, tmp_path, process: bool
+) -> None:
+    """A 200 whose body is not the commit's (empty) answer: the gateway may never have passed the
+    commit on, and a job left CREATING would keep its wait going until the timeout."""
+    from airflow_provider_voicetraining.packages import make_synthetic_package
+
+    use_conn(emu)
+    hook = VoiceTrainingHook()
+    created = hook.create_job("basic", voice_name=f"garbled-commit-{process}")
+    package = make_synthetic_package(tmp_path / "p.zip", "basic", seconds=0.01)
+    hook.upload_training_data(created.upload_urls.training_data_uploading_url, package)  # type: ignore[arg-type]
+    emu.control.set_faults([{"route": "commit_job", "kind": "malformed", "process": process, "times": 1}])
+    hook.commit_job(created.job_id)
+    assert statuses(emu, "commit_job") == [200, 400 if process else 200]
+    assert hook.get_job(created.job_id).state != "CREATING"
+    assert len(emu.control.job(created.job_id)["commits"]) == 1
+
+
+@pytest.mark.parametrize("process", [True, False], ids=["passed on", "never passed on"])
+def test_a_garbled_delete_answer_is_retried_until_the_job_is_gone(emu, use_conn, process: bool) -> None:  # type: ignore[no-untyped-def]
+    use_conn(emu)
+    job_id = seeded_job(emu)
+    emu.control.set_faults([{"route": "delete_job", "kind": "malformed", "process": process, "times": 1}])
+    VoiceTrainingHook().delete_job(job_id)
+    assert statuses(emu, "delete_job") == [200, 404 if process else 200]
+    assert job_id not in {j["job_id"] for j in emu.control.jobs()}
+
+
 def test_retried_delete_that_finds_nothing_succeeds(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
     use_conn(emu)
     job_id = seeded_job(emu)

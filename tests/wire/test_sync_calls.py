@@ -52,12 +52,15 @@ def _give_up(signum: int, frame: FrameType | None) -> None:
 def test_an_abandoned_call_ends_at_once_and_the_thread_calls_again(emu, use_conn) -> None:  # type: ignore[no-untyped-def]
     use_conn(emu, max_retries=0)
     job_id = emu.control.seed_job(state="WAITING")["job_id"]
-    emu.control.set_faults(
-        [{"route": "show_job", "kind": "latency", "min_delay": 10.0, "max_delay": 10.0, "times": 1}]
-    )
     previous = signal.signal(signal.SIGALRM, _give_up)
     try:
         with VoiceTrainingHook() as hook:
+            # connection, loop and pool ready first: the caller gives up during the slow answer,
+            # not inside Airflow's connection lookup (whose secrets backends swallow exceptions)
+            assert hook.get_job(job_id).state == "WAITING"
+            emu.control.set_faults(
+                [{"route": "show_job", "kind": "latency", "min_delay": 10.0, "max_delay": 10.0, "times": 1}]
+            )
             started = time.monotonic()
             signal.setitimer(signal.ITIMER_REAL, 0.3)
             with pytest.raises(_GaveUp):
