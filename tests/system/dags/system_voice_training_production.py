@@ -34,6 +34,8 @@ from airflow_provider_voicetraining.sensors.voice_training import VoiceTrainingJ
 
 POLL_INTERVAL = float(os.environ.get("VOICE_TRAINING_POLL_INTERVAL", "60"))
 MODES = ("poke", "reschedule", "deferrable")
+#: every task: any of them may be running on a worker the test kills (as in production, where a
+#: worker lost mid-task is retried)
 RETRIES = {"retries": 3, "retry_delay": timedelta(seconds=1)}
 
 
@@ -74,6 +76,7 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_tasks=64,
+    default_args=RETRIES,
     params={
         "trained": Param([], type="array", description="create-and-wait entries (voice_name, app_user_id)"),
         "created": Param([], type="array", description="create-only entries, each with its sensor 'mode'"),
@@ -142,6 +145,7 @@ for victim, inline in (("create", False), ("wait", True)):
         schedule=None,
         start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
         catchup=False,
+        default_args=RETRIES,
         params={
             "voice_name": Param(f"victim-{victim}", type="string", minLength=1),
             "pid_dir": Param(None, type=["null", "string"]),
