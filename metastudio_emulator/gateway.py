@@ -367,9 +367,10 @@ def api_endpoint(runtime: EmulatorRuntime, spec: RouteSpec, handler: Handler) ->
                 project = request.path_params.get("project_id") if spec.auth == "iam" else None
                 identity = await authenticate(runtime, request, project)
                 ctx.auth = identity.kind
-                runtime.rate_limiter.check(identity.principal, runtime.gateway_now())
+                now = runtime.gateway_now()
+                runtime.rate_limiter.check(identity.principal, now)
                 if spec.auth == "iam":
-                    runtime.throttle.check(identity.principal, spec.name, request.method)
+                    runtime.throttle.check(identity.principal, spec.name, request.method, now)
             elif spec.auth == "presign":
                 ctx.auth = "presigned"
             ctx.app_user_id = app_user_id(raw_header(request.scope, b"x-app-userid"))

@@ -10,7 +10,6 @@ over ratelimit", without ``Retry-After`` (the service documents none).
 
 from __future__ import annotations
 
-import time
 from collections import deque
 
 from airflow_provider_voicetraining._wire.vocabulary import rate_limits
@@ -35,14 +34,13 @@ class ApiThrottle:
             return self.overrides[route]
         return self.limits.queries if method == "GET" else self.limits.writes
 
-    def check(self, tenant: str, route: str, method: str, now: float | None = None) -> None:
-        """Admit the request or raise the gateway's 429."""
+    def check(self, tenant: str, route: str, method: str, now: float) -> None:
+        """Admit the request at gateway time ``now`` (epoch seconds) or raise the gateway's 429."""
         if not self.enabled:
             return
         rate = self.limit(route, method)
         if rate <= 0:
             return
-        now = time.monotonic() if now is None else now
         capacity = max(1, int(rate))
         window = capacity / rate
         arrivals = self._windows.setdefault((tenant, route), deque())

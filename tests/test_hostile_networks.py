@@ -5,8 +5,8 @@ Each case runs against :class:`tests.hostile_server.HostileServer` (a loopback s
 HTTP library on its side) through the sync hook, the async hook, the sensor's poke and the
 trigger. The connection allows one retry and ``timeout=SCHEDULING_SLACK`` per attempt (a prompt
 answer is never cut on a loaded machine); the slow-server cases set ``timeout=1`` s, so a
-bounded call ends within about two seconds however the server behaves. Figures (time per case, RSS growth) are
-written to ``.test-artifacts/hostile-networks.txt``.
+bounded call ends within about two seconds however the server behaves. Figures (time per case,
+RSS growth) are written to ``.test-artifacts/hostile-networks.txt``.
 """
 
 from __future__ import annotations
