@@ -275,7 +275,7 @@ class TokenBucket:
     def take(self, now: float) -> float:
         """Take a token at gateway time ``now`` (epoch seconds)."""
         self._tokens = min(self.burst, self._tokens + max(0.0, now - self._at) * self.rate)
-        self._at = max(self._at, now)
+        self._at = now  # a clock moved back refills nothing and holds nothing back
         if self._tokens >= 1.0:
             self._tokens -= 1.0
             return 0.0

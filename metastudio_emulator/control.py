@@ -107,9 +107,14 @@ class EmulatorControl:
         result: dict[str, Any] = self._call("GET", "/stats")
         return result
 
-    def set_clock_offset(self, seconds: float, jobs: bool = False) -> None:
-        """Skew the gateway's clock by ``seconds``; with ``jobs``, the jobs' timestamps too."""
-        self._call("PUT", "/clock", {"offset_seconds": seconds, "jobs": jobs})
+    def set_clock_offset(self, seconds: float, jobs: bool = False, frozen: bool = False) -> None:
+        """Skew the gateway's clock by ``seconds``.
+
+        :param seconds: how far the gateway's clock is ahead of real time (negative: behind).
+        :param jobs: skew the jobs' timestamps (the service's clock) by the same amount.
+        :param frozen: stop the gateway's clock at the skewed time until the next call or reset.
+        """
+        self._call("PUT", "/clock", {"offset_seconds": seconds, "jobs": jobs, "frozen": frozen})
 
     def set_rate_limit(self, per_second: float | None, burst: int | None = None) -> None:
         self._call("PUT", "/rate-limit", {"per_second": per_second, "burst": burst})

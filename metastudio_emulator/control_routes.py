@@ -164,7 +164,16 @@ class ControlApi:
         body = await _json(request)
         self.rt.clock_offset = float(body.get("offset_seconds", 0.0))
         self.rt.jobs_clock_offset = self.rt.clock_offset if body.get("jobs") else 0.0
-        return json_response({"offset_seconds": self.rt.clock_offset, "jobs": bool(body.get("jobs"))})
+        self.rt.gateway_frozen_at = None
+        if body.get("frozen"):
+            self.rt.gateway_frozen_at = self.rt.gateway_now()
+        return json_response(
+            {
+                "offset_seconds": self.rt.clock_offset,
+                "jobs": bool(body.get("jobs")),
+                "frozen": self.rt.gateway_frozen_at is not None,
+            }
+        )
 
     async def rate_limit(self, request: Request) -> Response:
         body = await _json(request)

@@ -52,6 +52,9 @@ class EmulatorRuntime:
         #: seconds the service's own clock (job timestamps) is off: a client whose clock is fast
         #: sees jobs created "before" it asked (``PUT /_emulator/clock`` with ``"jobs": true``)
         self.jobs_clock_offset = 0.0
+        #: when set, the gateway's clock stands still at this time (``PUT /_emulator/clock`` with
+        #: ``"frozen": true``): a test of a one-second window holds it instead of racing it
+        self.gateway_frozen_at: float | None = None
         self._seed_configured_jobs()
 
     def _seed_configured_jobs(self) -> None:
@@ -63,7 +66,9 @@ class EmulatorRuntime:
         return time.time() + self.jobs_clock_offset
 
     def gateway_now(self) -> float:
-        """The gateway's (possibly skewed) clock: signature window, token and presign expiry."""
+        """The gateway's (possibly skewed or frozen) clock: signature window, expiries, rate windows."""
+        if self.gateway_frozen_at is not None:
+            return self.gateway_frozen_at
         return time.time() + self.clock_offset
 
     def reset(self) -> None:
@@ -80,6 +85,7 @@ class EmulatorRuntime:
         self.log.clear()
         self.clock_offset = self.config.clock_offset_seconds
         self.jobs_clock_offset = 0.0
+        self.gateway_frozen_at = None
         self._seed_configured_jobs()
 
     def issue_token(self, project_id: str, ttl_seconds: float | None = None) -> tuple[str, IssuedToken]:
@@ -103,6 +109,7 @@ class EmulatorRuntime:
                 "tokens_issued": len(self.tokens),
                 "faults_triggered": dict(self.faults.counts),
                 "clock_offset_seconds": self.clock_offset,
+                "gateway_clock_frozen": self.gateway_frozen_at is not None,
                 "api_rate_limits": {
                     "enabled": self.throttle.enabled,
                     "queries": self.throttle.limits.queries,

@@ -44,6 +44,8 @@ class ApiThrottle:
         capacity = max(1, int(rate))
         window = capacity / rate
         arrivals = self._windows.setdefault((tenant, route), deque())
+        while arrivals and arrivals[-1] > now:  # the clock was moved back: forget its future
+            arrivals.pop()
         while arrivals and arrivals[0] <= now - window:
             arrivals.popleft()
         if len(arrivals) >= capacity:

@@ -12,6 +12,7 @@ import requests
 
 from airflow_provider_voicetraining._wire import signing
 from metastudio_emulator import EmulatorConfig, EmulatorControlError, EmulatorServer
+from metastudio_emulator.auth import TokenBucket
 from tests.helpers import SCHEDULING_SLACK
 
 from .helpers import Api
@@ -193,6 +194,13 @@ def test_rate_limit_per_access_key(api: Api) -> None:
     assert temp.status_code == 200  # another AK has its own bucket
     ctl.set_clock_offset(101)  # the bucket fills on the gateway's clock: moved 100 s on
     assert api.call("GET", "/user/jobs").status_code == 200
+
+
+def test_a_token_bucket_counts_no_time_from_a_clock_moved_back() -> None:
+    bucket = TokenBucket(rate=1.0, burst=1, now=1000.0)
+    assert bucket.take(1000.0) == 0.0
+    assert bucket.take(940.0) == pytest.approx(1.0)  # moved back a minute: nothing refilled...
+    assert bucket.take(941.0) == 0.0  # ...and nothing held back: a second on, a token is back
 
 
 def test_configured_faults_and_reset() -> None:
