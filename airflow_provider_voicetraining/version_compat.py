@@ -123,6 +123,19 @@ def retry_follows(context: Any) -> bool:
     return bool(retries) and int(ti.try_number) <= int(getattr(ti, "max_tries", 0) or 0)
 
 
+def first_try(context: Any) -> int:
+    """The try that began the task instance's current series: 1, or the first try after it was
+    last cleared (``max_tries - retries + 1``, Airflow's own rule for a rescheduled sensor's
+    start). Unknown values give 1: every later try then counts as a retry."""
+    ti = context["ti"]
+    max_tries = getattr(ti, "max_tries", None)
+    retries = getattr(getattr(ti, "task", None), "retries", 0) or 0
+    if not isinstance(max_tries, int) or not isinstance(retries, int):
+        return 1
+    try_number = int(getattr(ti, "try_number", 1) or 1)
+    return max(1, min(try_number, max_tries - retries + 1))
+
+
 def record_deferral(context: Any, marker_key: str) -> None:
     """Before deferring: record the try that defers, where :func:`stale_resume` needs it.
 

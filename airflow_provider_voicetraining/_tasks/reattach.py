@@ -4,8 +4,10 @@ A task instance (``dag_id``, ``task_id``, ``run_id``, ``map_index``) trains at m
 Its job is found through the task state store (Airflow 3.3+, key :data:`STORE_KEY`) or by its
 batch name, :attr:`TaskAttempt.identity` (every version; unless the user sets ``batch_name``).
 A job is adopted only if :func:`belongs` says it is this task instance's; :func:`reuse_of` then
-decides (``WAIT``, ``DONE``, ``FINISH`` or ``REPLACE``). The one rule to know: when a try cannot
-prove a committed, unfailed lookalike is its own, it refuses to create another
+decides (``WAIT``, ``DONE``, ``FINISH``, ``REPORT`` or ``REPLACE``). The rules to know: a retry
+never replaces a failed job (it reports that failure, as the interrupted try would have); only
+the first try after the task was cleared does. When a try cannot prove a committed lookalike
+is its own, it refuses to create another
 (:class:`~airflow_provider_voicetraining.errors.VoiceTrainingAmbiguousJobError`).
 The table of outcomes is in docs/operators/create.md ("Retries and reruns"); the reasoning in docs/design.md.
 """
@@ -42,11 +44,12 @@ class Reuse(str, enum.Enum):
     WAIT = "wait"
     DONE = "done"
     FINISH = "finish"
+    REPORT = "report"
     REPLACE = "replace"
 
 
 #: Which earlier job wins when several are this task instance's (a zombie try may have made one).
-_PREFERENCE = (Reuse.DONE, Reuse.WAIT, Reuse.FINISH, Reuse.REPLACE)
+_PREFERENCE = (Reuse.DONE, Reuse.WAIT, Reuse.FINISH, Reuse.REPORT, Reuse.REPLACE)
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class TaskAttempt:
     :param try_number: 1 for the first try of the task instance.
     :param run_began: epoch seconds when the DAG run became due (``run_after``), if known.
     :param retry_follows: Airflow retries if this try fails.
+    :param first_try: the try that began the current series (1, or the first after a clear).
     :param store: the task state store (Airflow 3.3+), else ``None``.
     """
 
@@ -70,6 +74,7 @@ class TaskAttempt:
     try_number: int = 1
     run_began: float | None = None
     retry_follows: bool = False
+    first_try: int = 1
     store: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
@@ -85,8 +90,14 @@ class TaskAttempt:
             try_number=int(getattr(ti, "try_number", 1) or 1),
             run_began=compat.run_began(context),
             retry_follows=compat.retry_follows(context),
+            first_try=compat.first_try(context),
             store=compat.task_state_store(context),
         )
+
+    @property
+    def is_retry(self) -> bool:
+        """Airflow retries the task instance (rather than running it first, or afresh after a clear)."""
+        return self.try_number > self.first_try
 
     @property
     def identity(self) -> str:
@@ -136,16 +147,23 @@ class EarlierJob:
     reuse: Reuse
 
 
-def reuse_of(job: VoiceTrainingJob) -> Reuse:
+def reuse_of(job: VoiceTrainingJob, *, retry: bool) -> Reuse:
     """Decide what a try does with an earlier try's job: finish it if uncommitted (or ``AUDIT_FAILED``),
-    return it if it succeeded, replace it if it failed, else wait for it."""
+    return it if it succeeded, wait for it if in progress; if it failed, a retry reports that
+    failure and the first try after a clear replaces the job.
+
+    :param job: the earlier try's job, as the service shows it now.
+    :param retry: this try is a retry (:attr:`TaskAttempt.is_retry`).
+    """
     if job.state in COMMITTABLE_STATES:
         return Reuse.FINISH
     state_class = classify(job.state)
     if state_class is StateClass.SUCCESS:
         return Reuse.DONE
     if state_class is StateClass.FAILURE:
-        return Reuse.REPLACE
+        # a retry only follows a try that never reported the failure (a crash, a lost event):
+        # it ends the same way instead of paying for a second training of the same recordings
+        return Reuse.REPORT if retry else Reuse.REPLACE
     # in progress, unknown states, and USER_RESULT_REVIEW (the training is done and waits for
     # a person: a new job would pay again for the same voice)
     return Reuse.WAIT
@@ -215,7 +233,7 @@ def _from_store(hook: VoiceTrainingHook, attempt: TaskAttempt, spec: JobSpec, lo
                 job.app_user_id,
             )
             return None
-        return _earlier(job, owner, "task_state_store", log)
+        return _earlier(job, owner, "task_state_store", attempt, log)
     log.info("Job %s of an earlier try no longer exists (deleted); creating a new one", job_id)
     return None
 
@@ -246,7 +264,7 @@ def _from_identity(
         for job in _candidates(hook, attempt, spec, owner):
             if job.job_id not in seen:
                 seen.add(job.job_id)
-                found.append(EarlierJob(job, owner, "batch_name", reuse_of(job)))
+                found.append(EarlierJob(job, owner, "batch_name", reuse_of(job, retry=attempt.is_retry)))
     if not found:
         return None
     # newest first within each preference: the latest try's job decides
@@ -260,11 +278,13 @@ def _from_identity(
             ", ".join(f"{e.job.job_id} ({e.job.state})" for e in found),
             chosen.job.job_id,
         )
-    return _earlier(chosen.job, chosen.owner, "batch_name", log)
+    return _earlier(chosen.job, chosen.owner, "batch_name", attempt, log)
 
 
-def _earlier(job: VoiceTrainingJob, owner: str | None, found_by: str, log: Any) -> EarlierJob:
-    reuse = reuse_of(job)
+def _earlier(
+    job: VoiceTrainingJob, owner: str | None, found_by: str, attempt: TaskAttempt, log: Any
+) -> EarlierJob:
+    reuse = reuse_of(job, retry=attempt.is_retry)
     log.info(
         "An earlier try created job %s (found by %s), now %s: %s",
         job.job_id,
@@ -274,6 +294,7 @@ def _earlier(job: VoiceTrainingJob, owner: str | None, found_by: str, log: Any) 
             Reuse.WAIT: "waiting for it instead of creating another",
             Reuse.DONE: "returning its asset_id",
             Reuse.FINISH: "uploading the package and committing it",
+            Reuse.REPORT: "it failed and this is a retry, so its failure is reported (no new job)",
             Reuse.REPLACE: "it failed, so a new job is created",
         }[reuse],
     )
@@ -281,7 +302,8 @@ def _earlier(job: VoiceTrainingJob, owner: str | None, found_by: str, log: Any) 
 
 
 def _refuse_lookalikes(hook: VoiceTrainingHook, attempt: TaskAttempt, spec: JobSpec) -> None:
-    """3.0-3.2 with a user-chosen batch name: refuse if a committed, unfailed lookalike exists."""
+    """3.0-3.2 with a user-chosen batch name: refuse if a committed lookalike exists that this try
+    would not replace (any, on a retry; an unfailed one, after a clear)."""
     from airflow_provider_voicetraining.errors import VoiceTrainingAmbiguousJobError
 
     lookalikes = [
@@ -289,7 +311,7 @@ def _refuse_lookalikes(hook: VoiceTrainingHook, attempt: TaskAttempt, spec: JobS
         for owner in spec.owners
         for voice_name in spec.voice_names
         for job in _candidates(hook, attempt, spec, owner, voice_name=voice_name)
-        if job.state not in COMMITTABLE_STATES and reuse_of(job) is not Reuse.REPLACE
+        if job.state not in COMMITTABLE_STATES and reuse_of(job, retry=attempt.is_retry) is not Reuse.REPLACE
     ]
     if lookalikes:
         ids = sorted({j.job_id for j in lookalikes})

@@ -5,11 +5,12 @@ earlier job in the task state store, on 3.0-3.2 by its batch name: the same outc
 
 Scenarios (remote jobs left in brackets): the wait fails in the worker or the trigger reports an
 ``error`` event, and the retry waits for the running job [1]; the job finished before the retry,
-which returns its ``asset_id`` [1]; the job failed before the retry, which creates a new one
-[2]; the upload fails, or the commit fails or loses its answer, and the retry finishes that job
-[1]; a wait timeout is final, not retried [1, or 0 with ``on_abort="delete"``]; the last try
-gives up and releases the job [0]; a user-chosen batch name [1]; a commit that moves the job to
-another end user is followed [1].
+which returns its ``asset_id`` [1]; the job failed before the retry, which reports that failure
+instead of training again [1], while a cleared task trains again; the upload fails, or the
+commit fails or loses its answer, and the retry finishes that job [1]; a wait timeout is final,
+not retried [1, or 0 with ``on_abort="delete"``]; the last try gives up and releases the job
+[0]; a user-chosen batch name [1]; a commit that moves the job to another end user is followed
+[1].
 """
 
 from __future__ import annotations
@@ -150,18 +151,21 @@ def test_a_job_that_finished_before_the_retry_is_returned(emu, use_conn, dagbag,
     assert _statuses(emu, "commit_job") == [200]
 
 
-def test_a_job_that_failed_before_the_retry_is_replaced(emu, use_conn, dagbag, package) -> None:  # type: ignore[no-untyped-def]
+def test_a_job_that_failed_before_the_retry_is_reported_not_trained_again(
+    emu, use_conn, dagbag, package
+) -> None:  # type: ignore[no-untyped-def]
     use_conn(emu, **NO_RETRIES)
     emu.control.set_faults(FAIL_ONE_POLL)
     result = run_dag(dagbag, "t_retry_later", {"package": package, "voice_name": "fail-retry"})
-    # the retry found try 1's job FAILED and created a new one; that one failed too (the same
-    # recordings), and a failed job is final
+    # try 1 never saw its job fail (its poll failed); the retry finds it FAILED and ends as try 1
+    # would have: the failure, final, with its details; no second (paid) training
     assert result.instances[("create", -1)] == ("failed", 2)
-    jobs = sorted(_voice_jobs(emu), key=lambda j: j["commits"][0]["started_at"])
-    assert [j["state"] for j in jobs] == ["FAILED", "FAILED"]
-    assert _statuses(emu, "create_basic_job") == [200, 200]
-    assert result.xcom("create", "job_id") == jobs[1]["job_id"]
-    assert result.xcom("create", "failure_details")["job_id"] == jobs[1]["job_id"]
+    (job,) = _voice_jobs(emu)
+    assert job["state"] == "FAILED"
+    assert _statuses(emu, "create_basic_job") == [200]
+    assert result.xcom("create", "job_id") == job["job_id"]
+    details = result.xcom("create", "failure_details")
+    assert (details["job_id"], details["job_failed_code"]) == (job["job_id"], job["view"]["job_failed_code"])
 
 
 def test_a_failed_upload_is_finished_by_the_retry(emu, use_conn, dagbag, package) -> None:  # type: ignore[no-untyped-def]
@@ -270,3 +274,49 @@ def test_a_commit_that_moves_the_job_to_another_user_is_followed(emu, use_conn, 
     assert commit["app_user_id"] == "tenant-a"  # the header: the owner at create time
     polls = {r["app_user_id"] for r in emu.control.requests(route="show_job")}
     assert polls == {"tenant-b"}  # after the commit the task follows the job to its new owner
+
+
+@pytest.mark.skipif(
+    not compat.AIRFLOW_V_3_3_PLUS,
+    reason="dag.test() on 3.0-3.2 records no DAG version, so clear_task_instances cannot read retries",
+)
+def test_a_cleared_task_begins_a_new_series_that_may_train_again(emu, use_conn, dagbag, package) -> None:  # type: ignore[no-untyped-def]
+    """The rule that tells a retry from a rerun is Airflow's own: clearing sets ``max_tries`` to
+    the last try plus ``retries``, so the next try is ``max_tries - retries + 1``."""
+    from types import SimpleNamespace
+
+    from airflow.models.taskinstance import TaskInstance, clear_task_instances
+    from airflow.utils.session import create_session
+
+    use_conn(emu, **NO_RETRIES)
+    emu.control.set_faults(FAIL_ONE_POLL)
+    result = run_dag(dagbag, "t_retry_later", {"package": package, "voice_name": "fail-cleared"})
+    retries = dagbag.get_dag("t_retry_later").get_task("create").retries
+    assert retries >= 1 and result.instances[("create", -1)] == ("failed", 2)
+
+    def next_try(ti: Any) -> Any:
+        runtime = SimpleNamespace(
+            try_number=ti.try_number + 1, max_tries=ti.max_tries, task=SimpleNamespace(retries=retries)
+        )
+        return compat.first_try({"ti": runtime}), runtime.try_number
+
+    with create_session() as session:
+        ti = (
+            session.query(TaskInstance)
+            .filter_by(dag_id=result.dag_id, run_id=result.run_id, task_id="create")
+            .one()
+        )
+        assert (
+            compat.first_try(
+                {
+                    "ti": SimpleNamespace(
+                        try_number=2, max_tries=ti.max_tries, task=SimpleNamespace(retries=retries)
+                    )
+                }
+            )
+            == 1
+        )
+        clear_task_instances([ti], session)
+        session.flush()
+        first, upcoming = next_try(ti)
+    assert first == upcoming == 3  # try 3 begins a new series: a failed job is replaced

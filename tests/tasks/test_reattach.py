@@ -7,10 +7,12 @@ from __future__ import annotations
 import logging
 import re
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from airflow_provider_voicetraining import version_compat as compat
 from airflow_provider_voicetraining._tasks.reattach import (
     STORE_KEY,
     JobSpec,
@@ -41,10 +43,15 @@ class MemoryStore:
         self.data[key] = value
 
 
-def _attempt(try_number: int = 2, store: Any = None, **ids: Any) -> TaskAttempt:
+def _attempt(try_number: int = 2, store: Any = None, first_try: int = 1, **ids: Any) -> TaskAttempt:
     fields = {"dag_id": "platform", "task_id": "create", "run_id": "manual__1", "map_index": 3, **ids}
     return TaskAttempt(
-        **fields, try_number=try_number, run_began=time.time() - 60, retry_follows=True, store=store
+        **fields,
+        try_number=try_number,
+        run_began=time.time() - 60,
+        retry_follows=True,
+        first_try=first_try,
+        store=store,
     )
 
 
@@ -88,26 +95,53 @@ def test_identity_is_deterministic_distinct_and_a_valid_batch_name() -> None:
 
 
 @pytest.mark.parametrize(
-    ("state", "reuse"),
+    ("state", "on_retry", "after_clear"),
     [
-        ("CREATING", Reuse.FINISH),
-        ("AUDIT_FAILED", Reuse.FINISH),
-        ("SYSTEM_AUDITING", Reuse.WAIT),
-        ("PROCESSING", Reuse.WAIT),
-        ("USER_RESULT_REVIEW", Reuse.WAIT),
-        ("SOME_NEW_STATE", Reuse.WAIT),
-        ("SUCCEED", Reuse.DONE),
-        ("FAILED", Reuse.REPLACE),
-        ("SPLIT_FAILED", Reuse.REPLACE),
-        ("USER_REVIEW_REJECT", Reuse.REPLACE),
+        ("CREATING", Reuse.FINISH, Reuse.FINISH),
+        ("AUDIT_FAILED", Reuse.FINISH, Reuse.FINISH),
+        ("SYSTEM_AUDITING", Reuse.WAIT, Reuse.WAIT),
+        ("PROCESSING", Reuse.WAIT, Reuse.WAIT),
+        ("USER_RESULT_REVIEW", Reuse.WAIT, Reuse.WAIT),
+        ("SOME_NEW_STATE", Reuse.WAIT, Reuse.WAIT),
+        ("SUCCEED", Reuse.DONE, Reuse.DONE),
+        ("FAILED", Reuse.REPORT, Reuse.REPLACE),
+        ("SPLIT_FAILED", Reuse.REPORT, Reuse.REPLACE),
+        ("USER_REVIEW_REJECT", Reuse.REPORT, Reuse.REPLACE),
     ],
 )
-def test_what_a_retry_does_with_each_state(state: str, reuse: Reuse) -> None:
-    assert reuse_of(VoiceTrainingJob(job_id="j", state=state)) is reuse
+def test_what_a_later_try_does_with_each_state(state: str, on_retry: Reuse, after_clear: Reuse) -> None:
+    job = VoiceTrainingJob(job_id="j", state=state)
+    assert (reuse_of(job, retry=True), reuse_of(job, retry=False)) == (on_retry, after_clear)
+
+
+@pytest.mark.parametrize(
+    ("try_number", "first_try", "retry"),
+    [(1, 1, False), (2, 1, True), (3, 1, True), (3, 3, False), (4, 3, True)],
+    ids=["first", "retry", "second-retry", "first-after-clear", "retry-after-clear"],
+)
+def test_a_retry_is_a_later_try_of_the_same_series(try_number: int, first_try: int, retry: bool) -> None:
+    assert _attempt(try_number=try_number, first_try=first_try).is_retry is retry
+
+
+@pytest.mark.parametrize(
+    ("try_number", "max_tries", "retries", "first"),
+    [(1, 3, 3, 1), (2, 3, 3, 1), (4, 3, 3, 1), (3, 5, 3, 3), (4, 5, 3, 3), (2, 1, 0, 2), (2, None, 3, 1)],
+    ids=["first", "retry", "beyond", "after-clear", "retry-after-clear", "no-retries", "unknown"],
+)
+def test_first_try_follows_airflow_max_tries_rule(
+    try_number: int, max_tries: Any, retries: int, first: int
+) -> None:
+    ti = SimpleNamespace(try_number=try_number, max_tries=max_tries, task=SimpleNamespace(retries=retries))
+    assert compat.first_try({"ti": ti}) == first
 
 
 def test_every_documented_state_has_a_decision() -> None:
-    assert {reuse_of(VoiceTrainingJob(job_id="j", state=s.value)) for s in JobState} == set(Reuse)
+    decided = {
+        reuse_of(VoiceTrainingJob(job_id="j", state=s.value), retry=r)
+        for s in JobState
+        for r in (True, False)
+    }
+    assert decided == set(Reuse)
 
 
 def test_found_by_identity_and_nothing_foreign_is_adopted(emu, hook) -> None:  # type: ignore[no-untyped-def]
@@ -146,6 +180,9 @@ def test_several_jobs_of_one_task_instance_the_best_wins(emu, hook) -> None:  # 
     emu.control.reset()
     failed = _seed(emu, attempt, state="FAILED")
     found = find_earlier_job(hook, attempt, _spec(attempt), LOG)
+    assert found is not None and (found.job.job_id, found.reuse) == (failed, Reuse.REPORT)
+    cleared = _attempt(try_number=2, first_try=2)  # the first try after the task was cleared
+    found = find_earlier_job(hook, cleared, _spec(cleared), LOG)
     assert found is not None and (found.job.job_id, found.reuse) == (failed, Reuse.REPLACE)
 
 
@@ -185,11 +222,14 @@ def test_a_store_record_that_is_gone_or_not_ours_is_not_adopted(emu, hook) -> No
 
 
 def test_a_user_batch_name_without_a_store_refuses_committed_lookalikes(emu, hook) -> None:  # type: ignore[no-untyped-def]
-    attempt = _attempt()
+    attempt = _attempt(first_try=2)  # after a clear: a failed lookalike would be replaced anyway
     spec = _spec(attempt, batch_name="campaign-7")
     _seed(emu, attempt, state="CREATING", batch_name="campaign-7")  # uncommitted: trains nothing
-    _seed(emu, attempt, state="FAILED", batch_name="campaign-7")  # failed: replaced anyway
+    failed = _seed(emu, attempt, state="FAILED", batch_name="campaign-7")
     assert find_earlier_job(hook, attempt, spec, LOG) is None
+    with pytest.raises(VoiceTrainingAmbiguousJobError, match="cannot prove") as caught:
+        find_earlier_job(hook, _attempt(), spec, LOG)  # a retry: it may be its own failed job
+    assert caught.value.job_ids == [failed]
     running = _seed(emu, attempt, state="PROCESSING", batch_name="campaign-7")
     with pytest.raises(VoiceTrainingAmbiguousJobError, match="cannot prove") as caught:
         find_earlier_job(hook, attempt, spec, LOG)
