@@ -36,7 +36,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -45,6 +45,7 @@ from tests.system.cluster import (
     ARTIFACTS,
     TRIGGERER_HEALTH_THRESHOLD,
     TRIGGERER_HEARTBEAT,
+    Component,
     decrypt_trigger_kwargs,
 )
 from tests.system.conftest import CONN_EXTRA, HEARTBEAT_ENV
@@ -310,7 +311,7 @@ def _run_with_faults(
     (victim_job,) = _voice_jobs(control)[victims["create"]]
     assert not victim_job["commits"], "the victim create committed before its worker was killed"
     killed_at = {"worker-a": time.time()}
-    cluster.kill("worker-a")
+    killed_workers = {"worker-a": cluster.kill("worker-a")}
     cluster.start_worker("worker-a")
     figures.add(f"fault: SIGKILL worker-a mid-create (job {victim_job['job_id']} created, not committed)")
 
@@ -324,7 +325,7 @@ def _run_with_faults(
     waiter = _pid_file(pid_dir, "wait_victim", -1, 1)
     assert waiter and waiter["task"] in descendants_of(cluster.components["worker-b"].pid)
     killed_at["worker-b"] = time.time()
-    cluster.kill("worker-b")
+    killed_workers["worker-b"] = cluster.kill("worker-b")
     cluster.start_worker("worker-b")
     figures.add(f"fault: SIGKILL worker-b mid non-deferrable wait (job {wait_job} in PROCESSING)")
 
@@ -399,8 +400,12 @@ def _run_with_faults(
     early = [(name, code) for at, name, code in cluster.restarted if at < pg_restarted_at]
     assert not early, f"components exited before the database restart: {early}"
 
-    database_down = (pg_restarted_at, pg_restarted_at + down)
-    _check_outcomes(cluster, control, runs, workload, victims, killed_at, database_down, figures)
+    faults = Faults(
+        killed_at={name: killed_at[name] for name in killed_workers},
+        received={name: _output(comp) for name, comp in killed_workers.items()},
+        database_down=(pg_restarted_at, pg_restarted_at + down),
+    )
+    _check_outcomes(cluster, control, runs, workload, victims, faults, figures)
     _check_requests(control, figures)
     _check_secrets(cluster, emulator, figures)
     jobs = sum(len(v) for v in _voice_jobs(control).values())
@@ -430,8 +435,7 @@ def _check_outcomes(
     runs: list[tuple[str, str]],
     workload: dict[str, Any],
     victims: dict[str, str],
-    killed_at: dict[str, float],
-    database_down: tuple[float, float],
+    faults: Faults,
     figures: Figures,
 ) -> None:
     jobs = _voice_jobs(control)
@@ -457,15 +461,16 @@ def _check_outcomes(
             (keys,),
         )
     }
-    history: dict[tuple[str, int], list[tuple[int, str, str | None, Any, Any]]] = {}
-    for dag_id, task_id, map_index, try_number, state, hostname, start, end in _rows(
+    history: dict[tuple[str, int], list[Attempt]] = {}
+    for dag_id, task_id, map_index, try_number, state, hostname, start, end, celery_id in _rows(
         cluster,
-        "SELECT dag_id, task_id, map_index, try_number, state, hostname, start_date, end_date "
-        "FROM task_instance_history WHERE dag_id || '/' || run_id = ANY(%s) ORDER BY try_number",
+        "SELECT dag_id, task_id, map_index, try_number, state, hostname, start_date, end_date, "
+        "external_executor_id FROM task_instance_history "
+        "WHERE dag_id || '/' || run_id = ANY(%s) ORDER BY try_number",
         (keys,),
     ):
         key = (_task_key(dag_id, task_id), int(map_index))
-        history.setdefault(key, []).append((int(try_number), state, hostname, start, end))
+        history.setdefault(key, []).append(Attempt(int(try_number), state, hostname, start, end, celery_id))
 
     expected: dict[tuple[str, int], str] = {}
     for i, entry in enumerate(workload["trained"]):
@@ -494,15 +499,13 @@ def _check_outcomes(
     retried: Counter[str] = Counter()
     bad_tries = {}
     for key, (_, try_number, started) in tis.items():
-        earlier = {h[0]: h for h in history.get(key, []) if h[0] < try_number}
-        starts = {**{n: h[3] for n, h in earlier.items()}, try_number: started}
+        earlier = {h.try_number: h for h in history.get(key, []) if h.try_number < try_number}
+        starts = {**{n: h.start for n, h in earlier.items()}, try_number: started}
         unexplained = [
             n
             for n in range(1, try_number)
             if not (
-                _cut_by_fault(earlier[n], killed_at, database_down)
-                if n in earlier
-                else _lost_in_outage(starts.get(n + 1), database_down)
+                faults.cut_short(earlier[n]) if n in earlier else faults.lost_in_outage(starts.get(n + 1))
             )
         ]
         if unexplained:
@@ -511,8 +514,8 @@ def _check_outcomes(
             retried[key[0]] += 1
     assert not bad_tries, f"tries not explained by a killed worker or the database outage: {bad_tries}"
     for task_id, worker in (("create:create_victim", "worker-a"), ("wait:wait_victim", "worker-b")):
-        first = history.get((task_id, -1), [(0, None, None, None, None)])[0]
-        assert first[0] == 1 and _cut_by_fault(first, {worker: killed_at[worker]}, None), (
+        first = history.get((task_id, -1), [None])[0]
+        assert first and first.try_number == 1 and faults.killed_with(first, worker), (
             f"{task_id} was not retried after its worker was killed: {history.get((task_id, -1))}"
         )
 
@@ -542,36 +545,63 @@ def _check_outcomes(
     )
 
 
-def _cut_by_fault(
-    attempt: tuple[int, str, str | None, Any, Any],
-    killed_at: dict[str, float],
-    database_down: tuple[float, float] | None,
-) -> bool:
-    """Whether a try (from ``task_instance_history``) was running when a fault hit it.
+class Attempt(NamedTuple):
+    """One earlier try of a task instance, from ``task_instance_history``."""
 
-    A try ends by a fault when its worker was killed while it ran, or when PostgreSQL went down while
-    it ran (a task process whose heartbeat the API server cannot store then ends, e.g. Airflow
-    3.0.6's supervisor exits on the heartbeat's read timeout, and Airflow retries the task).
-    """
-    _, _, hostname, start, end = attempt
-    if start is None:
-        return False
-    began, ended = start.timestamp(), (end.timestamp() if end is not None else float("inf"))
-    killed = killed_at.get(hostname or "")
-    if killed is not None and began < killed <= ended:
-        return True
-    return database_down is not None and began < database_down[1] and ended >= database_down[0]
+    try_number: int
+    state: str
+    hostname: str | None
+    start: Any
+    end: Any
+    celery_id: str | None
 
 
-def _lost_in_outage(next_start: Any, database_down: tuple[float, float]) -> bool:
-    """Whether a try Airflow kept no history of was lost to the database outage.
+@dataclass(frozen=True)
+class Faults:
+    """The faults the test made, to tell which tries they cut short."""
 
-    Airflow 3.3 records no ``task_instance_history`` row for a resumed try whose executor reported
-    it finished while it was still queued (a resume sent to a worker as PostgreSQL went down). Such
-    a try was still in flight when the outage began if the next try began after that (the DAGs
-    retry after 1 s, so a try that failed earlier was retried before the outage).
-    """
-    return next_start is not None and next_start.timestamp() >= database_down[0]
+    #: worker name: when the test killed it
+    killed_at: dict[str, float]
+    #: worker name: what the killed instance printed (each Celery task it received is named there)
+    received: dict[str, str]
+    #: PostgreSQL shut down at, accepting connections again at
+    database_down: tuple[float, float]
+
+    def killed_with(self, attempt: Attempt, worker: str) -> bool:
+        """The try was received by the worker instance the test killed and ended no earlier."""
+        return (
+            attempt.hostname == worker
+            and bool(attempt.celery_id)
+            and str(attempt.celery_id) in self.received[worker]
+            and (attempt.end is None or attempt.end.timestamp() >= self.killed_at[worker])
+        )
+
+    def cut_short(self, attempt: Attempt) -> bool:
+        """A fault hit the try: its worker instance was killed, or PostgreSQL went down while it ran.
+
+        (A task process whose heartbeat the stalled api-server cannot store during the outage ends,
+        e.g. Airflow 3.0.6's supervisor exits on the heartbeat's read timeout, and the task is retried.)
+        """
+        if attempt.hostname in self.received and self.killed_with(attempt, attempt.hostname):
+            return True
+        if attempt.start is None:
+            return False
+        ended = attempt.end.timestamp() if attempt.end is not None else float("inf")
+        return attempt.start.timestamp() < self.database_down[1] and ended >= self.database_down[0]
+
+    def lost_in_outage(self, next_start: Any) -> bool:
+        """A try Airflow kept no history of was lost to the database outage.
+
+        Airflow 3.3 records no ``task_instance_history`` row for a resumed try its executor reported
+        finished while still queued (a resume sent to a worker as PostgreSQL went down). Such a try was
+        still in flight when the outage began if the next try began after that (the DAGs retry after
+        1 s, so a try that failed earlier was retried before the outage).
+        """
+        return next_start is not None and next_start.timestamp() >= self.database_down[0]
+
+
+def _output(component: Component) -> str:
+    return "".join(path.read_text(errors="replace") for path in (component.stdout, component.stderr))
 
 
 def _check_requests(control: Any, figures: Figures) -> None:
