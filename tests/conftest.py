@@ -60,6 +60,16 @@ from metastudio_emulator import EmulatorConfig, EmulatorServer  # noqa: E402
 FAST_RETRY = {"retry_delay": 0.01, "retry_max_delay": 0.05}
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Print the random order's seed, even under ``-q`` (pytest-randomly's header is hidden then)."""
+    config = session.config
+    seed = getattr(config.option, "randomly_seed", None)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if seed is None or reporter is None or hasattr(config, "workerinput"):
+        return
+    reporter.write_line(f'random test order: PYTEST_ARGS="--randomly-seed={seed}" repeats it')
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_SANDBOX, ignore_errors=True)
 
