@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from airflow_provider_voicetraining.hooks.voice_training import VoiceTrainingHook
 from airflow_provider_voicetraining.models import VoiceTrainingJob
@@ -25,3 +28,10 @@ def wait_for_state(
         time.sleep(0.05)
         job = hook.get_job(job_id, **kwargs)
     return job
+
+
+def run_python(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run this interpreter with ``args`` in ``cwd``; its output captured as text, never raising."""
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.helpers import run_python
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def _collect(*args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "--collect-only", "-p", "no:cacheprovider", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_python("-m", "pytest", "-q", "--collect-only", "-p", "no:cacheprovider", *args, cwd=REPO)
     assert done.returncode == 0, done
     return done.stdout
 
